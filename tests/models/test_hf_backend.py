@@ -73,6 +73,48 @@ def test_loglikelihood_equals_direct_sum_of_token_logprobs(tiny):
         assert math.isclose(res.logprob, direct, rel_tol=1e-4, abs_tol=1e-4)
 
 
+def _direct_token_logprobs(lm, ctx, cont):
+    """Token log-probs of ``cont`` after ``ctx``: one unpadded full forward, log_softmax everywhere."""
+    ctx_ids, cont_ids = lm._encode_pair(ctx, cont)
+    with torch.no_grad():
+        logp = torch.log_softmax(lm.model(torch.tensor([ctx_ids + cont_ids])).logits[0].float(), -1)
+    rows = logp[len(ctx_ids) - 1 : len(ctx_ids) - 1 + len(cont_ids)]
+    target = torch.tensor(cont_ids)
+    return rows.gather(-1, target[:, None])[:, 0].tolist(), bool((rows.argmax(-1) == target).all())
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 16])
+def test_loglikelihood_tokens_and_greedy_equal_direct_forward_for_mixed_lengths(tiny, batch_size):
+    # contexts and continuations of very different lengths share a batch (left padding, logits kept
+    # only at the last max-continuation + 1 positions): every token log-prob must equal the direct value
+    requests = [
+        ("the quick brown fox jumps over the lazy dog and", " the weather"),
+        ("you", " are a helpful assistant and you answer politely"),
+        ("", "a"),
+        ("", "language models continue text one token at a time"),
+        ("shut up you ", "stupid idiot"),
+        ("a sequential test bets against", " the null hypothesis"),
+        ("the", " quick"),
+    ]
+    results = tiny.loglikelihood(requests, batch_size=batch_size)
+    for (ctx, cont), res in zip(requests, results):
+        direct, greedy = _direct_token_logprobs(tiny, ctx, cont)
+        assert res.n_tokens == len(direct)
+        assert res.token_logprobs == pytest.approx(direct, abs=1e-4)
+        assert math.isclose(res.logprob, sum(direct), abs_tol=1e-4)
+        assert res.is_greedy == greedy
+    # a continuation built by argmax, token by token, must be flagged greedy
+    ids = tiny.tokenizer("the quick brown", add_special_tokens=False)["input_ids"]
+    for _ in range(4):
+        with torch.no_grad():
+            ids = ids + [int(tiny.model(torch.tensor([ids])).logits[0, -1].argmax())]
+    text = tiny.tokenizer.decode(ids)
+    ctx_ids, cont_ids = tiny._encode_pair("the quick brown", text[len("the quick brown") :])
+    if ctx_ids + cont_ids == ids:  # decode/encode round trip kept the tokens
+        [res] = tiny.loglikelihood([("the quick brown", text[len("the quick brown") :])], batch_size=batch_size)
+        assert res.is_greedy
+
+
 def test_hidden_states_shape_and_mean_pooling(tiny):
     hs = tiny.hidden_states(["the quick brown fox", "you"], batch_size=2)
     n_layers = tiny.model.config.num_hidden_layers
