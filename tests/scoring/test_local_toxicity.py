@@ -52,13 +52,15 @@ def corpus_sample():
     return df.sample(n=3000, random_state=1).reset_index(drop=True)
 
 
-def test_tfidf_lr_matches_sklearn_pipeline(corpus_sample, tmp_path):
-    """Our npz-based inference equals sklearn's own fitted pipeline (decision_function)."""
+@pytest.mark.parametrize("nb", [None, 1.0])
+def test_tfidf_lr_matches_sklearn_pipeline(corpus_sample, tmp_path, nb):
+    """Our npz-based inference equals sklearn's own fitted pipeline (decision_function); with
+    NB-SVM scaling the log-count ratios are recomputed here from binarised counts."""
     import scipy.sparse as sp
     from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
     from sklearn.linear_model import SGDClassifier
 
-    cfg = lt.TrainConfig(n_features=2**16, epochs=5)
+    cfg = lt.TrainConfig(n_features=2**16, epochs=5, nb_smoothing=nb)
     texts, labels = corpus_sample["text"].tolist(), corpus_sample["label"].to_numpy()
     fit_texts, test_texts = texts[:2500], texts[2500:]
     lr = lt.fit_tfidf_lr(fit_texts, labels[:2500], cfg)
@@ -76,14 +78,27 @@ def test_tfidf_lr_matches_sklearn_pipeline(corpus_sample, tmp_path):
     )
     tw = TfidfTransformer(sublinear_tf=True).fit(word.transform(fit_texts))
     tc = TfidfTransformer(sublinear_tf=True).fit(char.transform(fit_texts))
+    ratios = []
+    for vec in (word, char):
+        present = (vec.transform(fit_texts) > 0).astype(np.float64)
+        y = labels[:2500]
+        p = np.asarray(present[y == 1].sum(axis=0)).ravel() + 1.0
+        q = np.asarray(present[y == 0].sum(axis=0)).ravel() + 1.0
+        r = np.log((p / p.sum()) / (q / q.sum()))
+        ratios.append(sp.diags(r if nb else np.ones_like(r)))
 
     def feats(t):
-        return sp.hstack([tw.transform(word.transform(t)), tc.transform(char.transform(t))]).tocsr()
+        return sp.hstack(
+            [
+                tw.transform(word.transform(t)) @ ratios[0],
+                tc.transform(char.transform(t)) @ ratios[1],
+            ]
+        ).tocsr()
 
     sgd = SGDClassifier(loss="log_loss", alpha=cfg.alpha, max_iter=5, tol=None, random_state=0)
     sgd.fit(feats(fit_texts), labels[:2500])
     np.testing.assert_allclose(
-        lr.logit(test_texts), sgd.decision_function(feats(test_texts)), rtol=1e-9, atol=1e-9
+        lr.logit(test_texts), sgd.decision_function(feats(test_texts)), rtol=1e-8, atol=1e-8
     )
 
     lr.save(tmp_path / "lr.npz")  # float32 on disk
@@ -103,27 +118,33 @@ def test_training_is_reproducible(corpus_sample):
 
 
 def test_combination_rule_recomputed(small_model):
-    """toxicity = stacker on (LR logit, tox-block toxic logit); attribute a = P(tox) * P_tb(a|toxic)."""
+    """toxicity = stacker on (LR logit, embedding-head logit) of the normalised texts;
+    attribute a = P(tox) * P_tb(a | toxic) with tox-block on the raw texts."""
     texts = TOXIC + BENIGN
     pred = small_model.predict(texts)
-    lr_logit = small_model.lr.logit(texts)
+    norm = [lt.normalize_text(t) for t in texts]
+    lr_logit = small_model.lr.logit(norm)
+    emb_logit = small_model.emb_head.logit(norm)
     tb = small_model.toxblock.predict(texts)  # sigmoid probabilities (N, 6)
     info = json.loads(
         (lt.cache_dir() / "local_toxicity" / SMALL.model_id() / "model.json").read_text()
     )
     st = info["stacker"]
-    assert st["features"] == ["tfidf_lr", "tb_toxic"]
-    z = (
-        st["intercept"]
-        + st["coef"][0] * lr_logit
-        + st["coef"][1] * np.log(tb[:, 0] / (1 - tb[:, 0]))
-    )
+    assert st["features"] == ["tfidf_lr", "emb_head"]
+    z = st["intercept"] + st["coef"][0] * lr_logit + st["coef"][1] * emb_logit
     p_tox = 1 / (1 + np.exp(-z))
     np.testing.assert_allclose(pred["toxicity"], p_tox, rtol=1e-5, atol=1e-6)
     for attr, head in lt.ATTRIBUTE_HEADS.items():
         k = HEADS.index(head)
         expected = p_tox * np.minimum(1.0, tb[:, k] / tb[:, 0])
         np.testing.assert_allclose(pred[attr], expected, rtol=1e-5, atol=1e-6)
+    # every candidate set of stacker inputs has its held-out evidence recorded
+    cands = st["metrics"]["candidates"]
+    assert set(cands) == {"+".join(c) for c in lt.model.STACK_CANDIDATES}
+    for ev in cands.values():
+        assert 0.5 < ev["cv_auroc"] <= 1 and ev["worst_shift"] == min(
+            ev["other_to_tweet_like"], ev["tweet_like_to_other"]
+        )
 
 
 def test_scorer_schema_missing_texts_and_range(small_model_dir):

