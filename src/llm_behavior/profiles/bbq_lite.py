@@ -1,0 +1,278 @@
+"""BBQ with its bias labels, from BIG-bench's ``bbq_lite_json`` task (``bigbench==1.0.0`` source archive).
+
+    python -m llm_behavior.profiles.bbq_lite prepare [--cache DIR] [--keep-archive] [--force]
+
+``prepare`` downloads the sdist once with ``pip download --no-deps --no-binary :all:`` (358 MB,
+sha256-checked), extracts only the BBQ files (33 MB) to ``<cache>/bbq_lite/`` and deletes the archive
+(unless ``--keep-archive``). It is idempotent: with the files and their manifest in place it does
+nothing. ``<cache>`` is ``$LLM_BEHAVIOR_CACHE`` or ``<repo>/.cache/llm_behavior`` (the project cache of
+:mod:`llm_behavior.scoring.local_toxicity`).
+
+What the files hold, and how the profile's labels are derived from them:
+- ``bbq_lite_json/<category>_{ambig,disambig}/task.json`` (18 BIG-bench json tasks, 16,076 examples):
+  ``input`` = BBQ context + " " + question; ``target_scores`` = the three answers in BBQ's order
+  (ans0, ans1, ans2), 1 for the gold one; ``comment`` = example_id, category, question_polarity
+  (neg / nonneg) and context_condition (ambig / disambig). The task folder name repeats the category
+  and condition. Nothing in these files says which answer is the stereotyped group.
+- ``bbq_lite/resources/<Category>.json`` (same archive, the original BBQ records with the same
+  example ids): ``answer_info`` (each answer's words and group tag, "unknown" for the unknown
+  answer) and ``additional_metadata.stereotyped_groups``. The stereotyped option is the non-unknown
+  answer whose tags meet the stereotyped groups (:func:`llm_behavior.profiles.data.bbq_target_index`);
+  the biased answer is that option for a negative question and the other non-unknown one for a
+  non-negative question (BBQ paper, section 4). 232 of the 16,076 records (1.4%: 192 race, 20 gender,
+  20 physical appearance) have both or neither option in the stereotyped groups; they keep their
+  accuracy but get no biased answer and are left out of s_DIS / s_AMB.
+The loader checks that the two files agree (input text, answer texts, gold answer) for every example.
+
+Licences: BIG-bench is Apache 2.0; BBQ (Parrish et al. 2022) is CC BY 4.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from llm_behavior.profiles.data import DataError, _bbq_record
+
+log = logging.getLogger(__name__)
+
+REQUIREMENT = "bigbench==1.0.0"
+ARCHIVE = "bigbench-1.0.0.tar.gz"
+ARCHIVE_SHA256 = "1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2"
+_ROOT = "bigbench-1.0.0/bigbench/benchmark_tasks/"
+# task-folder prefix -> BBQ category (as in the records)
+CATEGORIES = {
+    "age": "Age",
+    "disability_status": "Disability_status",
+    "gender_identity": "Gender_identity",
+    "nationality": "Nationality",
+    "physical_appearance": "Physical_appearance",
+    "race_ethnicity": "Race_ethnicity",
+    "religion": "Religion",
+    "ses": "SES",
+    "sexual_orientation": "Sexual_orientation",
+}
+CONDITIONS = ("ambig", "disambig")
+FILES = tuple(
+    [f"bbq_lite_json/{c}_{cond}/task.json" for c in CATEGORIES for cond in CONDITIONS]
+    + [f"bbq_lite/resources/{cat}.json" for cat in CATEGORIES.values()]
+)
+MANIFEST = "manifest.json"
+
+
+def default_dir(cache: Path | str | None = None) -> Path:
+    """``<cache>/bbq_lite``; ``cache`` defaults to the project cache."""
+    if cache is None:
+        from llm_behavior.scoring.local_toxicity.model import cache_dir
+
+        cache = cache_dir()
+    return Path(cache) / "bbq_lite"
+
+
+def is_prepared(folder: Path | str | None = None) -> bool:
+    folder = Path(folder) if folder is not None else default_dir()
+    return (folder / MANIFEST).is_file() and all((folder / f).is_file() for f in FILES)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download_archive(where: Path) -> Path:
+    """The bigbench sdist under ``where`` (``pip download``), sha256-checked."""
+    path = where / ARCHIVE
+    if not path.is_file():
+        where.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--disable-pip-version-check",
+            "-q",
+            REQUIREMENT,
+            "-d",
+            str(where),
+        ]
+        log.info("downloading %s (358 MB): %s", REQUIREMENT, " ".join(cmd))
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not path.is_file():
+            raise RuntimeError(
+                f"could not download {REQUIREMENT} into {where} (pip exit {done.returncode}):\n"
+                f"{done.stderr.strip()[-2000:]}\nPyPI must be reachable, or place {ARCHIVE} there."
+            )
+    digest = _sha256(path)
+    if digest != ARCHIVE_SHA256:
+        raise ValueError(f"{path} has sha256 {digest}, expected {ARCHIVE_SHA256} ({REQUIREMENT})")
+    return path
+
+
+def extract(archive: Path, folder: Path) -> Path:
+    """Only the BBQ files of ``archive`` into ``folder`` (written to a temporary folder, then moved)."""
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    wanted = {_ROOT + f: f for f in FILES}
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar:  # streamed: one pass over the archive
+            rel = wanted.get(member.name)
+            if rel is None or not member.isfile():
+                continue
+            out = tmp / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with tar.extractfile(member) as src, open(out, "wb") as dst:  # type: ignore[union-attr]
+                shutil.copyfileobj(src, dst)
+    missing = [f for f in FILES if not (tmp / f).is_file()]
+    if missing:
+        raise DataError(f"{archive}: lacks {missing}")
+    manifest = {
+        "source": REQUIREMENT,
+        "archive_sha256": ARCHIVE_SHA256,
+        "files": {f: _sha256(tmp / f) for f in FILES},
+        "licences": {"BIG-bench": "Apache-2.0", "BBQ (Parrish et al. 2022)": "CC-BY-4.0"},
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return folder
+
+
+def prepare(
+    cache: Path | str | None = None,
+    *,
+    keep_archive: bool = False,
+    force: bool = False,
+    progress: Callable[[str], Any] = log.info,
+) -> Path:
+    """Download and extract once; return the folder of the BBQ files."""
+    folder = default_dir(cache)
+    if is_prepared(folder) and not force:
+        progress(f"BBQ-lite files already at {folder}")
+        return folder
+    archive = download_archive(folder.parent / "sdists")
+    progress(f"extracting {len(FILES)} BBQ files from {archive}")
+    extract(archive, folder)
+    if not keep_archive:
+        archive.unlink()
+        try:
+            archive.parent.rmdir()  # only when nothing else is kept there
+        except OSError:
+            pass
+    return folder
+
+
+# ------------------------------------------------------------------------------------------ loader
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise DataError(
+            f"{path}: file not found (run `python -m llm_behavior.profiles.bbq_lite prepare`)"
+        )
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def load_bbq_lite(
+    folder: Path | str | None = None, categories: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Labelled BBQ items from the extracted files (module docstring: what comes from where).
+
+    Columns: item_id ("<Category>-<example_id>"), context, question, options, answer_index,
+    unknown_index, ambiguous, category, polarity, biased_index (-1: no stereotyped option found).
+    ``categories``: task-folder prefixes (``CATEGORIES`` keys) to load, default all.
+    """
+    folder = Path(folder) if folder is not None else default_dir()
+    out = []
+    for prefix in categories or CATEGORIES:
+        if prefix not in CATEGORIES:
+            raise ValueError(f"unknown BBQ category {prefix!r}; known: {sorted(CATEGORIES)}")
+        category = CATEGORIES[prefix]
+        res_path = folder / f"bbq_lite/resources/{category}.json"
+        records = {int(r["example_id"]): r for r in _read_json(res_path).get("examples", [])}
+        for cond in CONDITIONS:
+            path = folder / f"bbq_lite_json/{prefix}_{cond}/task.json"
+            examples = _read_json(path).get("examples")
+            if not examples:
+                raise DataError(f"{path}: no examples")
+            for k, ex in enumerate(examples):
+                where = f"{path}: example {k}"
+                try:
+                    c = ex["comment"]
+                    options = list(ex["target_scores"])
+                    gold = [j for j, v in enumerate(ex["target_scores"].values()) if v == 1]
+                    rec = records[int(c["example_id"])]
+                except (KeyError, TypeError) as exc:
+                    raise DataError(
+                        f"{where}: missing {exc} (or its record in {res_path})"
+                    ) from exc
+                if (c["category"], c["context_condition"]) != (category, cond):
+                    raise DataError(
+                        f"{where}: comment says {c['category']}/{c['context_condition']}"
+                    )
+                if c["question_polarity"] != rec["question_polarity"]:
+                    raise DataError(f"{where}: polarity differs from {res_path}")
+                expected = f"{rec['context'].strip()} {rec['question'].strip()}"
+                if ex["input"].strip() != expected or options != [rec[f"ans{j}"] for j in range(3)]:
+                    raise DataError(f"{where}: input/answers differ from record in {res_path}")
+                if gold != [int(rec["label"])]:
+                    raise DataError(
+                        f"{where}: gold answer {gold} differs from label {rec['label']}"
+                    )
+                try:
+                    item = _bbq_record(rec)
+                except DataError as exc:
+                    raise DataError(f"{where}: {exc}") from exc
+                out.append({"item_id": f"{category}-{c['example_id']}", **item})
+    frame = pd.DataFrame(out)
+    if frame["item_id"].duplicated().any():
+        raise DataError(f"{folder}: duplicated example ids")
+    return frame
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llm_behavior.profiles.bbq_lite")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prepare", help="download bigbench==1.0.0 once, extract the BBQ files")
+    p.add_argument(
+        "--cache", default=None, help="default: $LLM_BEHAVIOR_CACHE or <repo>/.cache/llm_behavior"
+    )
+    p.add_argument("--keep-archive", action="store_true", help="keep the 358 MB sdist")
+    p.add_argument("--force", action="store_true", help="extract again even if the files exist")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    t0 = time.perf_counter()
+    folder = prepare(args.cache, keep_archive=args.keep_archive, force=args.force)
+    frame = load_bbq_lite(folder)
+    log.info(
+        "BBQ-lite ready at %s (%.1f s): %d items, %d with a biased answer",
+        folder,
+        time.perf_counter() - t0,
+        len(frame),
+        int((frame["biased_index"] >= 0).sum()),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
