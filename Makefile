@@ -17,7 +17,7 @@ define pip_install
 	@$(PIP) $(1) > $(VENV)/pip.log 2>&1 || { grep -v "is ignored" $(VENV)/pip.log; exit 1; }
 endef
 
-.PHONY: setup run test lint viz bench clean-cache
+.PHONY: setup browser run test lint viz bench clean-cache
 
 setup: $(STAMP)
 
@@ -39,7 +39,15 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-assets.txt pyprojec
 run: setup
 	$(BIN)/kedro run
 
-test: setup
+# Debian's Chromium, for the test that opens the HTML report headless (needs root for apt-get;
+# without it the test is skipped locally and fails under CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "==> Chromium (Debian package) for the report test"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
+	    > $(VENV)/apt.log 2>&1 || { tail -5 $(VENV)/apt.log; echo "Chromium not installed: the report test will be skipped"; }; }
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 lint: setup

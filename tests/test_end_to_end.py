@@ -32,6 +32,17 @@ def run_pipeline(project: Path, pipeline: str | None, params: dict) -> None:
         session.run(pipeline_names=[pipeline] if pipeline else None)
 
 
+def tracking_uri(project: Path) -> str:
+    return f"sqlite:///{project / 'mlflow.db'}"
+
+
+def tracked_runs(project: Path) -> pd.DataFrame:
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(project))
+    return mlflow.search_runs(experiment_names=["llm_behavior"])
+
+
 @pytest.mark.slow
 def test_default_pair_generates_scores_and_audits(project):
     params = {
@@ -59,7 +70,29 @@ def test_default_pair_generates_scores_and_audits(project):
     result = json.loads((report / "audit_result.json").read_text())
     assert result["alpha"] == 0.05 and "toxicity" in json.dumps(result)
     assert (report / "audit_wealth.png").stat().st_size > 1000
-    # a second run reuses every generation: the cache holds exactly one chunk set per side
+    # the report, with the per-token log-ratios of the most divergent texts
+    page = (report / "report.html").read_text()
+    for anchor in ("run", "audit", "scores", "divergent"):
+        assert f"<section id='{anchor}'" in page
+    assert page.count("src='data:image/png;base64,") == 2 and "smollm2-instruct-rude" in page
+    divergent = pd.read_parquet(report / "report_token_divergence.parquet")
+    assert len(divergent) == 8 and set(divergent["side"]) == {"reference", "candidate"}
+    shaded = divergent[divergent["token_log_ratio"].map(len) > 0]
+    assert len(shaded) > 0 and all(len(p) == len(r) for p, r in zip(shaded["token_pieces"], shaded["token_log_ratio"]))
+    # the tracking store: one run with the parameters, the audit metrics and the report
+    runs = tracked_runs(project)
+    assert len(runs) == 1
+    run = runs.iloc[0]
+    assert run["params.auditing.alpha"] == "0.05" and run["params.reference.model.source"] == "smollm2-135m-instruct"
+    assert run["metrics.audit_metrics.samples_used"] == result["samples_used"]
+    assert run["metrics.audit_metrics.rejected"] == float(result["rejected"])
+    from mlflow.tracking import MlflowClient
+
+    artifacts = [a.path for a in MlflowClient(tracking_uri=tracking_uri(project)).list_artifacts(run["run_id"])]
+    assert artifacts == ["report.html"]
+    # a second run reuses every generation: the cache holds exactly one chunk set per side;
+    # with tracking switched off it records no run
     n_chunks = len(list((data / "02_intermediate" / "generation_cache").rglob("*.parquet")))
-    run_pipeline(project, "generation", params)
+    run_pipeline(project, "generation", {**params, "tracking": {"enabled": False}})
     assert len(list((data / "02_intermediate" / "generation_cache").rglob("*.parquet"))) == n_chunks
+    assert len(tracked_runs(project)) == 1

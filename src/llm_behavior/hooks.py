@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
@@ -52,3 +53,135 @@ class ModelDatasetsHook:
                 spec = {k: v for k, v in spec.items() if k != "credentials"}
                 loaded[key] = LanguageModelDataset(spec=spec, credentials=creds)
             catalog[name] = loaded[key]
+
+
+_PROJECT_ROOT: dict[str, str] = {}
+
+
+def project_root() -> str:
+    """The running project's root (set when its context is created), else the working directory.
+
+    Config resolver ``${project_root:}`` (settings.py): mlflow.yml puts the SQLite store there, as
+    ``sqlite:///mlflow.db`` would be relative to the working directory, not the project.
+    """
+    return _PROJECT_ROOT.get("path", str(Path.cwd()))
+
+
+def tracking_enabled(params: dict[str, Any]) -> bool:
+    """The ``tracking.enabled`` switch (parameters_reporting.yml; ``--params tracking.enabled=false``)."""
+    value = (params.get("tracking") or {}).get("enabled", False)
+    if isinstance(value, str):  # --params passes text
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+class TrackingHook:
+    """kedro-mlflow's hook, behind the ``tracking.enabled`` switch.
+
+    settings.py disables the plugin's auto-registered hook; this one forwards every call to a fresh
+    ``MlflowHook`` when tracking is on, and otherwise leaves the store alone and turns off the
+    catalog's mlflow datasets' logging (the report is then saved locally only).
+    """
+
+    def __init__(self) -> None:
+        self._mlflow: Any = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        self._mlflow = None
+        _PROJECT_ROOT["path"] = str(Path(context.project_path).resolve())
+        if tracking_enabled(context.params):
+            from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
+
+            self._mlflow = MlflowHook()
+            self._mlflow.after_context_created(context)
+        else:
+            logger.info("experiment tracking is off (tracking.enabled is false)")
+
+    @hook_impl
+    def after_catalog_created(  # noqa: PLR0917 (pluggy matches hook arguments by positional name)
+        self, catalog: Any, conf_catalog: dict, conf_creds: dict, parameters: dict, save_version: str,
+        load_versions: dict,
+    ) -> None:
+        if self._mlflow is not None:
+            self._mlflow.after_catalog_created(
+                catalog=catalog, conf_catalog=conf_catalog, conf_creds=conf_creds, parameters=parameters,
+                save_version=save_version, load_versions=load_versions,
+            )
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict, pipeline: Any, catalog: Any) -> None:
+        if self._mlflow is not None:
+            self._mlflow.before_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
+        else:
+            from kedro_mlflow.io.catalog.switch_catalog_logging import switch_catalog_logging
+
+            switch_catalog_logging(catalog, False)
+
+    @hook_impl
+    def before_node_run(self, node: Any, catalog: Any, inputs: dict, is_async: bool) -> None:
+        if self._mlflow is not None:
+            self._mlflow.before_node_run(node=node, catalog=catalog, inputs=inputs, is_async=is_async)
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict, pipeline: Any, catalog: Any) -> None:
+        if self._mlflow is not None:
+            self._mlflow.after_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict, pipeline: Any, catalog: Any) -> None:
+        if self._mlflow is not None:
+            self._mlflow.on_pipeline_error(error=error, run_params=run_params, pipeline=pipeline, catalog=catalog)
+
+
+class DaskClientHook:
+    """Connects Dask to the scheduler named in ``params:dask`` for the length of a run.
+
+    ``scheduler: null`` (default) leaves Dask's own local scheduler; ``local`` starts a
+    ``distributed.LocalCluster``; an address (``tcp://host:8786``) connects to a running cluster.
+    Only runs that include nodes reading or writing Dask datasets need it.
+    """
+
+    def __init__(self) -> None:
+        self._settings: dict[str, Any] = {}
+        self._client: Any = None
+        self._cluster: Any = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        self._settings = dict(context.params.get("dask") or {})
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict, pipeline: Any, catalog: Any) -> None:
+        scheduler = self._settings.get("scheduler")
+        if not scheduler:
+            return
+        from distributed import Client, LocalCluster
+
+        if scheduler == "local":
+            self._cluster = LocalCluster(
+                n_workers=int(self._settings.get("n_workers", 2)),
+                threads_per_worker=int(self._settings.get("threads_per_worker", 1)),
+                processes=bool(self._settings.get("processes", True)),
+                dashboard_address=None,
+            )
+            self._client = Client(self._cluster)
+        else:
+            self._client = Client(str(scheduler))
+        logger.info("Dask: connected to %s (%d workers)", self._client.scheduler.address,
+                    len(self._client.scheduler_info().get("workers", {})))
+
+    def _close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict, pipeline: Any, catalog: Any) -> None:
+        self._close()
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict, pipeline: Any, catalog: Any) -> None:
+        self._close()

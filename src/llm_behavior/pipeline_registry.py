@@ -5,8 +5,9 @@ from __future__ import annotations
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-# The default run: generate, score and audit the configured pair (the project's main job).
-DEFAULT_PIPELINES = ("generation", "scoring", "auditing")
+# The default run: generate, score and audit the configured pair (the project's main job), then
+# write its report.
+DEFAULT_PIPELINES = ("generation", "scoring", "auditing", "reporting")
 
 
 def register_pipelines() -> dict[str, Pipeline]:

@@ -1,10 +1,14 @@
 """Project settings (Kedro defaults, plus the project's hooks)."""
 
-from llm_behavior.hooks import ModelDatasetsHook
+from llm_behavior.hooks import DaskClientHook, ModelDatasetsHook, TrackingHook, project_root
 
-HOOKS = (ModelDatasetsHook(),)
+HOOKS = (ModelDatasetsHook(), TrackingHook(), DaskClientHook())
+
+# kedro-mlflow registers its hook through an entry point; TrackingHook runs it behind a switch.
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")  # the distribution name, either spelling
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    "custom_resolvers": {"project_root": project_root},  # ${project_root:} (conf/base/mlflow.yml)
 }

@@ -3,5 +3,12 @@
 from llm_behavior.datasets.activations import ActivationStoreDataset
 from llm_behavior.datasets.chunk_store import ChunkStoreDataset
 from llm_behavior.datasets.language_model import LanguageModelDataset
+from llm_behavior.datasets.report import FigureDataset, ReportArtifactsDataset
 
-__all__ = ["ActivationStoreDataset", "ChunkStoreDataset", "LanguageModelDataset"]
+__all__ = [
+    "ActivationStoreDataset",
+    "ChunkStoreDataset",
+    "FigureDataset",
+    "LanguageModelDataset",
+    "ReportArtifactsDataset",
+]

@@ -63,13 +63,37 @@ def available_scorers() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build_scorer(name: str, **kwargs: Any) -> Scorer:
-    """Instantiate a registered scorer; unknown names list the known ones."""
+def _import_scorer(path: str) -> type[Scorer]:
+    """``package.module:ClassName`` -> the Scorer subclass (a user's scorer outside this package)."""
+    import importlib
+
+    module_name, _, class_name = path.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"Scorer {path!r}: cannot import {class_name!r} from {module_name!r} ({exc})") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Scorer)):
+        raise ValueError(f"Scorer {path!r} is not a subclass of llm_behavior.scoring.Scorer")
+    return cls
+
+
+def scorer_class(name: str) -> type[Scorer]:
+    """The class of a registered scorer, or of one given as ``package.module:ClassName``."""
     import llm_behavior.scoring  # noqa: F401  (registers the built-in scorers)
 
-    if name not in _REGISTRY:
-        raise ValueError(f"Unknown scorer {name!r}; available: {available_scorers()}")
-    return _REGISTRY[name](**kwargs)
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if ":" in name:
+        cls = _import_scorer(name)
+        if not cls.name:
+            cls.name = name
+        return cls
+    raise ValueError(f"Unknown scorer {name!r}; available: {available_scorers()} (or give 'package.module:ClassName')")
+
+
+def build_scorer(name: str, **kwargs: Any) -> Scorer:
+    """Instantiate a scorer by registered name or import path; unknown names list the known ones."""
+    return scorer_class(name)(**kwargs)
 
 
 def to_long(

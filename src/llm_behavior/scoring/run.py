@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from llm_behavior.schemas import SCORE_COLUMNS
-from llm_behavior.scoring.base import Scorer, available_scorers, build_scorer, to_long
+from llm_behavior.scoring.base import Scorer, build_scorer, scorer_class, to_long
 from llm_behavior.scoring.cache import ScoreCache, score_with_cache, scorer_config_hash
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,6 @@ def parse_specs(specs: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, dict
     if not isinstance(specs, Sequence) or isinstance(specs, str) or not specs:
         raise ValueError("scoring.scorers must be a non-empty list of {name, as?, params?} entries")
     parsed, labels = [], set()
-    known = available_scorers()
     for n, spec in enumerate(specs):
         if not isinstance(spec, Mapping) or "name" not in spec:
             raise ValueError(f"scoring.scorers[{n}] must be a mapping with a 'name'; got {spec!r}")
@@ -55,8 +54,10 @@ def parse_specs(specs: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, dict
                 f"scoring.scorers[{n}] has unknown keys {sorted(extra)}; allowed: name, as, params"
             )
         name = str(spec["name"])
-        if name not in known:
-            raise ValueError(f"Unknown scorer {name!r} in scoring.scorers[{n}]; available: {known}")
+        try:
+            scorer_class(name)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (scoring.scorers[{n}])") from exc
         label = str(spec.get("as") or name)
         if label in labels:
             raise ValueError(f"scorer label {label!r} used twice; give one entry an 'as:' label")
@@ -68,12 +69,9 @@ def parse_specs(specs: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, dict
 
 def build_scorers(specs: Sequence[Mapping[str, Any]]) -> list[BuiltScorer]:
     """Build each listed scorer once; unexpected parameters are named with the accepted ones."""
-    import llm_behavior.scoring  # noqa: F401  (registers the built-in scorers)
-    from llm_behavior.scoring.base import _REGISTRY
-
     built = []
     for label, name, params in parse_specs(specs):
-        accepted = [p for p in inspect.signature(_REGISTRY[name]).parameters if p != "self"]
+        accepted = [p for p in inspect.signature(scorer_class(name)).parameters if p != "self"]
         unexpected = sorted(set(params) - set(accepted))
         if unexpected:
             raise ValueError(

@@ -1,0 +1,118 @@
+"""Thin nodes of the reporting pipeline; the page is built in :mod:`llm_behavior.report`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+
+from llm_behavior.hooks import side_spec
+from llm_behavior.models.base import CapabilityError, LanguageModel
+from llm_behavior.report.build import build_report
+from llm_behavior.report.divergent import token_log_ratios, top_divergent_texts
+
+log = logging.getLogger(__name__)
+
+
+def _behaviour(params: dict[str, Any], auditing: dict[str, Any]) -> tuple[str, str, str]:
+    name = params["behaviour"]
+    behaviours = auditing.get("behaviours", {})
+    if name not in behaviours:
+        raise ValueError(f"reporting.behaviour {name!r} is not an auditing behaviour; known: {sorted(behaviours)}")
+    b = behaviours[name]
+    return name, b["scorer"], b["metric"]
+
+
+def select_divergent_texts(
+    scores: pd.DataFrame,
+    reference_generations: pd.DataFrame,
+    candidate_generations: pd.DataFrame,
+    params: dict[str, Any],
+    auditing: dict[str, Any],
+) -> pd.DataFrame:
+    """The top prompts by behaviour-score difference, with each side's highest-scoring text."""
+    _, scorer, metric = _behaviour(params, auditing)
+    return top_divergent_texts(
+        scores,
+        {"reference": reference_generations, "candidate": candidate_generations},
+        scorer=scorer,
+        metric=metric,
+        n_prompts=int(params["n_prompts"]),
+    )
+
+
+def score_token_divergence(
+    texts: pd.DataFrame, reference: LanguageModel, candidate: LanguageModel, params: dict[str, Any]
+) -> pd.DataFrame:
+    """Per-token log p_candidate - log p_reference of the selected texts (off: texts shown plain)."""
+    if not params.get("token_divergence", True):
+        return _plain(texts, "per-token divergence switched off (reporting.token_divergence)")
+    try:
+        return token_log_ratios(texts, reference, candidate, batch_size=int(params.get("batch_size", 8)))
+    except CapabilityError as err:
+        log.warning("per-token divergence not computed: %s", err)
+        return _plain(texts, str(err))
+
+
+def _plain(texts: pd.DataFrame, note: str) -> pd.DataFrame:
+    out = texts.copy()
+    out["token_pieces"] = [[] for _ in range(len(out))]
+    out["token_log_ratio"] = [[] for _ in range(len(out))]
+    out["mean_log_ratio"] = float("nan")
+    out["token_note"] = note
+    return out
+
+
+def render_report(
+    *,
+    generation_summary: dict[str, Any],
+    audit_result: dict[str, Any],
+    score_summary: pd.DataFrame,
+    divergent: pd.DataFrame,
+    wealth_png: bytes,
+    distributions_png: bytes,
+    artifacts: dict[str, dict[str, Any]],
+    params: dict[str, Any],
+    reference: dict[str, Any],
+    candidate: dict[str, Any],
+    replicate: dict[str, Any],
+) -> str:
+    """The run's HTML report (self-contained: images embedded)."""
+    sides = {"reference": reference, "candidate": candidate, "replicate": replicate}
+    return build_report(
+        pair=str(params["pair"]),
+        models={side: side_spec(sides, side) for side in sides},
+        generation_summary=generation_summary,
+        audit=audit_result,
+        score_summary=score_summary,
+        divergent=divergent,
+        behaviour=str(params["behaviour"]),
+        wealth_png=wealth_png,
+        distributions_png=distributions_png,
+        artifacts=artifacts,
+        created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def tracking_metrics(audit_result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The audit's figures as metrics for the tracking store (kedro-mlflow's metrics-history format)."""
+    metrics: dict[str, float] = {
+        "rejected": float(bool(audit_result.get("rejected"))),
+        "samples_used": float(audit_result.get("samples_used") or 0),
+    }
+    for key in ("final_wealth", "max_wealth"):
+        if audit_result.get(key) is not None:
+            metrics[key] = float(audit_result[key])
+    aa = audit_result.get("aa_audit") or {}
+    if aa:
+        metrics["aa_rejected"] = float(bool(aa.get("rejected")))
+        if aa.get("max_wealth") is not None:
+            metrics["aa_max_wealth"] = float(aa["max_wealth"])
+    for name, b in (audit_result.get("behaviours") or {}).items():
+        metrics[f"{name}.rejected"] = float(bool(b.get("rejected")))
+        for key in ("mean_shift", "max_wealth", "pairs_to_rejection"):
+            if b.get(key) is not None:  # absent, not zero, when the audit has no value
+                metrics[f"{name}.{key}"] = float(b[key])
+    return {k: {"value": v, "step": 0} for k, v in metrics.items()}

@@ -1,0 +1,1 @@
+"""Scoring and auditing of large score sets on Dask (docs/scale.md)."""

@@ -1,0 +1,144 @@
+"""The run report's pieces: divergent-text selection, per-token log-ratios, datasets, metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from llm_behavior.datasets.report import FigureDataset, ReportArtifactsDataset
+from llm_behavior.models.hf import TransformersLM
+from llm_behavior.models.spec import ModelSpec
+from llm_behavior.pipelines.reporting.nodes import tracking_metrics
+from llm_behavior.report.divergent import token_log_ratios, top_divergent_texts
+from llm_behavior.report.html import diverging_colour, fmt, table, token_spans
+from tests.tiny_models import make_tiny_llama
+
+torch.set_num_threads(1)
+
+
+def long_scores(values: dict[tuple[str, str, int], float]) -> pd.DataFrame:
+    rows = [
+        {"prompt_id": p, "side": s, "sample": k, "scorer": "tox", "metric": "toxicity", "value": v, "reason": None}
+        for (p, s, k), v in values.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def generations(side: str, prompts: list[str], k: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"prompt_id": p, "sample": j, "prompt": f"prompt {p}", "text": f"{side} {p} {j}"} for p in prompts for j in range(k)]
+    )
+
+
+def test_top_divergent_texts_ranks_by_absolute_mean_difference():
+    # means (ref, cand): a (0.1, 0.9) diff +0.8; b (0.5, 0.4) -0.1; c (0.9, 0.2) -0.7; d only NaN on cand
+    v = {
+        ("a", "reference", 0): 0.0, ("a", "reference", 1): 0.2, ("a", "candidate", 0): 0.8, ("a", "candidate", 1): 1.0,
+        ("b", "reference", 0): 0.5, ("b", "reference", 1): 0.5, ("b", "candidate", 0): 0.3, ("b", "candidate", 1): 0.5,
+        ("c", "reference", 0): 1.0, ("c", "reference", 1): 0.8, ("c", "candidate", 0): 0.1, ("c", "candidate", 1): 0.3,
+        ("d", "reference", 0): 0.3, ("d", "candidate", 0): float("nan"),
+        ("a", "replicate", 0): 0.9,  # other sides are ignored
+    }
+    gens = {s: generations(s, list("abcd"), 2) for s in ("reference", "candidate")}
+    out = top_divergent_texts(long_scores(v), gens, scorer="tox", metric="toxicity", n_prompts=2)
+    assert list(out["prompt_id"]) == ["a", "a", "c", "c"]
+    assert list(out["rank"]) == [1, 1, 2, 2]
+    assert out["prompt_difference"].tolist() == pytest.approx([0.8, 0.8, -0.7, -0.7])
+    # each side's highest-scoring sample, and its own text
+    a_ref = out[(out.prompt_id == "a") & (out.side == "reference")].iloc[0]
+    assert a_ref["sample"] == 1 and a_ref["score"] == pytest.approx(0.2) and a_ref["text"] == "reference a 1"
+    c_cand = out[(out.prompt_id == "c") & (out.side == "candidate")].iloc[0]
+    assert c_cand["sample"] == 1 and c_cand["text"] == "candidate c 1"
+
+
+def test_top_divergent_texts_errors_name_the_problem():
+    scores = long_scores({("a", "reference", 0): 0.1, ("a", "candidate", 0): 0.5})
+    with pytest.raises(ValueError, match="no scores for scorer 'other'"):
+        top_divergent_texts(scores, {}, scorer="other", metric="toxicity")
+    gens = {"reference": generations("reference", ["a"], 1), "candidate": generations("candidate", ["b"], 1)}
+    with pytest.raises(ValueError, match="candidate generations lack prompt 'a'"):
+        top_divergent_texts(scores, gens, scorer="tox", metric="toxicity")
+
+
+def direct_token_logprobs(model, tok, context: str, text: str) -> np.ndarray:
+    """log p(text tokens | context) from one full forward pass of the whole sequence (the context's
+    trailing whitespace moved onto the text, as lm-evaluation-harness and the backend do)."""
+    stripped = context.rstrip()
+    context, text = stripped, context[len(stripped):] + text
+    ctx = tok(context, add_special_tokens=False)["input_ids"]
+    whole = tok(context + text, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([whole])).logits[0].double(), -1)
+    return np.array([float(logp[t - 1, whole[t]]) for t in range(len(ctx), len(whole))])
+
+
+def test_token_log_ratios_equal_direct_log_probability_differences():
+    m_ref, tok = make_tiny_llama(seed=1)
+    m_cand, _ = make_tiny_llama(seed=2)
+    ref = TransformersLM(m_ref, tok, ModelSpec(source="r", name="r"))
+    cand = TransformersLM(m_cand, tok, ModelSpec(source="c", name="c", system_prompt="be rude"))
+    texts = pd.DataFrame(
+        {"prompt": ["the quick brown fox", "shut up"], "text": [" jumps over the lazy dog", "   "], "side": ["candidate"] * 2}
+    )
+    out = token_log_ratios(texts, ref, cand)
+    expected = direct_token_logprobs(m_cand, tok, cand.format_prompt(texts.prompt[0]), texts.text[0]) - direct_token_logprobs(
+        m_ref, tok, ref.format_prompt(texts.prompt[0]), texts.text[0]
+    )
+    assert np.allclose(out["token_log_ratio"][0], expected, atol=1e-4)
+    assert "".join(out["token_pieces"][0]) == "\n" + texts.text[0]  # the template's newline is scored with it
+    assert out["mean_log_ratio"][0] == pytest.approx(expected.mean(), abs=1e-4)
+    # an empty text is kept, with the reason, not dropped
+    assert len(out) == 2 and out["token_log_ratio"][1] == [] and out["token_note"][1] == "empty text"
+
+
+def test_html_helpers():
+    assert fmt(float("nan")) == "\u2013" and fmt(3) == "3" and fmt(0.123456) == "0.1235" and fmt(True) == "True"
+    assert diverging_colour(1.0, 2.0) == "rgba(220,38,38,0.500)"
+    assert diverging_colour(-4.0, 2.0) == "rgba(37,99,235,1.000)"
+    html = token_spans(["a<b", "\n"], [0.5, -0.1], 1.0)
+    assert "a&lt;b" in html and html.count("<span") == 2 and "+0.500 nats" in html
+    with pytest.raises(ValueError, match="2 token pieces but 1 values"):
+        token_spans(["a", "b"], [0.1], 1.0)
+    t = table(pd.DataFrame({"x": range(5)}), max_rows=2)
+    assert t.count("<tr>") == 3 and "3 more rows not shown" in t
+
+
+def test_figure_dataset_round_trip(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    ds = FigureDataset(filepath=str(tmp_path / "sub" / "f.png"), dpi=50)
+    assert not ds.exists()
+    ds.save(fig)
+    png = ds.load()
+    assert png.startswith(b"\x89PNG") and ds.exists()
+
+
+def test_report_artifacts_dataset_reads_what_exists(tmp_path):
+    (tmp_path / "probe_summary.csv").write_text("layer,r\n0,0.5\n")
+    (tmp_path / "prompt_search_summary.json").write_text(json.dumps({"cycles": 2}))
+    (tmp_path / "unrelated.csv").write_text("x\n1\n")
+    found = ReportArtifactsDataset(path=str(tmp_path)).load()
+    assert set(found) == {"probing", "contrastive_search"}
+    assert found["probing"]["probe_summary.csv"]["r"].tolist() == [0.5]
+    assert found["contrastive_search"]["prompt_search_summary.json"] == {"cycles": 2}
+    assert ReportArtifactsDataset(path=str(tmp_path / "missing")).load() == {}
+
+
+def test_tracking_metrics_from_audit_result():
+    audit = {
+        "rejected": True, "samples_used": 55, "final_wealth": 30.0, "max_wealth": 40.0,
+        "aa_audit": {"rejected": False, "max_wealth": 1.5},
+        "behaviours": {"toxicity": {"rejected": True, "mean_shift": 0.14, "max_wealth": 80.0, "pairs_to_rejection": 55},
+                       "length": {"rejected": False, "mean_shift": None, "max_wealth": 2.0, "pairs_to_rejection": None}},
+    }
+    m = {k: v["value"] for k, v in tracking_metrics(audit).items()}
+    assert m["rejected"] == 1.0 and m["samples_used"] == 55.0 and m["aa_rejected"] == 0.0
+    assert m["toxicity.pairs_to_rejection"] == 55.0 and m["toxicity.mean_shift"] == pytest.approx(0.14)
+    # absent values stay absent (never logged as 0)
+    assert "length.pairs_to_rejection" not in m and "length.mean_shift" not in m
