@@ -6,10 +6,11 @@ log-likelihood scoring vs one item at a time (the simplest baseline), in the sam
     .venv/bin/python benchmarks/profiling.py --parts bias calibration --threads 1
 
 Prints: wall time per part and its share of the total, the process's peak RSS after each part,
-and, on the same requests in the same run: (A) CrowS-Pairs sentences scored one at a time vs
-batched; (B) multiple-choice options (OpenBookQA + BBQ) scored one request at a time vs batched
-vs batched with each item's context shared by its options (the profile's default), with the largest
-difference between the methods' results. The machine's load average is printed too: on a shared
+and, on the same requests in the same run: (A) CrowS-Pairs sentences and (B) multiple-choice options
+(OpenBookQA + BBQ) scored by the simplest baseline (one request at a time, full forward pass,
+log_softmax over the vocabulary at every position), by ``TransformersLM.loglikelihood`` at batch 1
+and batched (the pure batching gain is the last column), and (B) with each item's context shared by
+its options (the profile's default), with the largest difference from the baseline's results. The machine's load average is printed too: on a shared
 machine, other processes slow every figure down.
 """
 
@@ -38,8 +39,29 @@ def _timed(fn):
     return out, time.perf_counter() - t0
 
 
+def naive_logprobs(lm, requests) -> list[tuple[float, int]]:
+    """The simplest baseline: one request at a time, a full forward pass, log_softmax over the whole
+    vocabulary at every position, then the continuation's tokens picked out. (logprob, n_tokens)."""
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for ctx, cont in requests:
+            c, x = lm._encode_pair(ctx, cont)  # noqa: SLF001  (the backend's own tokenisation)
+            logits = lm.model(input_ids=torch.tensor([c + x], device=lm.device)).logits[0]
+            logp = torch.log_softmax(logits.float(), dim=-1)[len(c) - 1 : len(c) - 1 + len(x)]
+            out.append((float(logp.gather(-1, torch.tensor(x)[:, None]).sum()), len(x)))
+    return out
+
+
+def _row(label: str, seconds: float, n: int, base: float, prev: float | None = None) -> None:
+    extra = f"{prev / seconds:>10.1f}x" if prev else f"{'':>11}"
+    print(f"{label:<46}{seconds:>9.2f}{n / seconds:>9.1f}{base / seconds:>9.1f}x{extra}")
+
+
 def batching(lm, params: dict, n_pairs: int, n_mc: int) -> None:
-    """Same requests, same run: one at a time vs batched (vs batched with shared contexts for options)."""
+    """Same requests, same run: the simplest baseline vs the backend's scoring at batch 1 and batched
+    (pure batching gain) vs shared contexts for multiple-choice options."""
     import numpy as np
 
     from llm_behavior.profiles import data
@@ -48,21 +70,23 @@ def batching(lm, params: dict, n_pairs: int, n_mc: int) -> None:
 
     batch = int(params.get("batch_size", 16))
     lm.loglikelihood([("", "warm up")], batch_size=1)
+    head = f"{'method':<46}{'seconds':>9}{'items/s':>9}{'vs naive':>10}{'vs batch 1':>11}"
 
     pairs = data.subsample(data.load_crows_pairs(), n_pairs, 0, stratify="bias_type")
     sentences = [("", s) for s in pairs["sent_more"]] + [("", s) for s in pairs["sent_less"]]
+    naive, t_naive = _timed(lambda: naive_logprobs(lm, sentences))
     one, t_one = _timed(lambda: lm.loglikelihood(sentences, batch_size=1))
     many, t_many = _timed(lambda: lm.loglikelihood(sentences, batch_size=batch))
-    diff = max(abs(a.logprob - b.logprob) for a, b in zip(one, many))
-    print(
-        f"\nA. {len(sentences)} CrowS-Pairs sentences (independent requests, {sum(r.n_tokens for r in one)} tokens)"
+    diff = max(
+        max(abs(a[0] - b.logprob), abs(a[0] - c.logprob)) for a, b, c in zip(naive, one, many)
     )
-    print(f"{'method':<44}{'seconds':>9}{'items/s':>9}{'speed-up':>10}")
-    print(f"{'one at a time (batch 1)':<44}{t_one:>9.2f}{len(sentences) / t_one:>9.1f}{1:>9.1f}x")
-    print(
-        f"{f'batched (batch {batch})':<44}{t_many:>9.2f}{len(sentences) / t_many:>9.1f}{t_one / t_many:>9.1f}x"
-    )
-    print(f"max |log-likelihood difference| {diff:.1e}")
+    n_tok = sum(n for _, n in naive)
+    print(f"\nA. {len(sentences)} CrowS-Pairs sentences (independent requests, {n_tok} tokens)")
+    print(head)
+    _row("naive: one at a time, full forward + log_softmax", t_naive, len(sentences), t_naive)
+    _row("loglikelihood, batch 1", t_one, len(sentences), t_naive)
+    _row(f"loglikelihood, batch {batch}", t_many, len(sentences), t_naive, t_one)
+    print(f"max |log-likelihood difference| vs naive {diff:.1e}")
 
     obqa = data.subsample(data.load_multiple_choice("openbookqa"), n_mc, 0)
     bbq = data.subsample(data.load_bbq(), n_mc, 0, stratify="ambiguous")
@@ -70,33 +94,40 @@ def batching(lm, params: dict, n_pairs: int, n_mc: int) -> None:
         bbq_context(c, q) for c, q in zip(bbq["context"], bbq["question"])
     ]
     options = [list(o) for o in obqa["options"]] + [list(o) for o in bbq["options"]]
-    n_opts = sum(len(o) for o in options)
-    one, t_one = _timed(
-        lambda: score_options(lm, contexts, options, batch_size=1, share_context=False)
-    )
-    many, t_many = _timed(
-        lambda: score_options(lm, contexts, options, batch_size=batch, share_context=False)
-    )
-    shared, t_shared = _timed(
-        lambda: score_options(lm, contexts, options, batch_size=batch, share_context=True)
-    )
-    d1 = max(float(np.max(np.abs(a - b))) for a, b in zip(one, many))
-    d2 = max(float(np.max(np.abs(a - b))) for a, b in zip(one, shared))
+    reqs = [(c, " " + str(o).strip()) for c, opts in zip(contexts, options) for o in opts]
+    n_opts = len(reqs)
+
+    def naive_mc():
+        means = iter([logprob / n for logprob, n in naive_logprobs(lm, reqs)])
+        return [np.array([next(means) for _ in o]) for o in options]
+
+    def run(bs, share):
+        return score_options(lm, contexts, options, batch_size=bs, share_context=share)
+
+    naive, t_naive = _timed(naive_mc)
+    one, t_one = _timed(lambda: run(1, False))
+    many, t_many = _timed(lambda: run(batch, False))
+    sh1, t_sh1 = _timed(lambda: run(1, True))
+    shared, t_shared = _timed(lambda: run(batch, True))
+    diffs = [
+        max(float(np.max(np.abs(a - b))) for a, b in zip(naive, other))
+        for other in (one, many, sh1, shared)
+    ]
+    n_ctx_tok = sum(len(lm._encode_pair(c, " x")[0]) for c in contexts)  # noqa: SLF001
     print(
-        f"\nB. {len(contexts)} multiple-choice items ({n_mc} OpenBookQA + {n_mc} BBQ), {n_opts} options"
+        f"\nB. {len(contexts)} multiple-choice items ({n_mc} OpenBookQA + {n_mc} BBQ), {n_opts} options, "
+        f"{n_ctx_tok} context tokens"
     )
-    print(f"{'method':<44}{'seconds':>9}{'items/s':>9}{'speed-up':>10}")
+    print(head)
+    _row("naive: one request per option, one at a time", t_naive, len(contexts), t_naive)
+    _row("loglikelihood per option, batch 1", t_one, len(contexts), t_naive)
+    _row(f"loglikelihood per option, batch {batch}", t_many, len(contexts), t_naive, t_one)
+    _row("shared context, batch 1 item", t_sh1, len(contexts), t_naive)
+    _row(f"shared context, batch {batch} items", t_shared, len(contexts), t_naive, t_sh1)
     print(
-        f"{'one request per option, one at a time':<44}{t_one:>9.2f}{len(contexts) / t_one:>9.1f}{1:>9.1f}x"
-    )
-    print(
-        f"{f'one request per option, batched ({batch})':<44}{t_many:>9.2f}{len(contexts) / t_many:>9.1f}{t_one / t_many:>9.1f}x"
-    )
-    print(
-        f"{f'shared context, batched ({batch} items)':<44}{t_shared:>9.2f}{len(contexts) / t_shared:>9.1f}{t_one / t_shared:>9.1f}x"
-    )
-    print(
-        f"max |mean log-likelihood difference| vs one at a time: batched {d1:.1e}, shared context {d2:.1e}"
+        "max |mean log-likelihood difference| vs naive: "
+        + ", ".join(f"{d:.1e}" for d in diffs)
+        + " (rows 2-5)"
     )
 
 
@@ -145,8 +176,19 @@ def main() -> int:
     seed, batch = int(params.get("seed", 0)), int(params.get("batch_size", 16))
     if args.parts is None:
         args.parts = [p for p in PARTS if p == "bias" or params[p].get("enabled", True)]
+    tox_scorer = None
+    if (
+        "toxicity" in args.parts
+    ):  # set-up, not profiling: a missing local_toxicity model trains here
+        from llm_behavior.scoring import build_scorer
+
+        t = time.perf_counter()
+        cfg = dict(params["toxicity"].get("scorer") or {"name": "local_toxicity"})
+        tox_scorer = build_scorer(cfg.pop("name"), **cfg)
+        tox_scorer.score(["warm up"])
+        print(f"toxicity scorer {tox_scorer.name} ready in {time.perf_counter() - t:.1f} s")
     runners = {
-        "toxicity": lambda: P.run_toxicity(lm, params["toxicity"], seed=seed)[1],
+        "toxicity": lambda: P.run_toxicity(lm, params["toxicity"], seed=seed, scorer=tox_scorer)[1],
         "text": lambda: P.run_text(lm, params["text"], seed=seed)[1],
         "bias": lambda: P.run_bias(lm, params["bias"], seed=seed, batch_size=batch)[0],
         "calibration": lambda: P.run_calibration(
