@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -206,12 +206,28 @@ def probing_section(files: Mapping[str, Any]) -> Section:
     return Section("probing", "Probing", "".join(body))
 
 
+PROFILE_COLUMNS = ("part", "dataset", "subgroup", "metric", "reference", "candidate", "difference", "ci_low",
+                   "ci_high", "p_value", "n_pairs")
+
+
+def _compact(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    return frame[[c for c in columns if c in frame.columns]]
+
+
 def profiling_section(files: Mapping[str, Any]) -> Section:
-    """Profile tables of both models, their paired comparison, and the profile plots."""
-    body = ["<p>From the <code>profiling</code> pipeline (docs/profiling.md).</p>"]
+    """Profile comparison (overall rows first, per subgroup folded), plots, definitions, each side's profile."""
+    body = ["<p>From the <code>profiling</code> pipeline (docs/profiling.md). Differences are candidate - reference "
+            "on the same items, with 95% paired-bootstrap CIs; p-values from exact McNemar (0/1 outcomes) or the "
+            "paired bootstrap (column <code>test</code> of the CSV).</p>"]
     comparison = files.get("profile_comparison.csv")
-    if isinstance(comparison, pd.DataFrame):
-        body.append("<p>Candidate vs reference on the same items (paired tests):</p>" + table(comparison, max_rows=150))
+    if isinstance(comparison, pd.DataFrame) and not comparison.empty:
+        overall = comparison["subgroup"].isna() | comparison["subgroup"].astype(str).isin(["all", "overall", ""])
+        body.append("<p>Overall:</p>" + table(_compact(comparison[overall], PROFILE_COLUMNS), max_rows=200))
+        body.append("<details><summary>Per subgroup (bias type, category, prompt set, temperature)</summary>"
+                    + table(_compact(comparison[~overall], PROFILE_COLUMNS), max_rows=400) + "</details>")
+        if "definition" in comparison.columns:
+            defs = comparison[["part", "metric", "definition"]].drop_duplicates(["part", "metric"])
+            body.append("<details><summary>What each statistic is</summary>" + table(defs, max_rows=400) + "</details>")
     for name, alt in (("profile_bias.png", "bias scores"), ("profile_reliability_diagram.png", "reliability diagram"),
                       ("profile_diversity_vs_temperature.png", "diversity against temperature")):
         if files.get(name):
@@ -219,7 +235,8 @@ def profiling_section(files: Mapping[str, Any]) -> Section:
     for side in ("reference", "candidate"):
         frame = files.get(f"profile_{side}.csv")
         if isinstance(frame, pd.DataFrame):
-            body.append(f"<details><summary>Profile of the {side}</summary>{table(frame, max_rows=300)}</details>")
+            shown = frame.drop(columns=[c for c in ("definition",) if c in frame.columns])
+            body.append(f"<details><summary>Profile of the {side}</summary>{table(shown, max_rows=400)}</details>")
     return Section("profiling", "Profiles", "".join(body))
 
 

@@ -13,12 +13,12 @@ import pandas as pd
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:72em;margin:0 auto;padding:0 1.5em 4em;color:#1f2328;line-height:1.45}
-nav{position:sticky;top:0;background:#fff;border-bottom:1px solid #d0d7de;padding:.5em 0;z-index:1}
+nav{background:#fff;border-bottom:1px solid #d0d7de;padding:.5em 0;z-index:1}
 nav a{margin-right:1em}
 h1{margin-bottom:.2em} h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.6em 0;font-size:90%}
-th,td{border:1px solid #d0d7de;padding:.25em .5em;text-align:left;vertical-align:top}
-th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #d0d7de;padding:.25em .5em;text-align:left;vertical-align:top;max-width:32em;overflow-wrap:break-word}
+th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 img{max-width:100%;height:auto;border:1px solid #eee;margin:.5em 0}
 .verdict{font-size:120%;padding:.6em 1em;border-radius:6px;margin:.5em 0}
 .rejected{background:#ffebe9;border:1px solid #ff8182} .kept{background:#dafbe1;border:1px solid #4ac26b}
