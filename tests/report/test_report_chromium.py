@@ -70,7 +70,10 @@ def report_file(tmp_path_factory):
     )
     artifacts = {
         "probing": {"probing_pearson_r.png": plot_png("probe r"), "probe_summary.csv": pd.DataFrame({"layer": [0, 1]})},
-        "profiling": {"profile_bias.png": plot_png("bias"), "profile_comparison.csv": pd.DataFrame({"stat": ["ece"]})},
+        "profiling": {"profile_bias.png": plot_png("bias"), "profile_comparison.csv": pd.DataFrame(
+            {"part": ["calibration"] * 2, "dataset": ["piqa"] * 2, "subgroup": ["all", "x"], "metric": ["ece_10_bins"] * 2,
+             "reference": [0.2, 0.3], "candidate": [0.1, 0.3], "difference": [-0.1, 0.0], "p_value": [0.04, 1.0],
+             "definition": ["top-label ECE, 10 equal-mass bins"] * 2})},
         "contrastive_search": {"divergence_tokens.html": "<html><body><p id='kl-view'>tokens</p></body></html>"},
     }
     html = build_report(
@@ -102,6 +105,7 @@ def test_report_renders_in_headless_chromium(report_file, tmp_path):
         token_spans = page.eval_on_selector_all("#divergent .tokens span", "els => els.length")
         visible_heights = page.eval_on_selector_all("section", "els => els.map(e => e.getBoundingClientRect().height)")
         nav_links = page.eval_on_selector_all("nav a", "els => els.map(e => e.getAttribute('href'))")
+        profile_rows = page.eval_on_selector_all("#profiling > table tbody tr", "els => els.length")
         shot = tmp_path / "report.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
@@ -110,6 +114,7 @@ def test_report_renders_in_headless_chromium(report_file, tmp_path):
     assert len(images) == 4 and all(i["ok"] for i in images), images  # wealth, distributions, probe, bias
     assert verdict == "rejected"
     assert token_spans == 4
+    assert profile_rows == 1  # the overall row; the subgroup row is folded away
     assert all(h > 40 for h in visible_heights)  # every section laid out with content
     assert errors == []
     assert shot.stat().st_size > 20_000

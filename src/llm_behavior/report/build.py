@@ -221,7 +221,8 @@ def profiling_section(files: Mapping[str, Any]) -> Section:
             "paired bootstrap (column <code>test</code> of the CSV).</p>"]
     comparison = files.get("profile_comparison.csv")
     if isinstance(comparison, pd.DataFrame) and not comparison.empty:
-        overall = comparison["subgroup"].isna() | comparison["subgroup"].astype(str).isin(["all", "overall", ""])
+        sub = comparison["subgroup"] if "subgroup" in comparison.columns else pd.Series(None, index=comparison.index)
+        overall = sub.isna() | sub.astype(str).isin(["all", "overall", ""])
         body.append("<p>Overall:</p>" + table(_compact(comparison[overall], PROFILE_COLUMNS), max_rows=200))
         body.append("<details><summary>Per subgroup (bias type, category, prompt set, temperature)</summary>"
                     + table(_compact(comparison[~overall], PROFILE_COLUMNS), max_rows=400) + "</details>")
