@@ -50,6 +50,7 @@ browser:
 	    > $(VENV)/apt.log 2>&1 || { tail -5 $(VENV)/apt.log; echo "Chromium not installed: the report test will be skipped"; }; }
 
 test: setup browser
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
 lint: setup

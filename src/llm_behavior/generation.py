@@ -49,7 +49,7 @@ def prompt_keys(
     return pd.DataFrame(rows)
 
 
-def generate_continuations(
+def generate_continuations(  # noqa: PLR0917 (mirrors the generate_side node inputs)
     lm: LanguageModel,
     prompts: pd.DataFrame,
     side: str,

@@ -2,13 +2,13 @@
 
 import pandas as pd
 import pytest
+from tiny_models import make_tiny_llama
 
 from llm_behavior.chunks import ChunkStore
 from llm_behavior.generation import formatting_report, generate_continuations
 from llm_behavior.models.hf import TransformersLM
 from llm_behavior.models.spec import GenerationSettings, ModelSpec
 from llm_behavior.schemas import GENERATION_COLUMNS
-from tiny_models import make_tiny_llama
 
 PROMPTS = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(5)],
                         "prompt": ["the quick", "you are", "a test", "the weather", "nobody likes"]})

@@ -1,12 +1,12 @@
 """Model loading from local folders: errors, quantization checks, the Kedro dataset."""
 
 import pytest
+from tiny_models import save_tiny_llama
 
 from llm_behavior.datasets import LanguageModelDataset
 from llm_behavior.models import load_language_model
 from llm_behavior.models.loading import ModelLoadError, quantization_config, resolve_source
 from llm_behavior.models.spec import ModelSpec
-from tiny_models import save_tiny_llama
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +64,10 @@ def test_trust_remote_code_required_but_off(tiny_folder, tmp_path):
 @pytest.mark.parametrize("quantization", ["8bit", "4bit-nf4"])
 def test_bitsandbytes_quantization_on_cpu(tiny_folder, quantization):
     pytest.importorskip("bitsandbytes")
-    from transformers import LlamaConfig
-
     # bitsandbytes only quantizes Linear layers wider than its block: use a wider tiny model
     import torch
-    from transformers import LlamaForCausalLM
-
     from tiny_models import make_tokenizer
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = make_tokenizer()
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=1,

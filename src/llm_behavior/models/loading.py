@@ -209,7 +209,7 @@ def quantization_config(spec: ModelSpec) -> Any:
 def check_device(device: str) -> None:
     import torch
 
-    kind = device.split(":")[0]
+    kind = device.split(":", maxsplit=1)[0]
     if kind == "cuda" and not torch.cuda.is_available():
         raise ModelLoadError(f"device {device!r} requested but torch sees no CUDA device")
     if kind == "mps" and not torch.backends.mps.is_available():

@@ -23,7 +23,7 @@ def select_prompts(prompt_params: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def generate_side(
+def generate_side(  # noqa: PLR0917 (Kedro passes node inputs by position)
     language_model: LanguageModel,
     prompts: pd.DataFrame,
     generation_cache: ChunkStore,

@@ -10,7 +10,11 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
-from llm_behavior.pipelines.generation.nodes import generate_side, select_prompts, summarise_generations
+from llm_behavior.pipelines.generation.nodes import (
+    generate_side,
+    select_prompts,
+    summarise_generations,
+)
 from llm_behavior.schemas import SIDES
 
 
