@@ -12,7 +12,7 @@ import torch
 from llm_behavior.datasets.report import FigureDataset, ReportArtifactsDataset
 from llm_behavior.models.hf import TransformersLM
 from llm_behavior.models.spec import ModelSpec
-from llm_behavior.pipelines.reporting.nodes import tracking_metrics
+from llm_behavior.pipelines.reporting.nodes import select_divergent_texts, tracking_metrics
 from llm_behavior.report.divergent import token_log_ratios, top_divergent_texts
 from llm_behavior.report.html import diverging_colour, fmt, table, token_spans
 from tests.tiny_models import make_tiny_llama
@@ -142,3 +142,20 @@ def test_tracking_metrics_from_audit_result():
     assert m["toxicity.pairs_to_rejection"] == 55.0 and m["toxicity.mean_shift"] == pytest.approx(0.14)
     # absent values stay absent (never logged as 0)
     assert "length.pairs_to_rejection" not in m and "length.mean_shift" not in m
+
+
+def test_select_divergent_texts_resolves_the_behaviour():
+    scores = long_scores({("a", "reference", 0): 0.1, ("a", "candidate", 0): 0.9})
+    gens = {s: generations(s, ["a"], 1) for s in ("reference", "candidate")}
+    auditing = {"behaviours": {"toxicity": {"metric": "toxicity"}, "length": {"scorer": "tc", "metric": "n_tokens"}}}
+    # null: the first auditing behaviour; its scorer, left implicit, is the one reporting the metric
+    out = select_divergent_texts(scores, gens["reference"], gens["candidate"], {"n_prompts": 3}, auditing)
+    assert list(out["side"]) == ["reference", "candidate"] and out["score"].tolist() == pytest.approx([0.1, 0.9])
+    # an optional behaviour that was not scored: an empty table, not a failed run
+    empty = select_divergent_texts(
+        scores, gens["reference"], gens["candidate"], {"behaviour": "length", "n_prompts": 3}, auditing
+    )
+    assert empty.empty and "prompt_id" in empty.columns
+    with pytest.raises(ValueError, match="'style' is not an auditing behaviour"):
+        select_divergent_texts(scores, gens["reference"], gens["candidate"], {"behaviour": "style", "n_prompts": 3},
+                               auditing)

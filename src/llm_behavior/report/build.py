@@ -138,7 +138,8 @@ def scores_section(score_summary: pd.DataFrame, distributions_png: bytes | None)
 def divergent_section(texts: pd.DataFrame, behaviour: str) -> Section:
     """The top prompts by score difference, each side's top text with tokens shaded by log p_c - log p_r."""
     if texts.empty:
-        return Section("divergent", "Most divergent prompts", "<p>No scored prompts.</p>")
+        return Section("divergent", "Most divergent prompts",
+                       f"<p>No <code>{esc(behaviour)}</code> scores on both sides, so no prompts to rank.</p>")
     values = np.concatenate([np.asarray(v, dtype=float) for v in texts["token_log_ratio"] if len(v)] or [np.zeros(1)])
     vmax = float(np.nanpercentile(np.abs(values), 99)) if values.size else 1.0
     vmax = vmax if vmax > 0 else 1.0

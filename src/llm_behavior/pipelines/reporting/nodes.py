@@ -11,18 +11,21 @@ import pandas as pd
 from llm_behavior.hooks import side_spec
 from llm_behavior.models.base import CapabilityError, LanguageModel
 from llm_behavior.report.build import build_report
-from llm_behavior.report.divergent import token_log_ratios, top_divergent_texts
+from llm_behavior.report.divergent import DIVERGENT_COLUMNS, token_log_ratios, top_divergent_texts
 
 log = logging.getLogger(__name__)
 
 
-def _behaviour(params: dict[str, Any], auditing: dict[str, Any]) -> tuple[str, str, str]:
-    name = params["behaviour"]
+def _behaviour(params: dict[str, Any], auditing: dict[str, Any]) -> tuple[str, str | None, str]:
+    """(name, scorer, metric) of ``reporting.behaviour``; null = the first auditing behaviour."""
     behaviours = auditing.get("behaviours", {})
+    if not behaviours:
+        raise ValueError("auditing.behaviours is empty: no behaviour to rank the divergent prompts by")
+    name = params.get("behaviour") or next(iter(behaviours))
     if name not in behaviours:
         raise ValueError(f"reporting.behaviour {name!r} is not an auditing behaviour; known: {sorted(behaviours)}")
     b = behaviours[name]
-    return name, b["scorer"], b["metric"]
+    return name, b.get("scorer"), b["metric"]
 
 
 def select_divergent_texts(
@@ -32,8 +35,18 @@ def select_divergent_texts(
     params: dict[str, Any],
     auditing: dict[str, Any],
 ) -> pd.DataFrame:
-    """The top prompts by behaviour-score difference, with each side's highest-scoring text."""
-    _, scorer, metric = _behaviour(params, auditing)
+    """The top prompts by behaviour-score difference, with each side's highest-scoring text.
+
+    An optional behaviour that was not scored gives an empty table (the report says so).
+    """
+    name, scorer, metric = _behaviour(params, auditing)
+    if scorer is None:  # the auditing behaviour leaves the scorer implicit: the one that reports the metric
+        scorers = sorted(scores.loc[scores["metric"] == metric, "scorer"].unique())
+        scorer = scorers[0] if len(scorers) == 1 else None
+    present = scorer is not None and ((scores["scorer"] == scorer) & (scores["metric"] == metric)).any()
+    if not present:
+        log.warning("reporting: no %s scores for behaviour %r; the report has no divergent prompts", metric, name)
+        return pd.DataFrame(columns=list(DIVERGENT_COLUMNS))
     return top_divergent_texts(
         scores,
         {"reference": reference_generations, "candidate": candidate_generations},
@@ -78,6 +91,7 @@ def render_report(
     reference: dict[str, Any],
     candidate: dict[str, Any],
     replicate: dict[str, Any],
+    auditing: dict[str, Any],
 ) -> str:
     """The run's HTML report (self-contained: images embedded)."""
     sides = {"reference": reference, "candidate": candidate, "replicate": replicate}
@@ -88,7 +102,7 @@ def render_report(
         audit=audit_result,
         score_summary=score_summary,
         divergent=divergent,
-        behaviour=str(params["behaviour"]),
+        behaviour=_behaviour(params, auditing)[0],
         wealth_png=wealth_png,
         distributions_png=distributions_png,
         artifacts=artifacts,

@@ -47,6 +47,7 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
                     "reference": "params:reference",
                     "candidate": "params:candidate",
                     "replicate": "params:replicate",
+                    "auditing": "params:auditing",
                 },
                 outputs="run_report",
                 name="render_report",
