@@ -24,7 +24,7 @@ from typing import Any
 
 from llm_behavior.divergence.pair import check_pair
 from llm_behavior.models.base import LanguageModel
-from llm_behavior.models.hf import filter_logits, row_seed, shared_prefix_cache
+from llm_behavior.models.hf import batch_after_prefix, filter_logits, row_seed, shared_prefix_cache
 
 MODES: tuple[str, ...] = ("starting", "comparison", "combined")
 COMBINE_EPS = 1e-7
@@ -174,33 +174,13 @@ class _Stream:
         self.lm = lm
         self.device = lm.device
         self.use_cache = use_cache
-        pad = lm.tokenizer.pad_token_id
-        n_prefix, prefix_cache = prefix if use_cache else (0, None)
+        prefix = prefix if use_cache else (0, None)
         uniq = list(dict.fromkeys(prompt_rows)) if use_cache else list(prompt_rows)
         self.row_of = torch.tensor([uniq.index(i) for i in prompt_rows], device=self.device)
-        suffixes = [list(token_ids[i][n_prefix:]) for i in uniq]
-        width = max(len(x) for x in suffixes)
-        inp = torch.full((len(uniq), width), pad, dtype=torch.long)
-        att = torch.zeros((len(uniq), n_prefix + width), dtype=torch.long)
-        att[:, :n_prefix] = 1
-        for r, x in enumerate(suffixes):  # left padding, between the shared prefix and each suffix
-            inp[r, width - len(x) :] = torch.tensor(x, dtype=torch.long)
-            att[r, n_prefix + width - len(x) :] = 1
-        self.input_ids = inp.to(self.device)
-        self.attention = att.to(self.device)
-        self.positions = ((self.attention.cumsum(-1) - 1).clamp(min=0))[:, n_prefix:]
-        self.cache = None
-        if use_cache:
-            from transformers import DynamicCache
-
-            self.cache = DynamicCache(config=lm.model.config)
-            if prefix_cache is not None:
-                for layer_idx, layer in enumerate(prefix_cache.layers):
-                    self.cache.update(
-                        layer.keys.expand(len(uniq), -1, -1, -1).contiguous(),
-                        layer.values.expand(len(uniq), -1, -1, -1).contiguous(),
-                        layer_idx,
-                    )
+        self.input_ids, self.attention, self.positions, cache = batch_after_prefix(
+            lm, [list(token_ids[i][prefix[0]:]) for i in uniq], prefix
+        )
+        self.cache = cache if use_cache else None
 
     def _forward(self, input_ids: Any, positions: Any) -> Any:
         out = self.lm.model(

@@ -145,32 +145,15 @@ class TransformersLM(LanguageModel):
         prefix: tuple[int, Any],
     ) -> list[Generation]:
         import torch
-        from transformers import DynamicCache
 
         device = self.device
         pad = self.tokenizer.pad_token_id
-        n_prefix, prefix_cache = prefix
         # prefill each distinct prompt of the batch once; its samples share the resulting cache
         uniq = list(dict.fromkeys(i for i, _ in rows))  # distinct prompts, in batch order
         row_of = torch.tensor([uniq.index(i) for i, _ in rows], device=device)
-        suffixes = [token_ids[i][n_prefix:] for i in uniq]
-        width = max(len(x) for x in suffixes)
-        input_ids = torch.full((len(uniq), width), pad, dtype=torch.long)
-        attention = torch.zeros((len(uniq), n_prefix + width), dtype=torch.long)
-        attention[:, :n_prefix] = 1
-        for r, x in enumerate(suffixes):  # padding sits between the shared prefix and each suffix
-            input_ids[r, width - len(x) :] = torch.tensor(x, dtype=torch.long)
-            attention[r, n_prefix + width - len(x) :] = 1
-        input_ids, attention = input_ids.to(device), attention.to(device)
-        positions = ((attention.cumsum(-1) - 1).clamp(min=0))[:, n_prefix:]
-        cache = DynamicCache(config=self.model.config)
-        if prefix_cache is not None:
-            for layer_idx, layer in enumerate(prefix_cache.layers):
-                cache.update(
-                    layer.keys.expand(len(uniq), -1, -1, -1).contiguous(),
-                    layer.values.expand(len(uniq), -1, -1, -1).contiguous(),
-                    layer_idx,
-                )
+        input_ids, attention, positions, cache = batch_after_prefix(
+            self, [token_ids[i][prefix[0]:] for i in uniq], prefix
+        )
         gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds] if not settings.greedy else []
         eos = torch.tensor(self.eos_ids or [-1], device=device)
         done = torch.zeros(len(rows), dtype=torch.bool, device=device)
@@ -289,14 +272,8 @@ class TransformersLM(LanguageModel):
 
         pad = self.tokenizer.pad_token_id
         pad = pad if pad is not None else self.tokenizer.eos_token_id
-        seqs = [ctx + cont for ctx, cont in batch]
-        width = max(len(s) for s in seqs)
         keep = max(len(cont) for _, cont in batch) + 1  # the last position predicts nothing scored
-        inp = torch.full((len(seqs), width), pad, dtype=torch.long)
-        att = torch.zeros((len(seqs), width), dtype=torch.long)
-        for r, s in enumerate(seqs):
-            inp[r, width - len(s) :] = torch.tensor(s)
-            att[r, width - len(s) :] = 1
+        inp, att = pad_batch([ctx + cont for ctx, cont in batch], pad, left=True)
         pos = (att.cumsum(-1) - 1).clamp(min=0)
         logits = self.model(
             input_ids=inp.to(self.device),
@@ -328,13 +305,7 @@ class TransformersLM(LanguageModel):
         pad = self.tokenizer.pad_token_id
         with torch.inference_mode():
             for start in range(0, len(enc_all), batch_size):
-                chunk = enc_all[start : start + batch_size]
-                width = max(len(x) for x in chunk)
-                inp = torch.full((len(chunk), width), pad, dtype=torch.long)
-                att = torch.zeros((len(chunk), width), dtype=torch.long)
-                for r, x in enumerate(chunk):
-                    inp[r, : len(x)] = torch.tensor(x)
-                    att[r, : len(x)] = 1
+                inp, att = pad_batch(enc_all[start : start + batch_size], pad, left=False)
                 hs = self.model(
                     input_ids=inp.to(self.device),
                     attention_mask=att.to(self.device),
@@ -370,6 +341,47 @@ class TransformersLM(LanguageModel):
             "chat_template_hash": self.chat_template_hash,
             "n_parameters": int(sum(p.numel() for p in self.model.parameters())),
         }
+
+
+def pad_batch(seqs: Sequence[Sequence[int]], pad: int, *, left: bool) -> tuple[Any, Any]:
+    """(ids, attention mask) of token sequences padded with ``pad`` to one width, on the left or right."""
+    import torch
+
+    width = max((len(x) for x in seqs), default=0)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    att = torch.zeros((len(seqs), width), dtype=torch.long)
+    for r, x in enumerate(seqs):
+        if len(x):
+            cols = slice(width - len(x), width) if left else slice(0, len(x))
+            ids[r, cols] = torch.as_tensor(x, dtype=torch.long)
+            att[r, cols] = 1
+    return ids, att
+
+
+def batch_after_prefix(lm: Any, suffixes: Sequence[Sequence[int]], prefix: tuple[int, Any]) -> tuple[Any, Any, Any, Any]:
+    """Inputs to prefill ``suffixes`` after a shared prefix already in a KV cache.
+
+    Returns (ids, attention, positions, cache): the suffixes left-padded (the padding sits between
+    the prefix and each suffix), the attention mask over prefix + suffix, the suffix tokens'
+    positions, and a fresh cache holding the prefix's keys and values once per row.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    n_prefix, prefix_cache = prefix
+    ids, att = pad_batch(suffixes, lm.tokenizer.pad_token_id, left=True)
+    attention = torch.cat([torch.ones((len(suffixes), n_prefix), dtype=torch.long), att], dim=1)
+    ids, attention = ids.to(lm.device), attention.to(lm.device)
+    positions = ((attention.cumsum(-1) - 1).clamp(min=0))[:, n_prefix:]
+    cache = DynamicCache(config=lm.model.config)
+    if prefix_cache is not None:
+        for layer_idx, layer in enumerate(prefix_cache.layers):
+            cache.update(
+                layer.keys.expand(len(suffixes), -1, -1, -1).contiguous(),
+                layer.values.expand(len(suffixes), -1, -1, -1).contiguous(),
+                layer_idx,
+            )
+    return ids, attention, positions, cache
 
 
 def shared_prefix_cache(lm: Any, token_ids: Sequence[Sequence[int]]) -> tuple[int, Any]:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from llm_behavior.models.base import CapabilityError, LanguageModel
+from llm_behavior.models.hf import pad_batch
 from llm_behavior.models.spec import stable_hash
 from llm_behavior.probes.store import FORMAT, ActivationStore
 
@@ -394,14 +395,11 @@ def extract_activations(
     with torch.inference_mode():
         for b, batch_keys in enumerate(batches):
             batch = [items[k] for k in batch_keys]
-            width = max(len(it.ids) for it in batch)
-            inp = torch.full((len(batch), width), pad, dtype=torch.long)
-            att = torch.zeros((len(batch), width), dtype=torch.long)
+            inp, att = pad_batch([it.ids for it in batch], pad, left=False)
+            width = inp.shape[1]
             in_mask = torch.zeros((len(batch), width), dtype=torch.float32)
             out_mask = torch.zeros((len(batch), width), dtype=torch.float32)
             for r, it in enumerate(batch):
-                inp[r, : len(it.ids)] = torch.from_numpy(it.ids)
-                att[r, : len(it.ids)] = 1
                 in_mask[r, : it.n_prompt] = torch.from_numpy(it.input_mask.astype(np.float32))
                 out_mask[r, it.n_prompt : len(it.ids)] = 1.0
             hs = runner(inp.to(device), att.to(device))

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from llm_behavior.models.base import LanguageModel
+from llm_behavior.models.hf import pad_batch
 
 
 def supports_shared_context(lm: LanguageModel) -> bool:
@@ -67,12 +68,7 @@ def _score_batch(model: Any, batch: list, pad: int, device: Any, out: list) -> N
     import torch
     from transformers import DynamicCache
 
-    width = max(len(c) for _, c, _ in batch)
-    ids = torch.full((len(batch), width), pad, dtype=torch.long)
-    att = torch.zeros((len(batch), width), dtype=torch.long)
-    for r, (_, ctx, _) in enumerate(batch):
-        ids[r, width - len(ctx) :] = torch.tensor(ctx)
-        att[r, width - len(ctx) :] = 1
+    ids, att = pad_batch([ctx for _, ctx, _ in batch], pad, left=True)
     ids, att = ids.to(device), att.to(device)
     pos = (att.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()
@@ -92,13 +88,7 @@ def _score_batch(model: Any, batch: list, pad: int, device: Any, out: list) -> N
     if span > 0:
         item_of_row = torch.tensor([r for r, _ in rows], device=device)
         cache.reorder_cache(item_of_row)
-        opt = torch.full((len(rows), span), pad, dtype=torch.long)
-        opt_att = torch.zeros((len(rows), span), dtype=torch.long)
-        for j, c in enumerate(conts):
-            fed = c[:-1]
-            if fed:
-                opt[j, : len(fed)] = torch.tensor(fed)
-                opt_att[j, : len(fed)] = 1
+        opt, opt_att = pad_batch([c[:-1] for c in conts], pad, left=False)  # width = span
         opt, opt_att = opt.to(device), opt_att.to(device)
         att2 = torch.cat([att[item_of_row], opt_att], dim=1)
         ctx_len = att.sum(-1)[item_of_row]
