@@ -134,6 +134,15 @@ def text_problem(text: object) -> str | None:
     return None
 
 
+def usable_texts(texts: Sequence[object], metrics: Sequence[str]) -> tuple[pd.DataFrame, list[int]]:
+    """A :func:`nan_frame` whose ``reason`` names each unusable text's problem, and the indices of
+    the usable texts (the ones a scorer computes)."""
+    problems = [text_problem(t) for t in texts]
+    out = nan_frame(len(texts), metrics)
+    out["reason"] = pd.Series(problems, dtype=object)
+    return out, [i for i, p in enumerate(problems) if p is None]
+
+
 def nan_frame(n: int, metrics: Sequence[str]) -> pd.DataFrame:
     """Wide frame of ``n`` rows with every metric NaN and ``reason`` None (filled by the caller)."""
     frame = pd.DataFrame(np.full((n, len(metrics)), np.nan), columns=list(metrics))

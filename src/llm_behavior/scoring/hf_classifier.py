@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llm_behavior.scoring.base import Scorer, nan_frame, register_scorer, text_problem
+from llm_behavior.scoring.base import Scorer, register_scorer, usable_texts
 
 ACTIVATIONS = ("auto", "sigmoid", "softmax")
 
@@ -112,10 +112,7 @@ def _activate(logits: np.ndarray, activation: str) -> np.ndarray:
 
 def _score_rows(scorer: Any, texts: Sequence[str], probs_of: Any) -> pd.DataFrame:
     """Wide frame: NaN + reason for unusable texts, ``probs_of(valid texts)`` columns elsewhere."""
-    out = nan_frame(len(texts), scorer.metrics)
-    problems = [text_problem(t) for t in texts]
-    out["reason"] = pd.Series(problems, dtype=object)
-    valid = [i for i, p in enumerate(problems) if p is None]
+    out, valid = usable_texts(texts, scorer.metrics)
     if valid:
         probs = probs_of([texts[i] for i in valid])
         out.loc[valid, list(scorer.metrics)] = probs

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llm_behavior.scoring.base import Scorer, nan_frame, register_scorer, text_problem
+from llm_behavior.scoring.base import Scorer, register_scorer, usable_texts
 
 COMPONENTS = (
     "descriptive_stats",
@@ -133,9 +133,8 @@ class TextCharacteristicsScorer(Scorer):
     def score(
         self, texts: Sequence[str], references: Sequence[str | None] | None = None
     ) -> pd.DataFrame:
-        out = nan_frame(len(texts), self.metrics)
-        problems = [text_problem(t) for t in texts]
-        valid = [i for i, p in enumerate(problems) if p is None]
+        out, valid = usable_texts(texts, self.metrics)
+        problems = out["reason"].tolist()
         if valid:
             valid_texts = [texts[i] for i in valid]
             td_metrics = [m for m in self.metrics if m != "mtld"]

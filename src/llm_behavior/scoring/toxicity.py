@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llm_behavior.scoring.base import Scorer, nan_frame, register_scorer, text_problem
+from llm_behavior.scoring.base import Scorer, register_scorer, usable_texts
 
 
 @register_scorer("profanity_check")
@@ -34,10 +34,7 @@ class ProfanityCheckScorer(Scorer):
     def score(
         self, texts: Sequence[str], references: Sequence[str | None] | None = None
     ) -> pd.DataFrame:
-        out = nan_frame(len(texts), self.metrics)
-        problems = [text_problem(t) for t in texts]
-        valid = [i for i, p in enumerate(problems) if p is None]
-        out["reason"] = pd.Series(problems, dtype=object)
+        out, valid = usable_texts(texts, self.metrics)
         if valid:
             probs = np.asarray(self._predict_prob([texts[i] for i in valid]), dtype=float)
             out.loc[valid, "toxicity"] = probs

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llm_behavior.scoring.base import Scorer, nan_frame, register_scorer, text_problem
+from llm_behavior.scoring.base import Scorer, register_scorer, usable_texts
 from llm_behavior.scoring.local_toxicity.embedding import (
     EmbeddingHead,
     StaticPooler,
@@ -154,10 +154,7 @@ class LocalToxicityScorer(Scorer):
     def score(
         self, texts: Sequence[str], references: Sequence[str | None] | None = None
     ) -> pd.DataFrame:
-        out = nan_frame(len(texts), self.metrics)
-        problems = [text_problem(t) for t in texts]
-        out["reason"] = pd.Series(problems, dtype=object)
-        valid = [i for i, p in enumerate(problems) if p is None]
+        out, valid = usable_texts(texts, self.metrics)
         for start in range(0, len(valid), self.batch_size):
             idx = valid[start : start + self.batch_size]
             pred = self.model.predict([texts[i] for i in idx])
