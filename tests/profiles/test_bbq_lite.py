@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from llm_behavior.downloads import file_sha256
 from llm_behavior.profiles import bbq_lite, bias, data, parts, summary
 from tests.profiles.conftest import direct_mean_logprob
 
@@ -87,7 +88,7 @@ def test_extract_takes_only_the_bbq_files_and_prepare_is_idempotent(tmp_path, mo
     assert not (folder / "bbq_lite/task.py").exists()
     manifest = json.loads((folder / bbq_lite.MANIFEST).read_text())
     assert set(manifest["files"]) == set(bbq_lite.FILES)
-    assert manifest["files"][bbq_lite.FILES[0]] == bbq_lite._sha256(folder / bbq_lite.FILES[0])
+    assert manifest["files"][bbq_lite.FILES[0]] == file_sha256(folder / bbq_lite.FILES[0])
 
     def no_download(*_a, **_k):
         raise AssertionError("prepared files must not be downloaded again")

