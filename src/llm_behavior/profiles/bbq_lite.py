@@ -42,6 +42,7 @@ from typing import Any
 import pandas as pd
 
 from llm_behavior.downloads import file_sha256, pip_download
+from llm_behavior.paths import project_cache_dir
 from llm_behavior.profiles.data import DataError, _bbq_record
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,7 @@ MANIFEST = "manifest.json"
 def default_dir(cache: Path | str | None = None) -> Path:
     """``<cache>/bbq_lite``; ``cache`` defaults to the project cache."""
     if cache is None:
-        from llm_behavior.scoring.local_toxicity.model import cache_dir
-
-        cache = cache_dir()
+        cache = project_cache_dir()
     return Path(cache) / "bbq_lite"
 
 

