@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from llm_behavior.divergence.decoding import ContrastiveSettings, ContrastiveText
+from llm_behavior.report.html import shaded_tokens
 
 TEXT_COLUMNS: tuple[str, ...] = (
     "rank",
@@ -72,13 +73,7 @@ def _colour(value: float, vmax: float) -> str:
 
 def token_spans(pieces: Sequence[str], values: Sequence[float], vmax: float) -> str:
     """HTML spans, one per token, coloured by its divergence (tooltip: the value)."""
-    if len(pieces) != len(values):
-        raise ValueError(f"{len(pieces)} token pieces but {len(values)} divergence values")
-    spans = []
-    for piece, value in zip(pieces, values):
-        shown = html.escape(piece).replace("\n", "\u21b5<br>") if piece else "&#8709;"  # empty: a special token
-        spans.append(f'<span title="KL {value:.4f}" style="background:{_colour(value, vmax)}">{shown}</span>')
-    return "".join(spans)
+    return shaded_tokens(pieces, values, lambda v: _colour(v, vmax), lambda v: f"KL {v:.4f}")
 
 
 def divergence_html(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,17 +96,26 @@ def diverging_colour(value: float, vmax: float) -> str:
     return f"rgba({rgb},{alpha:.3f})"
 
 
-def token_spans(pieces: Sequence[str], values: Sequence[float], vmax: float, unit: str = "nats") -> str:
-    """One span per token, shaded by its value (tooltip: the value)."""
+def shaded_tokens(
+    pieces: Sequence[str], values: Sequence[float], colour: Callable[[float], str], tooltip: Callable[[float], str]
+) -> str:
+    """One span per token piece, its background ``colour(value)`` and its tooltip ``tooltip(value)``.
+
+    Newlines show as a return arrow and a line break; an empty piece (a special token) as an empty-set sign.
+    """
     if len(pieces) != len(values):
         raise ValueError(f"{len(pieces)} token pieces but {len(values)} values")
     spans = []
     for piece, value in zip(pieces, values):
         shown = esc(piece).replace("\n", "\u21b5<br>") if piece else "&#8709;"
-        spans.append(
-            f"<span title='{float(value):+.3f} {unit}' style='background:{diverging_colour(float(value), vmax)}'>{shown}</span>"
-        )
+        v = float(value)
+        spans.append(f'<span title="{esc(tooltip(v))}" style="background:{colour(v)}">{shown}</span>')
     return "".join(spans)
+
+
+def token_spans(pieces: Sequence[str], values: Sequence[float], vmax: float, unit: str = "nats") -> str:
+    """Tokens shaded red (positive) or blue (negative) by their value; tooltip: the signed value."""
+    return shaded_tokens(pieces, values, lambda v: diverging_colour(v, vmax), lambda v: f"{v:+.3f} {unit}")
 
 
 def page(title: str, subtitle: str, sections: Sequence[Section]) -> str:
