@@ -48,11 +48,9 @@ def top_divergent_texts(
     sel = sel[sel["side"].isin(["reference", "candidate"])].dropna(subset=["value"])
     if sel.empty:
         raise ValueError(f"no scores for scorer {scorer!r}, metric {metric!r} on the reference and candidate sides")
+    # prompts scored on both sides only
     means = sel.groupby(["prompt_id", "side"])["value"].mean().unstack("side")
-    means = means.dropna(subset=[c for c in ("reference", "candidate") if c in means]).reindex(
-        columns=["reference", "candidate"]
-    )
-    means = means.dropna()
+    means = means.reindex(columns=["reference", "candidate"]).dropna()
     means["difference"] = means["candidate"] - means["reference"]
     order = means["difference"].abs().sort_values(ascending=False, kind="stable").index[:n_prompts]
     rows = []
