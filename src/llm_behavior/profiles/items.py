@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 ITEM_COLUMNS = ("part", "dataset", "subgroup", "item_id", "metric", "value")
+# One statistic of a part (a part's summary notes; a profile row without the model column)
+SUMMARY_COLUMNS = ("part", "dataset", "subgroup", "metric", "value", "ci_low", "ci_high", "n", "definition")
 
 
 def empty_items() -> pd.DataFrame:

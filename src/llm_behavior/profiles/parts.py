@@ -22,21 +22,9 @@ import pandas as pd
 from llm_behavior.models.base import LanguageModel
 from llm_behavior.models.spec import GenerationSettings
 from llm_behavior.profiles import bias, calibration, data, diversity, toxicity
-from llm_behavior.profiles.items import empty_items, to_items
+from llm_behavior.profiles.items import SUMMARY_COLUMNS, empty_items, to_items
 
 logger = logging.getLogger(__name__)
-
-SUMMARY_COLUMNS = (
-    "part",
-    "dataset",
-    "subgroup",
-    "metric",
-    "value",
-    "ci_low",
-    "ci_high",
-    "n",
-    "definition",
-)
 
 
 def empty_summary() -> pd.DataFrame:

@@ -23,21 +23,10 @@ import pandas as pd
 
 from llm_behavior.profiles.bias import bbq_s_amb, bbq_s_dis
 from llm_behavior.profiles.calibration import CALIBRATION_DEFINITION, ece_equal_mass
-from llm_behavior.profiles.items import ITEM_COLUMNS
+from llm_behavior.profiles.items import ITEM_COLUMNS, SUMMARY_COLUMNS
 from llm_behavior.profiles.stats import bootstrap_ci, mcnemar, paired_bootstrap
 
-PROFILE_COLUMNS = (
-    "model",
-    "part",
-    "dataset",
-    "subgroup",
-    "metric",
-    "value",
-    "ci_low",
-    "ci_high",
-    "n",
-    "definition",
-)
+PROFILE_COLUMNS = ("model", *SUMMARY_COLUMNS)
 COMPARISON_COLUMNS = (
     "part",
     "dataset",
