@@ -56,79 +56,80 @@ def naive_logprobs(lm, requests) -> list[tuple[float, int]]:
 
 def _row(label: str, seconds: float, n: int, base: float, prev: float | None = None) -> None:
     extra = f"{prev / seconds:>10.1f}x" if prev else f"{'':>11}"
-    print(f"{label:<46}{seconds:>9.2f}{n / seconds:>9.1f}{base / seconds:>9.1f}x{extra}")
+    print(f"{label:<50}{seconds:>9.2f}{n / seconds:>10.1f}{base / seconds:>9.1f}x{extra}")
 
 
-def batching(lm, params: dict, n_pairs: int, n_mc: int) -> None:
-    """Same requests, same run: the simplest baseline vs the backend's scoring at batch 1 and batched
-    (pure batching gain) vs shared contexts for multiple-choice options."""
-    import numpy as np
-
+def batching_workloads(
+    params: dict, n_pairs: int, n_items: int
+) -> dict[str, list[tuple[str, str]]]:
+    """The profile's own log-likelihood requests, as the bias and calibration parts build them."""
     from llm_behavior.profiles import data
-    from llm_behavior.profiles.bias import bbq_context
-    from llm_behavior.profiles.calibration import qa_context, score_options
-
-    batch = int(params.get("batch_size", 16))
-    lm.loglikelihood([("", "warm up")], batch_size=1)
-    head = f"{'method':<46}{'seconds':>9}{'items/s':>9}{'vs naive':>10}{'vs batch 1':>11}"
+    from llm_behavior.profiles.bias import bbq_context, stereoset_requests
+    from llm_behavior.profiles.calibration import qa_context
 
     pairs = data.subsample(data.load_crows_pairs(), n_pairs, 0, stratify="bias_type")
-    sentences = [("", s) for s in pairs["sent_more"]] + [("", s) for s in pairs["sent_less"]]
-    naive, t_naive = _timed(lambda: naive_logprobs(lm, sentences))
-    one, t_one = _timed(lambda: lm.loglikelihood(sentences, batch_size=1))
-    many, t_many = _timed(lambda: lm.loglikelihood(sentences, batch_size=batch))
-    diff = max(
-        max(abs(a[0] - b.logprob), abs(a[0] - c.logprob)) for a, b, c in zip(naive, one, many)
-    )
-    n_tok = sum(n for _, n in naive)
-    print(f"\nA. {len(sentences)} CrowS-Pairs sentences (independent requests, {n_tok} tokens)")
+    crows = [("", s) for s in pairs["sent_more"]] + [("", s) for s in pairs["sent_less"]]
+    stereo = stereoset_requests(data.subsample(data.load_stereoset(), n_items, 0, stratify="type"))
+    mc_names = list(params["calibration"]["datasets"])
+    contexts, options = [], []
+    for name in mc_names:
+        mc = data.subsample(data.load_multiple_choice(name), n_items, 0)
+        contexts += [qa_context(q) for q in mc["question"]]
+        options += [list(o) for o in mc["options"]]
+    bbq = data.subsample(data.load_bbq(), n_items, 0, stratify="ambiguous")
+    contexts += [bbq_context(c, q) for c, q in zip(bbq["context"], bbq["question"])]
+    options += [list(o) for o in bbq["options"]]
+    choice = [(c, " " + str(o).strip()) for c, opts in zip(contexts, options) for o in opts]
+    return {
+        f"A. CrowS-Pairs: {len(pairs)} pairs, standalone sentences": crows,
+        f"B. StereoSet: {n_items} items (intra + inter), 3 candidates each": stereo,
+        f"C. multiple choice: {n_items} items each of {', '.join(mc_names)}, BBQ; options after a shared context": choice,
+    }
+
+
+def batching(lm, params: dict, n_pairs: int, n_items: int) -> None:
+    """Same requests, same run: the simplest baseline vs ``loglikelihood`` called once per request
+    (LM head only at scored positions), batched without shared prefixes (pure batching: requests
+    packed into rows) and batched with shared prefixes (the profile's default), per dataset and
+    over all of them. The last column is the gain over one request per call."""
+    batch = int(params.get("batch_size", 16))
+    lm.loglikelihood([("", "warm up")], batch_size=1)
+    head = f"{'method':<50}{'seconds':>9}{'requests/s':>10}{'vs naive':>10}{'vs 1 by 1':>11}"
+    methods = {
+        "naive: one at a time, full forward + log_softmax": lambda r: naive_logprobs(lm, r),
+        "loglikelihood, one request per call": lambda r: [
+            lm.loglikelihood([q], batch_size=1)[0] for q in r
+        ],
+        f"loglikelihood, {batch} packed rows, no shared prefix": lambda r: lm.loglikelihood(
+            r, batch_size=batch, share_prefixes=False
+        ),
+        f"loglikelihood, {batch} packed rows, shared prefixes": lambda r: lm.loglikelihood(
+            r, batch_size=batch
+        ),
+    }
+    totals = dict.fromkeys(methods, 0.0)
+    n_total = 0
+    for title, reqs in batching_workloads(params, n_pairs, n_items).items():
+        n_tok = sum(sum(map(len, lm._encode_pair(c, x))) for c, x in reqs)  # noqa: SLF001
+        print(f"\n{title}: {len(reqs)} requests, {n_tok} tokens")
+        print(head)
+        results, times = {}, {}
+        for name, fn in methods.items():
+            results[name], times[name] = _timed(lambda: fn(reqs))
+            totals[name] += times[name]
+        names = list(methods)
+        base = times[names[0]]
+        for k, name in enumerate(names):
+            _row(name, times[name], len(reqs), base, times[names[1]] if k >= 2 else None)
+        naive = [lp for lp, _ in results[names[0]]]
+        diffs = [max(abs(a - b.logprob) for a, b in zip(naive, results[n])) for n in names[1:]]
+        print("max |log-likelihood difference| vs naive: " + ", ".join(f"{d:.1e}" for d in diffs))
+        n_total += len(reqs)
+    print(f"\nAll three: {n_total} requests")
     print(head)
-    _row("naive: one at a time, full forward + log_softmax", t_naive, len(sentences), t_naive)
-    _row("loglikelihood, batch 1", t_one, len(sentences), t_naive)
-    _row(f"loglikelihood, batch {batch}", t_many, len(sentences), t_naive, t_one)
-    print(f"max |log-likelihood difference| vs naive {diff:.1e}")
-
-    obqa = data.subsample(data.load_multiple_choice("openbookqa"), n_mc, 0)
-    bbq = data.subsample(data.load_bbq(), n_mc, 0, stratify="ambiguous")
-    contexts = [qa_context(q) for q in obqa["question"]] + [
-        bbq_context(c, q) for c, q in zip(bbq["context"], bbq["question"])
-    ]
-    options = [list(o) for o in obqa["options"]] + [list(o) for o in bbq["options"]]
-    reqs = [(c, " " + str(o).strip()) for c, opts in zip(contexts, options) for o in opts]
-    n_opts = len(reqs)
-
-    def naive_mc():
-        means = iter([logprob / n for logprob, n in naive_logprobs(lm, reqs)])
-        return [np.array([next(means) for _ in o]) for o in options]
-
-    def run(bs, share):
-        return score_options(lm, contexts, options, batch_size=bs, share_context=share)
-
-    naive, t_naive = _timed(naive_mc)
-    one, t_one = _timed(lambda: run(1, False))
-    many, t_many = _timed(lambda: run(batch, False))
-    sh1, t_sh1 = _timed(lambda: run(1, True))
-    shared, t_shared = _timed(lambda: run(batch, True))
-    diffs = [
-        max(float(np.max(np.abs(a - b))) for a, b in zip(naive, other))
-        for other in (one, many, sh1, shared)
-    ]
-    n_ctx_tok = sum(len(lm._encode_pair(c, " x")[0]) for c in contexts)  # noqa: SLF001
-    print(
-        f"\nB. {len(contexts)} multiple-choice items ({n_mc} OpenBookQA + {n_mc} BBQ), {n_opts} options, "
-        f"{n_ctx_tok} context tokens"
-    )
-    print(head)
-    _row("naive: one request per option, one at a time", t_naive, len(contexts), t_naive)
-    _row("loglikelihood per option, batch 1", t_one, len(contexts), t_naive)
-    _row(f"loglikelihood per option, batch {batch}", t_many, len(contexts), t_naive, t_one)
-    _row("shared context, batch 1 item", t_sh1, len(contexts), t_naive)
-    _row(f"shared context, batch {batch} items", t_shared, len(contexts), t_naive, t_sh1)
-    print(
-        "max |mean log-likelihood difference| vs naive: "
-        + ", ".join(f"{d:.1e}" for d in diffs)
-        + " (rows 2-5)"
-    )
+    names = list(methods)
+    for k, name in enumerate(names):
+        _row(name, totals[name], n_total, totals[names[0]], totals[names[1]] if k >= 2 else None)
 
 
 def main() -> int:
@@ -146,7 +147,7 @@ def main() -> int:
     )
     ap.add_argument("--only-batching", action="store_true")
     ap.add_argument("--batching-pairs", type=int, default=32)
-    ap.add_argument("--batching-mc", type=int, default=16)
+    ap.add_argument("--batching-items", type=int, default=16)
     args = ap.parse_args()
 
     import torch
@@ -170,7 +171,7 @@ def main() -> int:
     )
 
     if args.only_batching:
-        batching(lm, params, args.batching_pairs, args.batching_mc)
+        batching(lm, params, args.batching_pairs, args.batching_items)
         return 0
 
     seed, batch = int(params.get("seed", 0)), int(params.get("batch_size", 16))
@@ -228,7 +229,7 @@ def main() -> int:
     for part, s in times.items():
         print(f"{part:<15}{s:>9.1f}{100 * s / total:>7.1f}%")
     print(f"profile rows: {len(table)}; load average now {os.getloadavg()[0]:.1f}")
-    batching(lm, params, args.batching_pairs, args.batching_mc)
+    batching(lm, params, args.batching_pairs, args.batching_items)
     return 0
 
 

@@ -116,9 +116,7 @@ def test_multiple_choice_scoring_equals_direct_logprobs(tiny_lm):
         )
 
 
-def test_shared_context_scoring_equals_one_request_per_option(tiny_lm, monkeypatch):
-    from llm_behavior.profiles import options as options_module
-
+def test_option_scoring_with_shared_contexts_equals_one_direct_forward_per_option(tiny_lm):
     contexts = [
         "Question: the quick brown fox\nAnswer:",
         "you are",
@@ -127,35 +125,12 @@ def test_shared_context_scoring_equals_one_request_per_option(tiny_lm, monkeypat
     ]
     options = [
         ["jumps over the lazy dog", "sunny", "a helpful assistant and you answer politely"],
-        ["a", "helpful"],  # one-token options: no option pass needed for them
+        ["a", "helpful"],  # one-token options
         ["against the null hypothesis", "the weather today", "idiot", "one token at a time", "x"],
         ["the quick brown fox", "language models"],
     ]
-    shared = calibration.score_options(tiny_lm, contexts, options, batch_size=3)
-    separate = calibration.score_options(
-        tiny_lm, contexts, options, batch_size=3, share_context=False
-    )
-    assert [len(s) for s in shared] == [3, 2, 5, 2]
-    for a, b in zip(shared, separate):
-        np.testing.assert_allclose(a, b, atol=2e-5)
-    for ctx, opts, got in zip(contexts, options, shared):
-        assert got[0] == pytest.approx(direct_mean_logprob(tiny_lm, ctx, " " + opts[0]), abs=2e-5)
-
-    # an item whose options split the context differently falls back to one request per option
-    real = tiny_lm._encode_pair
-
-    def odd_split(ctx, cont):
-        c, x = real(ctx, cont)
-        return (c[:-1], c[-1:] + x) if "sunny" in cont else (c, x)
-
-    monkeypatch.setattr(tiny_lm, "_encode_pair", odd_split)
-    mixed = options_module.option_token_logprobs(
-        tiny_lm, contexts[:2], [[" " + o for o in opts] for opts in options[:2]]
-    )
-    assert [len(lp) for lp in mixed[0]] == [
-        len(real(contexts[0], " " + o)[1]) for o in options[0][:1]
-    ] + [
-        len(odd_split(contexts[0], " sunny")[1]),
-        len(real(contexts[0], " " + options[0][2])[1]),
-    ]
-    assert np.mean(mixed[1][1]) == pytest.approx(separate[1][1], abs=2e-5)
+    got = calibration.score_options(tiny_lm, contexts, options, batch_size=3)
+    assert [len(s) for s in got] == [3, 2, 5, 2]
+    for ctx, opts, scores in zip(contexts, options, got):
+        direct = [direct_mean_logprob(tiny_lm, ctx, " " + o) for o in opts]
+        np.testing.assert_allclose(scores, direct, atol=2e-5)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from llm_behavior.models import packing
 from llm_behavior.models.base import Generation, LanguageModel, LogLikelihood
 from llm_behavior.models.spec import GenerationSettings, ModelSpec
 
@@ -241,19 +242,27 @@ class TransformersLM(LanguageModel):
         return ctx, cont
 
     def loglikelihood(
-        self, requests: Sequence[tuple[str, str]], *, batch_size: int = 16
+        self,
+        requests: Sequence[tuple[str, str]],
+        *,
+        batch_size: int = 16,
+        share_prefixes: bool = True,
     ) -> list[LogLikelihood]:
-        """Log-likelihood of each continuation given its context, ``batch_size`` requests per forward pass.
+        """Log-likelihood of each continuation given its context, ``batch_size`` rows per forward pass.
 
-        Requests are sorted by length (little padding) and left-padded, so every continuation ends at
-        the last column: the LM head and the softmax normaliser are computed only at the last
-        ``max continuation length + 1`` positions (``logits_to_keep``), not over the context; with a
-        49k vocabulary the full-vocabulary logits at every context position were a large share of the
-        cost. Equal to a plain forward pass with ``log_softmax`` up to float error (tests).
+        For models whose attention takes a custom 4-D mask (sdpa, eager) requests are packed side
+        by side into rows (:mod:`llm_behavior.models.packing`): little padding, and with
+        ``share_prefixes`` (the default) requests that begin with the same tokens share their
+        common prefix, computed once. Other models get one left-padded request per row, rows
+        sorted by length. Either way the LM head and the softmax normaliser run only where a scored
+        token is predicted, and the results equal a plain forward pass per request with
+        ``log_softmax`` up to float error (tests).
         """
+        encoded = [self._encode_pair(c, x) for c, x in requests]
+        if self.model.config._attn_implementation in packing.PACKABLE_ATTENTION:
+            return self._loglikelihood_packed(encoded, batch_size, share_prefixes)
         import torch
 
-        encoded = [self._encode_pair(c, x) for c, x in requests]
         order = sorted(
             range(len(encoded)),
             key=lambda i: (-(len(encoded[i][0]) + len(encoded[i][1])), -len(encoded[i][1])),
@@ -265,6 +274,37 @@ class TransformersLM(LanguageModel):
                 for i, ll in zip(idx, self._score_continuations([encoded[i] for i in idx])):
                     results[i] = ll
         return [r for r in results if r is not None]
+
+    def _loglikelihood_packed(
+        self, encoded: Sequence[tuple[list[int], list[int]]], batch_size: int, share_prefixes: bool
+    ) -> list[LogLikelihood]:
+        """Packed rows, optionally with shared prefixes (see :meth:`loglikelihood`)."""
+        import torch
+
+        seqs = [ctx + cont for ctx, cont in encoded]
+        n_scored = [len(cont) for _, cont in encoded]
+        if share_prefixes:
+            groups = packing.group_by_prefix(seqs)
+        else:
+            groups = [packing.Group(len(s), (i,)) for i, s in enumerate(seqs)]
+        rows = packing.fill_rows(groups, seqs)
+        pad = self.tokenizer.pad_token_id
+        pad = pad if pad is not None else self.tokenizer.eos_token_id
+        token_lps: list[list[float]] = [[] for _ in encoded]
+        greedy = [True] * len(encoded)
+        with torch.inference_mode():
+            for start in range(0, len(rows), batch_size):
+                batch = packing.pack(rows[start : start + batch_size], seqs, n_scored, pad)
+                lp, is_max = packing.score_packed(self.model, batch, self.device)
+                for m, v, top in zip(batch.owners, lp.tolist(), is_max.tolist()):
+                    token_lps[m].append(v)
+                    greedy[m] = greedy[m] and top
+        return [
+            LogLikelihood(
+                logprob=math.fsum(lps), n_tokens=len(lps), is_greedy=g, token_logprobs=lps
+            )
+            for lps, g in zip(token_lps, greedy)
+        ]
 
     def _score_continuations(self, batch: Sequence[tuple[list[int], list[int]]]) -> list[LogLikelihood]:
         """One forward pass over left-padded (context + continuation) ids; logits only where needed."""

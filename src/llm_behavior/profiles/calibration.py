@@ -42,22 +42,16 @@ def score_options(
     options: Sequence[Sequence[str]],
     *,
     batch_size: int = 16,
-    share_context: bool = True,
 ) -> list[np.ndarray]:
     """Mean token log-likelihood of ``" " + option`` given each context: one array per item.
 
-    With ``share_context`` (and a backend with direct model access) each item's context is run
-    once for all its options (:mod:`llm_behavior.profiles.options`); otherwise every
-    (context, option) pair is one request to the batched :meth:`LanguageModel.loglikelihood`.
+    One batched :meth:`LanguageModel.loglikelihood` call for all (context, option) pairs; the
+    transformers backend computes each item's context once for all its options (shared prefixes,
+    :mod:`llm_behavior.models.packing`).
     """
-    from llm_behavior.profiles.options import option_token_logprobs, supports_shared_context
-
     if len(contexts) != len(options):
         raise ValueError(f"{len(contexts)} contexts for {len(options)} option lists")
     conts = [[" " + str(o).strip() for o in opts] for opts in options]
-    if share_context and supports_shared_context(lm):
-        per_item = option_token_logprobs(lm, contexts, conts, batch_size=batch_size)
-        return [np.array([lp.mean() for lp in item], dtype=float) for item in per_item]
     requests = [(ctx, c) for ctx, cs in zip(contexts, conts) for c in cs]
     lls = lm.loglikelihood(requests, batch_size=batch_size) if requests else []
     out, k = [], 0

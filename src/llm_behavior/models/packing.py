@@ -1,0 +1,236 @@
+"""Log-likelihood scoring with shared prefixes computed once: requests packed into rows.
+
+Requests that begin with the same tokens (the options of a multiple-choice item after their
+question, the three StereoSet candidates after their context, the two CrowS-Pairs sentences up to
+the first word they differ in) share one row of the batch:
+
+    row = prefix + suffix_1 + suffix_2 + ... + suffix_k      (then right padding)
+
+Each suffix attends to the prefix and causally to itself (a 4-D attention mask), and its position
+ids continue from the end of the prefix, so every token sees exactly the tokens it would see in its
+own unpadded sequence; the prefix is computed once instead of k times. Short groups are then
+packed side by side into rows as long as the longest group (each attends only within itself), so a
+batch carries little padding. The LM head and the
+log-softmax run only at the positions that predict a scored token (a gather of the last hidden
+states), not over contexts. Results equal one full forward pass per request with ``log_softmax``
+up to float error (tests).
+
+Grouping is greedy over the requests sorted by their token ids: a request joins the current group
+while the shared prefix stays at least ``min_shared`` tokens, the tokens saved do not shrink, and
+the row stays within ``max_row_tokens``. A request's suffix always keeps at least its last token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# attention implementations that take a custom 4-D additive mask
+PACKABLE_ATTENTION = ("sdpa", "eager")
+
+
+@dataclass(frozen=True)
+class Group:
+    """Requests (indices into the call) whose token sequences share their first ``n_prefix`` tokens."""
+
+    n_prefix: int
+    members: tuple[int, ...]
+
+
+def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def group_by_prefix(
+    seqs: Sequence[Sequence[int]], *, min_shared: int = 4, max_row_tokens: int = 2048
+) -> list[Group]:
+    """Greedy groups of sequences sharing a prefix (see the module docstring); every index once."""
+    order = sorted(range(len(seqs)), key=lambda i: list(seqs[i]))
+    groups: list[Group] = []
+    members: list[int] = []
+    n_prefix = 0
+    for i in order:
+        s = seqs[i]
+        if not members:
+            members, n_prefix = [i], len(s) - 1
+            continue
+        new_prefix = min(n_prefix, common_prefix_length(seqs[members[0]], s), len(s) - 1)
+        saved_before = (len(members) - 1) * n_prefix
+        saved_after = len(members) * new_prefix
+        row_tokens = new_prefix + sum(len(seqs[m]) - new_prefix for m in [*members, i])
+        if (
+            new_prefix >= min_shared
+            and saved_after >= saved_before
+            and row_tokens <= max_row_tokens
+        ):
+            members.append(i)
+            n_prefix = new_prefix
+        else:
+            groups.append(
+                Group(n_prefix if len(members) > 1 else len(seqs[members[0]]), tuple(members))
+            )
+            members, n_prefix = [i], len(s) - 1
+    if members:
+        groups.append(
+            Group(n_prefix if len(members) > 1 else len(seqs[members[0]]), tuple(members))
+        )
+    return groups
+
+
+def group_tokens(g: Group, seqs: Sequence[Sequence[int]]) -> int:
+    """Length of a group laid out as prefix + suffixes."""
+    return g.n_prefix + sum(len(seqs[m]) - g.n_prefix for m in g.members)
+
+
+def fill_rows(groups: Sequence[Group], seqs: Sequence[Sequence[int]]) -> list[list[Group]]:
+    """Groups packed into rows as long as the longest group (first fit, longest first): little padding."""
+    sizes = {id(g): group_tokens(g, seqs) for g in groups}
+    width = max(sizes.values(), default=0)
+    rows: list[list[Group]] = []
+    free: list[int] = []
+    for g in sorted(groups, key=lambda g: -sizes[id(g)]):
+        r = next((r for r, f in enumerate(free) if f >= sizes[id(g)]), None)
+        if r is None:
+            rows.append([g])
+            free.append(width - sizes[id(g)])
+        else:
+            rows[r].append(g)
+            free[r] -= sizes[id(g)]
+    return rows
+
+
+@dataclass
+class PackedBatch:
+    """Model inputs for a batch of rows, and where each scored token's logit comes from."""
+
+    input_ids: Any  # (rows, width)
+    position_ids: Any  # (rows, width)
+    groups: Any  # (rows, width): the group a column belongs to within its row, -1 padding
+    segments: Any  # (rows, width): 0 prefix, k suffix k of its group, -1 padding
+    gather_row: list[int]
+    gather_col: list[int]
+    targets: list[int]
+    owners: list[int]  # request index of each scored token, in order
+
+
+def pack(
+    rows: Sequence[Sequence[Group]],
+    seqs: Sequence[Sequence[int]],
+    n_scored: Sequence[int],
+    pad: int,
+) -> PackedBatch:
+    """Lay the groups of each row out one after another; record the logit column and target of
+    every scored token.
+
+    Token ``j`` of request ``m`` (scored when ``j >= len(m) - n_scored[m]``) is predicted by the
+    column holding its token ``j - 1``: the group's start plus ``j - 1`` inside the prefix, else the
+    suffix's start plus ``j - 1 - n_prefix``.
+    """
+    import torch
+
+    laid: list[tuple[list[int], list[int], list[int], list[int]]] = []
+    gather_row, gather_col, targets, owners = [], [], [], []
+    for r, row in enumerate(rows):
+        ids: list[int] = []
+        pos: list[int] = []
+        grp: list[int] = []
+        seg: list[int] = []
+        for gi, g in enumerate(row):
+            p, start = g.n_prefix, len(ids)
+            ids += seqs[g.members[0]][:p]
+            pos += range(p)
+            seg += [0] * p
+            for k, m in enumerate(g.members, start=1):
+                s = seqs[m]
+                offset = len(ids)
+                ids += s[p:]
+                pos += range(p, len(s))
+                seg += [k] * (len(s) - p)
+                for j in range(len(s) - n_scored[m], len(s)):
+                    gather_row.append(r)
+                    gather_col.append(start + j - 1 if j - 1 < p else offset + j - 1 - p)
+                    targets.append(s[j])
+                    owners.append(m)
+            grp += [gi] * (len(ids) - start)
+        laid.append((ids, pos, grp, seg))
+    width = max(len(x[0]) for x in laid)
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    position_ids = torch.zeros((len(rows), width), dtype=torch.long)
+    groups = torch.full((len(rows), width), -1, dtype=torch.long)
+    segments = torch.full((len(rows), width), -1, dtype=torch.long)
+    for r, (ids, pos, grp, seg) in enumerate(laid):
+        n = len(ids)
+        input_ids[r, :n] = torch.tensor(ids)
+        position_ids[r, :n] = torch.tensor(pos)
+        groups[r, :n] = torch.tensor(grp)
+        segments[r, :n] = torch.tensor(seg)
+    return PackedBatch(
+        input_ids, position_ids, groups, segments, gather_row, gather_col, targets, owners
+    )
+
+
+def attention_mask(groups: Any, segments: Any, dtype: Any) -> Any:
+    """Additive 4-D mask (rows, 1, width, width): causal, within a group, and a suffix sees only
+    its group's prefix and itself.
+
+    Padding columns (group -1, at the right end) see only padding; they are never gathered, and no
+    row of the mask is empty.
+    """
+    import torch
+
+    width = segments.shape[1]
+    idx = torch.arange(width, device=segments.device)
+    causal = idx[None, :] <= idx[:, None]  # (query, key)
+    same_group = groups[:, :, None] == groups[:, None, :]
+    same_segment = segments[:, :, None] == segments[:, None, :]
+    key_in_prefix = (segments == 0)[:, None, :]
+    allowed = causal[None] & same_group & (same_segment | key_in_prefix)
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=segments.device)
+    mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+    return mask[:, None]
+
+
+def head_only_at_gathered(model: Any) -> bool:
+    """Whether logits = output embedding(last hidden state) exactly (no soft-capping or scaling)."""
+    cfg = model.config
+    return (
+        model.get_output_embeddings() is not None
+        and getattr(cfg, "final_logit_softcapping", None) is None
+        and getattr(cfg, "logit_scale", None) is None
+        and getattr(model, "base_model_prefix", "") != ""
+        and hasattr(model, getattr(model, "base_model_prefix", ""))
+    )
+
+
+def score_packed(model: Any, batch: PackedBatch, device: Any) -> tuple[Any, Any]:
+    """One forward pass over a packed batch: (token log-probs, token is argmax) in ``batch.owners`` order."""
+    import torch
+
+    dtype = model.get_input_embeddings().weight.dtype  # the activations' dtype (never quantized)
+    inputs = {
+        "input_ids": batch.input_ids.to(device),
+        "position_ids": batch.position_ids.to(device),
+        "attention_mask": attention_mask(batch.groups.to(device), batch.segments.to(device), dtype),
+        "use_cache": False,
+    }
+    width = batch.input_ids.shape[1]
+    flat = torch.tensor(batch.gather_row) * width + torch.tensor(batch.gather_col)
+    # a shared prefix's positions predict the same token for every member: compute them once
+    where, slot = torch.unique(flat, return_inverse=True)
+    rows, cols = (where // width).to(device), (where % width).to(device)
+    if head_only_at_gathered(model):
+        base = getattr(model, model.base_model_prefix)
+        hidden = base(**inputs).last_hidden_state[rows, cols]
+        logits = model.get_output_embeddings()(hidden).float()
+    else:
+        logits = model(**inputs).logits[rows, cols].float()
+    slot = slot.to(device)
+    target = torch.tensor(batch.targets, device=device)
+    picked = logits[slot, target] - torch.logsumexp(logits, dim=-1)[slot]
+    is_max = logits.argmax(-1)[slot] == target
+    return picked.double().cpu(), is_max.cpu()
