@@ -68,7 +68,7 @@ def test_pack_layout_and_mask_hand_worked():
         (1, 1, 5),
         (2, 5, 8),
     ]
-    allowed = packing.attention_mask(b.groups, b.segments, torch.float32)[0, 0] == 0
+    allowed = packing.attention_mask(b.groups, b.segments)[0, 0]
     expected = torch.tensor(
         [
             [1, 0, 0, 0, 0, 0, 0],
@@ -82,6 +82,8 @@ def test_pack_layout_and_mask_hand_worked():
         dtype=torch.bool,
     )
     assert torch.equal(allowed, expected)
+    additive = packing.additive(allowed, torch.float32)
+    assert torch.equal(additive == 0, expected) and additive.min() == torch.finfo(torch.float32).min
 
 
 def test_fill_rows_packs_short_groups_side_by_side():
@@ -118,10 +120,48 @@ REQUESTS = [
 ]
 
 
-@pytest.mark.parametrize("attn", ["sdpa", "eager"])
-@pytest.mark.parametrize("batch_size", [1, 2, 16])
-def test_shared_prefix_loglikelihood_equals_direct_forward(attn, batch_size):
-    model, tok = make_tiny_llama(seed=1, n_layers=2)
+def _tiny(arch: str):
+    """A tiny random causal LM of another architecture with the tests' tokenizer."""
+    import transformers
+
+    from tests.tiny_models import make_tokenizer
+
+    if arch == "llama":
+        return make_tiny_llama(seed=1, n_layers=2)
+    tok = make_tokenizer()
+    torch.manual_seed(1)
+    if arch == "gpt2":  # learned absolute positions
+        cfg = transformers.GPT2Config(
+            vocab_size=len(tok), n_positions=256, n_embd=32, n_layer=2, n_head=4
+        )
+        return transformers.GPT2LMHeadModel(cfg).eval(), tok
+    cfg = transformers.Qwen2Config(  # attention biases, untied head
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        tie_word_embeddings=False,
+    )
+    return transformers.Qwen2ForCausalLM(cfg).eval(), tok
+
+
+@pytest.mark.parametrize(
+    "arch,attn,batch_size",
+    [
+        ("llama", "sdpa", 1),
+        ("llama", "sdpa", 2),
+        ("llama", "sdpa", 16),
+        ("llama", "eager", 2),
+        ("gpt2", "sdpa", 4),
+        ("gpt2", "eager", 4),
+        ("qwen2", "sdpa", 4),
+    ],
+)
+def test_shared_prefix_loglikelihood_equals_direct_forward(arch, attn, batch_size):
+    model, tok = _tiny(arch)
     model.config._attn_implementation = attn
     lm = TransformersLM(model.eval(), tok, ModelSpec(source="tiny"))
     seqs = [sum(lm._encode_pair(c, x), []) for c, x in REQUESTS]

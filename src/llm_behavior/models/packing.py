@@ -174,9 +174,9 @@ def pack(
     )
 
 
-def attention_mask(groups: Any, segments: Any, dtype: Any) -> Any:
-    """Additive 4-D mask (rows, 1, width, width): causal, within a group, and a suffix sees only
-    its group's prefix and itself.
+def attention_mask(groups: Any, segments: Any) -> Any:
+    """Boolean 4-D mask (rows, 1, width, width), True where a query may attend to a key: causal,
+    within a group, and a suffix sees only its group's prefix and itself.
 
     Padding columns (group -1, at the right end) see only padding; they are never gathered, and no
     row of the mask is empty.
@@ -189,10 +189,15 @@ def attention_mask(groups: Any, segments: Any, dtype: Any) -> Any:
     same_group = groups[:, :, None] == groups[:, None, :]
     same_segment = segments[:, :, None] == segments[:, None, :]
     key_in_prefix = (segments == 0)[:, None, :]
-    allowed = causal[None] & same_group & (same_segment | key_in_prefix)
-    mask = torch.zeros(allowed.shape, dtype=dtype, device=segments.device)
-    mask.masked_fill_(~allowed, torch.finfo(dtype).min)
-    return mask[:, None]
+    return (causal[None] & same_group & (same_segment | key_in_prefix))[:, None]
+
+
+def additive(mask: Any, dtype: Any) -> Any:
+    """A boolean mask as the additive float mask eager attention adds to its scores."""
+    import torch
+
+    out = torch.zeros(mask.shape, dtype=dtype, device=mask.device)
+    return out.masked_fill_(~mask, torch.finfo(dtype).min)
 
 
 def head_only_at_gathered(model: Any) -> bool:
@@ -211,11 +216,13 @@ def score_packed(model: Any, batch: PackedBatch, device: Any) -> tuple[Any, Any]
     """One forward pass over a packed batch: (token log-probs, token is argmax) in ``batch.owners`` order."""
     import torch
 
-    dtype = model.get_input_embeddings().weight.dtype  # the activations' dtype (never quantized)
+    mask = attention_mask(batch.groups.to(device), batch.segments.to(device))
+    if model.config._attn_implementation == "eager":  # sdpa takes the boolean mask as it is
+        mask = additive(mask, model.get_input_embeddings().weight.dtype)  # activations' dtype
     inputs = {
         "input_ids": batch.input_ids.to(device),
         "position_ids": batch.position_ids.to(device),
-        "attention_mask": attention_mask(batch.groups.to(device), batch.segments.to(device), dtype),
+        "attention_mask": mask,
         "use_cache": False,
     }
     width = batch.input_ids.shape[1]
