@@ -91,6 +91,14 @@ def test_fill_rows_packs_short_groups_side_by_side():
     groups = [packing.Group(len(s), (i,)) for i, s in enumerate(seqs)]
     rows = packing.fill_rows(groups, seqs)
     assert [[g.members[0] for g in row] for row in rows] == [[0], [1, 2], [3, 4]]
+    # many groups: each once, no row longer than the longest group, rows nearly full
+    rng = __import__("random").Random(0)
+    seqs = [[1] * rng.randint(1, 40) for _ in range(500)]
+    groups = [packing.Group(len(s), (i,)) for i, s in enumerate(seqs)]
+    rows = packing.fill_rows(groups, seqs)
+    assert sorted(g.members[0] for row in rows for g in row) == list(range(500))
+    lengths = [sum(len(seqs[g.members[0]]) for g in row) for row in rows]
+    assert max(lengths) == 40 and sum(lengths) / (40 * len(rows)) > 0.95
 
 
 def _direct(lm, ctx, cont):
@@ -180,11 +188,15 @@ def test_full_logits_path_and_unpackable_attention_give_the_same(monkeypatch):
     model, tok = make_tiny_llama(seed=2)
     lm = TransformersLM(model.eval(), tok, ModelSpec(source="tiny"))
     reference = [r.token_logprobs for r in lm.loglikelihood(REQUESTS, batch_size=4)]
+    # the vocabulary logits computed a few positions at a time
+    monkeypatch.setattr(packing, "HEAD_CHUNK", 3)
+    chunked = [r.token_logprobs for r in lm.loglikelihood(REQUESTS, batch_size=4)]
     # a model whose logits are not the output embedding of the last hidden state (soft-capping)
     monkeypatch.setattr(packing, "head_only_at_gathered", lambda model: False)
     full = [r.token_logprobs for r in lm.loglikelihood(REQUESTS, batch_size=4)]
     # an attention implementation without custom 4-D masks: one left-padded request per row
     monkeypatch.setattr(packing, "PACKABLE_ATTENTION", ())
     padded = [r.token_logprobs for r in lm.loglikelihood(REQUESTS, batch_size=4)]
-    for a, b, c in zip(reference, full, padded):
+    for a, b, c, d in zip(reference, full, padded, chunked):
         assert a == pytest.approx(b, abs=2e-5) and a == pytest.approx(c, abs=2e-5)
+        assert a == pytest.approx(d, abs=2e-5)

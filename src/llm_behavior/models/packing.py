@@ -22,12 +22,15 @@ the row stays within ``max_row_tokens``. A request's suffix always keeps at leas
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# attention implementations that take a custom 4-D additive mask
+# attention implementations that take a custom 4-D mask
 PACKABLE_ATTENTION = ("sdpa", "eager")
+# scored positions whose full-vocabulary logits are held in memory at once
+HEAD_CHUNK = 2048
 
 
 @dataclass(frozen=True)
@@ -88,19 +91,26 @@ def group_tokens(g: Group, seqs: Sequence[Sequence[int]]) -> int:
 
 
 def fill_rows(groups: Sequence[Group], seqs: Sequence[Sequence[int]]) -> list[list[Group]]:
-    """Groups packed into rows as long as the longest group (first fit, longest first): little padding."""
-    sizes = {id(g): group_tokens(g, seqs) for g in groups}
-    width = max(sizes.values(), default=0)
+    """Groups packed into rows as long as the longest group (best fit, longest first): little padding.
+
+    Each group goes to the row with the least free room that still holds it (a sorted list of
+    (free tokens, row) searched by bisection), else to a new row.
+    """
+    sized = sorted(((group_tokens(g, seqs), k) for k, g in enumerate(groups)), key=lambda x: -x[0])
+    width = sized[0][0] if sized else 0
     rows: list[list[Group]] = []
-    free: list[int] = []
-    for g in sorted(groups, key=lambda g: -sizes[id(g)]):
-        r = next((r for r, f in enumerate(free) if f >= sizes[id(g)]), None)
-        if r is None:
-            rows.append([g])
-            free.append(width - sizes[id(g)])
+    free: list[tuple[int, int]] = []  # (free tokens, row index), ascending
+    for size, k in sized:
+        at = bisect.bisect_left(free, (size, -1))
+        if at == len(free):
+            rows.append([groups[k]])
+            r, room = len(rows) - 1, width - size
         else:
-            rows[r].append(g)
-            free[r] -= sizes[id(g)]
+            room, r = free.pop(at)
+            rows[r].append(groups[k])
+            room -= size
+        if room > 0:
+            bisect.insort(free, (room, r))
     return rows
 
 
@@ -230,14 +240,25 @@ def score_packed(model: Any, batch: PackedBatch, device: Any) -> tuple[Any, Any]
     # a shared prefix's positions predict the same token for every member: compute them once
     where, slot = torch.unique(flat, return_inverse=True)
     rows, cols = (where // width).to(device), (where % width).to(device)
+    # last hidden states at the gathered positions, or their logits when the model's head cannot
+    # be applied on its own (soft-capping, logit scaling)
     if head_only_at_gathered(model):
         base = getattr(model, model.base_model_prefix)
         hidden = base(**inputs).last_hidden_state[rows, cols]
-        logits = model.get_output_embeddings()(hidden).float()
+        head = model.get_output_embeddings()
     else:
-        logits = model(**inputs).logits[rows, cols].float()
+        hidden = model(**inputs).logits[rows, cols]
+        head = None
     slot = slot.to(device)
     target = torch.tensor(batch.targets, device=device)
-    picked = logits[slot, target] - torch.logsumexp(logits, dim=-1)[slot]
-    is_max = logits.argmax(-1)[slot] == target
+    picked = torch.empty(len(target), dtype=torch.float32, device=device)
+    is_max = torch.empty(len(target), dtype=torch.bool, device=device)
+    # the (positions, vocabulary) logits in chunks: memory stays bounded for long continuations
+    for start in range(0, len(hidden), HEAD_CHUNK):
+        part = hidden[start : start + HEAD_CHUNK]
+        logits = (head(part) if head is not None else part).float()
+        sel = (slot >= start) & (slot < start + len(part))
+        at, tgt = slot[sel] - start, target[sel]
+        picked[sel] = logits[at, tgt] - torch.logsumexp(logits, dim=-1)[at]
+        is_max[sel] = logits.argmax(-1)[at] == tgt
     return picked.double().cpu(), is_max.cpu()
