@@ -10,14 +10,15 @@ Each suffix attends to the prefix and causally to itself (a 4-D attention mask),
 ids continue from the end of the prefix, so every token sees exactly the tokens it would see in its
 own unpadded sequence; the prefix is computed once instead of k times. Short groups are then
 packed side by side into rows as long as the longest group (each attends only within itself), so a
-batch carries little padding. The LM head and the
-log-softmax run only at the positions that predict a scored token (a gather of the last hidden
-states), not over contexts. Results equal one full forward pass per request with ``log_softmax``
-up to float error (tests).
+batch carries little padding. The LM head and the log-softmax run only at the positions that
+predict a scored token (a gather of the last hidden states, ``HEAD_CHUNK`` positions at a time),
+not over contexts. Results equal one full forward pass per request with ``log_softmax`` up to
+float error (tests).
 
 Grouping is greedy over the requests sorted by their token ids: a request joins the current group
 while the shared prefix stays at least ``min_shared`` tokens, the tokens saved do not shrink, and
-the row stays within ``max_row_tokens``. A request's suffix always keeps at least its last token.
+the row stays within ``max_row_tokens``. A request's suffix always keeps at least its last token;
+a request alone is a group whose prefix is all of it.
 """
 
 from __future__ import annotations
