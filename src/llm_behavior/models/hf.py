@@ -288,8 +288,7 @@ class TransformersLM(LanguageModel):
         else:
             groups = [packing.Group(len(s), (i,)) for i, s in enumerate(seqs)]
         rows = packing.fill_rows(groups, seqs)
-        pad = self.tokenizer.pad_token_id
-        pad = pad if pad is not None else self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id  # set to EOS in __init__ when the tokenizer has none
         token_lps: list[list[float]] = [[] for _ in encoded]
         greedy = [True] * len(encoded)
         with torch.inference_mode():
@@ -310,8 +309,7 @@ class TransformersLM(LanguageModel):
         """One forward pass over left-padded (context + continuation) ids; logits only where needed."""
         import torch
 
-        pad = self.tokenizer.pad_token_id
-        pad = pad if pad is not None else self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id  # set to EOS in __init__ when the tokenizer has none
         keep = max(len(cont) for _, cont in batch) + 1  # the last position predicts nothing scored
         inp, att = pad_batch([ctx + cont for ctx, cont in batch], pad, left=True)
         pos = (att.cumsum(-1) - 1).clamp(min=0)
