@@ -58,31 +58,31 @@ def group_by_prefix(
     groups: list[Group] = []
     members: list[int] = []
     n_prefix = 0
-    for i in order:
-        s = seqs[i]
-        if not members:
-            members, n_prefix = [i], len(s) - 1
-            continue
-        new_prefix = min(n_prefix, common_prefix_length(seqs[members[0]], s), len(s) - 1)
-        saved_before = (len(members) - 1) * n_prefix
-        saved_after = len(members) * new_prefix
-        row_tokens = new_prefix + sum(len(seqs[m]) - new_prefix for m in [*members, i])
-        if (
-            new_prefix >= min_shared
-            and saved_after >= saved_before
-            and row_tokens <= max_row_tokens
-        ):
-            members.append(i)
-            n_prefix = new_prefix
-        else:
-            groups.append(
-                Group(n_prefix if len(members) > 1 else len(seqs[members[0]]), tuple(members))
-            )
-            members, n_prefix = [i], len(s) - 1
-    if members:
+
+    def close() -> None:  # a request alone keeps all of its tokens as its "prefix"
         groups.append(
             Group(n_prefix if len(members) > 1 else len(seqs[members[0]]), tuple(members))
         )
+
+    for i in order:
+        s = seqs[i]
+        if members:
+            new_prefix = min(n_prefix, common_prefix_length(seqs[members[0]], s), len(s) - 1)
+            saved_before = (len(members) - 1) * n_prefix
+            saved_after = len(members) * new_prefix
+            row_tokens = new_prefix + sum(len(seqs[m]) - new_prefix for m in [*members, i])
+            if (
+                new_prefix >= min_shared
+                and saved_after >= saved_before
+                and row_tokens <= max_row_tokens
+            ):
+                members.append(i)
+                n_prefix = new_prefix
+                continue
+            close()
+        members, n_prefix = [i], len(s) - 1
+    if members:
+        close()
     return groups
 
 
