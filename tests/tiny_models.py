@@ -29,7 +29,9 @@ def make_tokenizer(chat_template: bool = True):
     tok.decoder = decoders.ByteLevel()
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<pad>"]
     trainer = trainers.BpeTrainer(
-        vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=300,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(CORPUS, trainer)
     fast = PreTrainedTokenizerFast(
@@ -73,3 +75,16 @@ def save_tiny_llama(folder: Path, seed: int = 0, chat_template: bool = True) -> 
     model.save_pretrained(folder, safe_serialization=True)
     tok.save_pretrained(folder)
     return folder
+
+
+def direct_token_logprobs(lm, context: str, continuation: str) -> tuple[list[float], bool]:
+    """(token log-probs, all greedy) of ``continuation`` after ``context`` by one unpadded full
+    forward pass with ``log_softmax`` everywhere, on the backend's own token split."""
+    import torch
+
+    ctx_ids, cont_ids = lm._encode_pair(context, continuation)
+    with torch.no_grad():
+        logp = torch.log_softmax(lm.model(torch.tensor([ctx_ids + cont_ids])).logits[0].float(), -1)
+    rows = logp[len(ctx_ids) - 1 : len(ctx_ids) - 1 + len(cont_ids)]
+    target = torch.tensor(cont_ids)
+    return rows.gather(-1, target[:, None])[:, 0].tolist(), bool((rows.argmax(-1) == target).all())

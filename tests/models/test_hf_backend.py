@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from tiny_models import make_tiny_llama
+from tiny_models import direct_token_logprobs, make_tiny_llama
 
 from llm_behavior.models.hf import TransformersLM, filter_logits
 from llm_behavior.models.spec import GenerationSettings, ModelSpec
@@ -73,16 +73,6 @@ def test_loglikelihood_equals_direct_sum_of_token_logprobs(tiny):
         assert math.isclose(res.logprob, direct, rel_tol=1e-4, abs_tol=1e-4)
 
 
-def _direct_token_logprobs(lm, ctx, cont):
-    """Token log-probs of ``cont`` after ``ctx``: one unpadded full forward, log_softmax everywhere."""
-    ctx_ids, cont_ids = lm._encode_pair(ctx, cont)
-    with torch.no_grad():
-        logp = torch.log_softmax(lm.model(torch.tensor([ctx_ids + cont_ids])).logits[0].float(), -1)
-    rows = logp[len(ctx_ids) - 1 : len(ctx_ids) - 1 + len(cont_ids)]
-    target = torch.tensor(cont_ids)
-    return rows.gather(-1, target[:, None])[:, 0].tolist(), bool((rows.argmax(-1) == target).all())
-
-
 @pytest.mark.parametrize("batch_size", [1, 3, 16])
 def test_loglikelihood_tokens_and_greedy_equal_direct_forward_for_mixed_lengths(tiny, batch_size):
     # contexts and continuations of very different lengths share a batch (left padding, logits kept
@@ -98,7 +88,7 @@ def test_loglikelihood_tokens_and_greedy_equal_direct_forward_for_mixed_lengths(
     ]
     results = tiny.loglikelihood(requests, batch_size=batch_size)
     for (ctx, cont), res in zip(requests, results):
-        direct, greedy = _direct_token_logprobs(tiny, ctx, cont)
+        direct, greedy = direct_token_logprobs(tiny, ctx, cont)
         assert res.n_tokens == len(direct)
         assert res.token_logprobs == pytest.approx(direct, abs=1e-4)
         assert math.isclose(res.logprob, sum(direct), abs_tol=1e-4)

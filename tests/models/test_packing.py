@@ -9,7 +9,7 @@ import torch
 from llm_behavior.models import packing
 from llm_behavior.models.hf import TransformersLM
 from llm_behavior.models.spec import ModelSpec
-from tests.tiny_models import make_tiny_llama
+from tests.tiny_models import direct_token_logprobs, make_tiny_llama
 
 
 def test_group_by_prefix_hand_worked():
@@ -101,15 +101,6 @@ def test_fill_rows_packs_short_groups_side_by_side():
     assert max(lengths) == 40 and sum(lengths) / (40 * len(rows)) > 0.95
 
 
-def _direct(lm, ctx, cont):
-    c, x = lm._encode_pair(ctx, cont)
-    with torch.no_grad():
-        logp = torch.log_softmax(lm.model(torch.tensor([c + x])).logits[0].float(), -1)
-    rows = logp[len(c) - 1 : len(c) - 1 + len(x)]
-    target = torch.tensor(x)
-    return rows.gather(-1, target[:, None])[:, 0].tolist(), bool((rows.argmax(-1) == target).all())
-
-
 REQUESTS = [
     # options after a shared context
     ("Question: the quick brown fox jumps over\nAnswer:", " the lazy dog"),
@@ -178,7 +169,7 @@ def test_shared_prefix_loglikelihood_equals_direct_forward(arch, attn, batch_siz
     for share in (True, False):
         results = lm.loglikelihood(REQUESTS, batch_size=batch_size, share_prefixes=share)
         for (ctx, cont), res in zip(REQUESTS, results):
-            direct, greedy = _direct(lm, ctx, cont)
+            direct, greedy = direct_token_logprobs(lm, ctx, cont)
             assert res.token_logprobs == pytest.approx(direct, abs=2e-5)
             assert res.logprob == pytest.approx(sum(direct), abs=1e-4)
             assert res.n_tokens == len(direct) and res.is_greedy == greedy
