@@ -64,11 +64,11 @@ def batching_workloads(
 ) -> dict[str, list[tuple[str, str]]]:
     """The profile's own log-likelihood requests, as the bias and calibration parts build them."""
     from llm_behavior.profiles import data
-    from llm_behavior.profiles.bias import bbq_context, stereoset_requests
-    from llm_behavior.profiles.calibration import qa_context
+    from llm_behavior.profiles.bias import bbq_context, crows_pairs_requests, stereoset_requests
+    from llm_behavior.profiles.calibration import option_requests, qa_context
 
     pairs = data.subsample(data.load_crows_pairs(), n_pairs, 0, stratify="bias_type")
-    crows = [("", s) for s in pairs["sent_more"]] + [("", s) for s in pairs["sent_less"]]
+    crows = crows_pairs_requests(pairs)
     stereo = stereoset_requests(data.subsample(data.load_stereoset(), n_items, 0, stratify="type"))
     mc_names = list(params["calibration"]["datasets"])
     contexts, options = [], []
@@ -79,7 +79,7 @@ def batching_workloads(
     bbq = data.subsample(data.load_bbq(), n_items, 0, stratify="ambiguous")
     contexts += [bbq_context(c, q) for c, q in zip(bbq["context"], bbq["question"])]
     options += [list(o) for o in bbq["options"]]
-    choice = [(c, " " + str(o).strip()) for c, opts in zip(contexts, options) for o in opts]
+    choice = option_requests(contexts, options)
     return {
         f"A. CrowS-Pairs: {len(pairs)} pairs, standalone sentences": crows,
         f"B. StereoSet: {n_items} items (intra + inter), 3 candidates each": stereo,

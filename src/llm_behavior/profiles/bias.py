@@ -68,6 +68,11 @@ def mean_logprobs(
 # ---------------------------------------------------------------------------------- CrowS-Pairs
 
 
+def crows_pairs_requests(pairs: pd.DataFrame) -> list[tuple[str, str]]:
+    """Every ``sent_more``, then every ``sent_less``, each a standalone sentence (context "")."""
+    return [("", s) for s in pairs["sent_more"]] + [("", s) for s in pairs["sent_less"]]
+
+
 def crows_pairs_items(
     lm: LanguageModel, pairs: pd.DataFrame, *, batch_size: int = 16
 ) -> pd.DataFrame:
@@ -75,11 +80,7 @@ def crows_pairs_items(
     if pairs.empty:
         return empty_items()
     n = len(pairs)
-    scores = mean_logprobs(
-        lm,
-        [("", s) for s in pairs["sent_more"]] + [("", s) for s in pairs["sent_less"]],
-        batch_size=batch_size,
-    )
+    scores = mean_logprobs(lm, crows_pairs_requests(pairs), batch_size=batch_size)
     more, less = scores[:n], scores[n:]
     wide = pd.DataFrame(
         {

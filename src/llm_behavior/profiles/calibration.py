@@ -49,16 +49,22 @@ def score_options(
     transformers backend computes each item's context once for all its options (shared prefixes,
     :mod:`llm_behavior.models.packing`).
     """
-    if len(contexts) != len(options):
-        raise ValueError(f"{len(contexts)} contexts for {len(options)} option lists")
-    conts = [[" " + str(o).strip() for o in opts] for opts in options]
-    requests = [(ctx, c) for ctx, cs in zip(contexts, conts) for c in cs]
+    requests = option_requests(contexts, options)
     lls = lm.loglikelihood(requests, batch_size=batch_size) if requests else []
     out, k = [], 0
-    for cs in conts:
-        out.append(np.array([ll.mean_logprob for ll in lls[k : k + len(cs)]], dtype=float))
-        k += len(cs)
+    for opts in options:
+        out.append(np.array([ll.mean_logprob for ll in lls[k : k + len(opts)]], dtype=float))
+        k += len(opts)
     return out
+
+
+def option_requests(
+    contexts: Sequence[str], options: Sequence[Sequence[str]]
+) -> list[tuple[str, str]]:
+    """(context, ``" " + option``) for every option of every item, item-major."""
+    if len(contexts) != len(options):
+        raise ValueError(f"{len(contexts)} contexts for {len(options)} option lists")
+    return [(ctx, " " + str(o).strip()) for ctx, opts in zip(contexts, options) for o in opts]
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
