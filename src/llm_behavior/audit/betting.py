@@ -90,6 +90,13 @@ def ons_log_wealth(increments: np.ndarray, eps: float = 0.0, lambda_max: float =
     return out
 
 
+def sums_before(x: np.ndarray) -> np.ndarray:
+    """Sum over pairs 1..t-1 at every t (axis 1; 0 at the first pair): what a predictable bet may use."""
+    out = np.zeros_like(x, dtype=float)
+    np.cumsum(x[:, :-1], axis=1, out=out[:, 1:])
+    return out
+
+
 def agrapa_log_wealth(
     increments: np.ndarray,
     eps: float = 0.0,
@@ -108,8 +115,7 @@ def agrapa_log_wealth(
     lam_cap = max_bet(eps, lambda_max)
     n = z.shape[1]
     past_count = prior_weight + np.arange(n, dtype=float)
-    sum_z = np.concatenate([np.zeros((z.shape[0], 1)), np.cumsum(z, axis=1)[:, :-1]], axis=1)
-    sum_z2 = np.concatenate([np.zeros((z.shape[0], 1)), np.cumsum(z * z, axis=1)[:, :-1]], axis=1)
+    sum_z, sum_z2 = sums_before(z), sums_before(z * z)
     m = (prior_weight * prior_mean + sum_z) / past_count
     v = (prior_weight * prior_second_moment + sum_z2) / past_count
     lam = np.sign(m) * np.maximum(np.abs(m) - eps, 0.0) / np.maximum(v, 1e-12)
@@ -170,13 +176,11 @@ def portfolio_log_wealth(
     if z.ndim == 2:
         z = z[:, :, None]
     _check_increments(z.reshape(z.shape[0], -1), eps)
-    n_seq, n, k = z.shape
+    _, n, k = z.shape
     lam_cap = max_bet(eps, lambda_max)
     count = (prior_weight + np.arange(n, dtype=float))[None, :, None]
-    zero = np.zeros((n_seq, 1, k))
-    sum_z = np.concatenate([zero, np.cumsum(z, axis=1)[:, :-1]], axis=1)
-    outer = z[..., :, None] * z[..., None, :]
-    sum_outer = np.concatenate([np.zeros((n_seq, 1, k, k)), np.cumsum(outer, axis=1)[:, :-1]], axis=1)
+    sum_z = sums_before(z)
+    sum_outer = sums_before(z[..., :, None] * z[..., None, :])
     m = sum_z / count
     m = np.sign(m) * np.maximum(np.abs(m) - eps, 0.0)
     second = (sum_outer + prior_weight * prior_second_moment * np.eye(k)) / count[..., None]
