@@ -139,7 +139,7 @@ def test_combination_rule_recomputed(small_model):
         np.testing.assert_allclose(pred[attr], expected, rtol=1e-5, atol=1e-6)
     # every candidate set of stacker inputs has its held-out evidence recorded
     cands = st["metrics"]["candidates"]
-    assert set(cands) == {"+".join(c) for c in lt.model.STACK_CANDIDATES}
+    assert set(cands) == {"+".join(c) for c in lt.training.STACK_CANDIDATES}
     for ev in cands.values():
         assert 0.5 < ev["cv_auroc"] <= 1 and ev["worst_shift"] == min(
             ev["other_to_tweet_like"], ev["tweet_like_to_other"]
@@ -195,7 +195,7 @@ def test_stored_training_metrics(small_model):
 def test_cached_model_loads_without_training(small_model_dir, small_model, monkeypatch):
     """Loading a prepared model reads its stored files only: every training step is disabled and the
     loaded model predicts exactly what the fixture's model predicts (no timing: the CPU is shared)."""
-    from llm_behavior.scoring.local_toxicity import model as model_module
+    from llm_behavior.scoring.local_toxicity import training as model_module
 
     def refuse(*args, **kwargs):
         raise AssertionError("loading a cached model must not train")

