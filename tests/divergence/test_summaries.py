@@ -14,6 +14,7 @@ from llm_behavior.divergence.decoding import ContrastiveSettings, contrastive_ge
 from llm_behavior.divergence.summaries import (
     SummarySettings,
     assistant_judge,
+    clean_label,
     decode_both_models,
     judge_query,
     match_by_similarity,
@@ -130,7 +131,7 @@ def topic_texts(reference_pool, candidate_pool, *, n_prompts=8, k=3, seed=0) -> 
 
 def test_labels_that_tell_the_models_apart_are_validated_on_held_out_texts(assistant, embed):
     texts = topic_texts(CAT_TEXTS, BANK_TEXTS)
-    settings = SummarySettings(n_clusters=2, n_permutations=500)
+    settings = SummarySettings(n_clusters=2, judge="assistant", n_permutations=500)
     out = summarise_divergence(texts, embed, settings, assistant=assistant, sides=SIDES)
     held = validation_prompts(texts.prompt_id, 0.5, 0)
     assert len(held) == 4 and out["counts"]["n_validation_prompts"] == 4 == out["counts"]["n_discovery_prompts"]
@@ -139,7 +140,7 @@ def test_labels_that_tell_the_models_apart_are_validated_on_held_out_texts(assis
     assert len(out["contrasts"]) == 4 and out["counts"]["n_tested"] == 4 == out["counts"]["n_validated"]
     for c in out["contrasts"]:
         word = "cat" if c["describes"] == "reference" else "bank"
-        assert c["label"] == f"Texts mentioning {word}."  # first sentence of the assistant's answer
+        assert c["label"] == f"Texts mentioning {word}"  # first sentence of the assistant's answer
         assert c["auc"] == 1.0 and c["n_validation_reference"] == c["n_validation_candidate"] == 12
         # C(6, 3)^4 arrangements: Monte Carlo, only the observed one reaches AUC 1; Holm over 4 labels
         assert not c["exact"] and c["p_value"] == pytest.approx(1 / 501) and c["p_adjusted"] == pytest.approx(4 / 501)
@@ -148,7 +149,7 @@ def test_labels_that_tell_the_models_apart_are_validated_on_held_out_texts(assis
         assert p["mean_divergence_reference"] == 1.0 and p["mean_divergence_candidate"] == 2.0
         members = {m.split("#")[0] for side in SIDES for m in p[f"members_{side}"]}
         assert not members & held  # clusters are built from discovery texts only
-        assert p["label_reference"] == "Texts mentioning cat."
+        assert p["label_reference"] == "Texts mentioning cat"
     # nothing the assistant saw when labelling came from a held-out prompt
     held_texts = set(texts.loc[texts.prompt_id.isin(held), "text"]) - set(texts.loc[~texts.prompt_id.isin(held), "text"])
     label_queries = [r["body"]["messages"][-1]["content"] for r in assistant.server.posts("chat/completions")]
@@ -222,6 +223,16 @@ def test_cluster_mean_divergence_follows_the_direction(tiny_pair, tiny_prompts, 
         for side in ("starting", "comparison"):
             direct = [direct_kl(by_id[f"{m}|{side}"]) for m in pair[f"members_{side}"]]
             assert pair[f"mean_divergence_{side}"] == pytest.approx(np.mean(direct), rel=1e-3, abs=2e-4)
+
+
+def test_labels_keep_what_describes_group_1_only():
+    assert clean_label("The Group 1 texts have a mix of humor and sarcasm, while the Group 2 texts are serious.") == (
+        "Texts have a mix of humor and sarcasm"
+    )
+    assert clean_label("Group 1 texts are rude but Group 2 texts are polite") == "Texts are rude"
+    assert clean_label("Group 1's texts mention cats and dogs.") == "Texts mention cats and dogs"
+    assert clean_label("Short replies, whereas group 2 rambles; and more") == "Short replies"
+    assert clean_label("") == ""
 
 
 def test_assistant_judge_scores_yes_against_no_by_log_likelihood(tiny_pair):

@@ -129,6 +129,7 @@ def test_texts_clusters_view_and_summary(run):
     assert len(clusters["contrasts"]) == 4 and clusters["counts"]["n_validation_reference"] == 4
     for c in clusters["contrasts"]:
         assert c["label"].startswith("Texts mentioning") or c["label"] == "Nothing in particular"
+        assert c["not_tested"] is None or "only one model" in c["not_tested"]
         assert c["p_value"] is None or (0 < c["p_value"] <= c["p_adjusted"] <= 1 and c["validated"] == (c["p_adjusted"] <= 0.05))
     page = (tmp / "tokens.html").read_text()
     assert page.count('<span title="KL') == int(texts.sort_values("divergence", ascending=False).head(10)["n_new_tokens"].sum())

@@ -12,8 +12,8 @@ After the follow-up analysis of supervising-ais-improving-ais (its mature, "vali
    contrastive labels: what the reference cluster's texts have that the candidate's lack, and the
    other way round. Each label is a hypothesis about one model.
 5. Each label is scored on the held-out validation texts by a judge (how well does each text fit the
-   label?): the assistant LM itself (log-probability of "yes" minus "no"), or the cosine between the
-   label's and the text's embeddings. The statistic is the AUC of the fit scores, the described
+   label?): the cosine between the label's and the text's embeddings (default), or the assistant LM
+   itself (log-probability of "yes" minus "no"; for a strong assistant). The statistic is the AUC of the fit scores, the described
    model's held-out texts against the other model's; the p-value is one-sided, from permutations of
    the model labels within a prompt (:mod:`llm_behavior.divergence.validation`). With ``scope: all``
    every held-out text is scored; with ``scope: region`` only those nearest the pair's region (the
@@ -74,7 +74,7 @@ class SummarySettings:
     n_examples: int = 3  # texts per cluster shown to the assistant (nearest the centroid)
     validation_fraction: float = 0.5  # share of the prompts whose texts are held out for validation
     label_contrasts: bool = True  # the assistant labels each matched pair (needed for validation)
-    judge: str = "assistant"  # assistant | embedding
+    judge: str = "embedding"  # embedding | assistant
     scope: str = "all"  # all held-out texts | region (those nearest the pair's region)
     n_permutations: int = 2000
     correction: str = "holm"  # holm | bh | by | none
@@ -206,12 +206,26 @@ def first_sentence(answer: str, max_chars: int = 200) -> str:
     return re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0][:max_chars]
 
 
+_OTHER_GROUP = re.compile(r"(?:,|;|\s-)?\s+(?:while|whereas|but|unlike|compared (?:to|with)|in contrast to|and)\b[^,;]*\bgroup 2\b.*$", re.I)
+_GROUP_1 = re.compile(r"\b(?:the\s+)?group 1(?:'s)?(?:\s+texts)?\b", re.I)
+
+
+def clean_label(label: str) -> str:
+    """A label about Group 1 alone: a clause about Group 2 ("..., while the Group 2 texts ...") is cut,
+    "the Group 1 texts" becomes "texts". Small assistants write such comparisons; the judge must
+    read a description of one model's texts."""
+    out = _OTHER_GROUP.sub("", label).strip(" ,;.")
+    out = _GROUP_1.sub("texts", out)
+    out = re.sub(r"\s+", " ", out).strip(" ,;")
+    return out[:1].upper() + out[1:] if out else ""
+
+
 def write_labels(assistant: LanguageModel, queries: Sequence[str], max_new_tokens: int) -> list[str]:
-    """The assistant's greedy answer to each query, cut to its first sentence."""
+    """The assistant's greedy answer to each query: its first sentence, cleaned (:func:`clean_label`)."""
     if not queries:
         return []
     answers = assistant.generate(list(queries), GenerationSettings(max_new_tokens=max_new_tokens, do_sample=False))
-    return [first_sentence(a.text) for a in answers]
+    return [clean_label(first_sentence(a.text)) for a in answers]
 
 
 # ---------------------------------------------------------------------- judges
