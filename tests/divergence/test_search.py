@@ -156,3 +156,33 @@ def test_selection_takes_top_prompts_and_splits_them():
     assert "seed" not in set(only.origin) and len(only) == 6
     with pytest.raises(ValueError, match="scored no prompt"):
         select_searched_prompts(rec[rec.status != "scored"], top_n=3)
+
+
+def test_minmax_ranks_an_infinite_divergence_first_and_refuses_nan():
+    np.testing.assert_allclose(search_mod.minmax(np.array([0.1, np.inf, 0.3, 0.2])), [0.0, 1.0, 1.0, 0.5])
+    np.testing.assert_allclose(search_mod.minmax(np.array([0.4, 0.4])), [0.0, 0.0])
+    np.testing.assert_allclose(search_mod.minmax(np.array([np.inf, np.inf])), [1.0, 1.0])
+    with pytest.raises(search_mod.NonFiniteDivergenceError, match="1 of 3 bank divergences are NaN"):
+        subsample_probabilities(np.array([0.1, np.nan, 0.3]), np.zeros(3), np.ones(3), SearchSettings())
+    rec = pd.DataFrame(
+        {
+            "prompt_id": ["a", "b", "c"], "prompt": ["x", "y", "z"], "origin": "seed", "cycle": 0, "status": "scored",
+            "divergence": [0.2, np.inf, 0.5], "divergence_reverse": [0.1, 0.3, 0.2],
+        }
+    )  # fmt: skip
+    assert select_searched_prompts(rec, top_n=3, heldout_fraction=0.0).prompt_id.tolist() == ["b", "c", "a"]
+    with pytest.raises(ValueError, match="1 scored prompts have no divergence"):
+        select_searched_prompts(rec.assign(divergence=[0.2, np.nan, 0.5]), top_n=3)
+
+
+def test_a_model_with_nan_logits_stops_the_scoring_with_a_clear_error(tiny_pair):
+    import copy
+
+    import torch
+
+    lm_s, lm_c = tiny_pair
+    broken = copy.deepcopy(lm_c.model)
+    with torch.no_grad():
+        broken.model.norm.weight.fill_(float("nan"))  # every logit NaN
+    with pytest.raises(search_mod.NonFiniteDivergenceError, match="2 of 2 prompts got a NaN per-token divergence"):
+        search_mod.score_prompts(lm_s, wrap(broken, lm_c.tokenizer, "broken"), SEEDS[:2], DECODING)

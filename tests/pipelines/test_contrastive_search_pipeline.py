@@ -48,7 +48,7 @@ def params(base_url: str, checkpoint: str) -> dict:
             "generation": {"max_new_tokens": 100, "temperature": 0.8},
         },
         "selection": {"top_n": 6, "heldout_fraction": 0.5, "seed": 0, "fresh_generations": 2},
-        "summaries": {"max_prompts": 3, "samples_per_prompt": 2, "n_clusters": 2, "n_permutations": 100, "label_clusters": True},
+        "summaries": {"max_prompts": 3, "samples_per_prompt": 2, "n_clusters": 2, "n_permutations": 100},
         "token_view": {"max_texts": 10},
     }
 
@@ -120,9 +120,17 @@ def test_texts_clusters_view_and_summary(run):
     for _, row in texts.iterrows():  # list columns survive parquet
         assert len(row["token_kl"]) == len(row["token_pieces"]) == row["n_new_tokens"]
         assert row["divergence"] == pytest.approx(float(np.mean(row["token_kl"])))
+    # 3 prompts: 2 held out for validation, 1 for discovery (2 texts per model)
+    held = set(texts.loc[texts.split == "validation", "prompt_id"])
+    assert len(held) == 2 and len(set(texts.prompt_id) - held) == 1
     clusters = json.loads((tmp / "clusters.json").read_text())
-    assert len(clusters) == 2 and sum(c["n_reference"] + c["n_candidate"] for c in clusters) == 12
-    assert all(c["label"].startswith("Texts starting with") for c in clusters)
+    assert clusters["settings"]["sides"] == ["reference", "candidate"] and clusters["settings"]["correction"] == "holm"
+    assert len(clusters["pairs"]) == 2 and sum(p["n_reference"] + p["n_candidate"] for p in clusters["pairs"]) == 4
+    assert len(clusters["contrasts"]) == 4 and clusters["counts"]["n_validation_reference"] == 4
+    for c in clusters["contrasts"]:
+        assert c["label"].startswith("Texts mentioning") or c["label"] == "Nothing in particular"
+        assert c["not_tested"] is None or "only one model" in c["not_tested"]
+        assert c["p_value"] is None or (0 < c["p_value"] <= c["p_adjusted"] <= 1 and c["validated"] == (c["p_adjusted"] <= 0.05))
     page = (tmp / "tokens.html").read_text()
     assert page.count('<span title="KL') == int(texts.sort_values("divergence", ascending=False).head(10)["n_new_tokens"].sum())
     summary = cat.load("prompt_search_summary")
@@ -132,6 +140,8 @@ def test_texts_clusters_view_and_summary(run):
     assert summary["mean_divergence_random_bundled_prompts"] == pytest.approx(seeds["divergence"].mean())
     assert summary["malformed_answers"] == int(cat.load("prompt_search_cycles")["malformed_answers"].sum())
     assert {"mean_divergence_fresh_search", "mean_divergence_fresh_heldout"} <= set(summary)
+    assert summary["summary_labels_tested"] == clusters["counts"]["n_tested"]
+    assert summary["summary_labels_validated"] == len(summary["validated_differences"]) == clusters["counts"]["n_validated"]
 
 
 def test_rerun_resumes_from_the_checkpoint_without_asking_again(run, server):

@@ -10,8 +10,14 @@ from llm_behavior.divergence.decoding import (
 from llm_behavior.divergence.pair import TokenizerMismatchError, check_pair, check_same_tokenizer
 from llm_behavior.divergence.prompt_sets import select_searched_prompts
 from llm_behavior.divergence.search import PromptSearch, SearchResult, SearchSettings, score_prompts
-from llm_behavior.divergence.summaries import cluster_texts, decode_both_models, label_clusters
+from llm_behavior.divergence.summaries import (
+    SummarySettings,
+    decode_both_models,
+    match_clusters,
+    summarise_divergence,
+)
 from llm_behavior.divergence.tables import divergence_html, texts_frame
+from llm_behavior.divergence.validation import adjust_p_values, permutation_auc_test
 
 __all__ = [
     "ContrastiveSettings",
@@ -19,17 +25,20 @@ __all__ = [
     "PromptSearch",
     "SearchResult",
     "SearchSettings",
+    "SummarySettings",
     "TokenizerMismatchError",
+    "adjust_p_values",
     "check_pair",
     "check_same_tokenizer",
-    "cluster_texts",
     "combined_logprobs",
     "contrastive_generate",
     "decode_both_models",
     "divergence_html",
     "kl_from_logprobs",
-    "label_clusters",
+    "match_clusters",
+    "permutation_auc_test",
     "score_prompts",
     "select_searched_prompts",
+    "summarise_divergence",
     "texts_frame",
 ]

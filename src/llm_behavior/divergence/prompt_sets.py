@@ -40,7 +40,10 @@ def select_searched_prompts(
     include_seed_prompts: bool = True,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """The ``top_n`` scored prompts by divergence, split at random into search / heldout."""
+    """The ``top_n`` scored prompts by divergence, split at random into search / heldout.
+
+    An infinite divergence ranks first; a scored prompt without one (NaN) is an error.
+    """
     if not 0 <= heldout_fraction <= 1:
         raise ValueError(f"selection.heldout_fraction must be in [0, 1], got {heldout_fraction}")
     if top_n < 1:
@@ -48,7 +51,12 @@ def select_searched_prompts(
     pool = records[records["status"] == "scored"]
     if not include_seed_prompts:
         pool = pool[pool["origin"] != "seed"]
-    pool = pool[np.isfinite(pool["divergence"].astype(float))]
+    nan = pool["divergence"].astype(float).isna()
+    if nan.any():
+        raise ValueError(
+            f"{int(nan.sum())} scored prompts have no divergence (NaN), e.g. {str(pool.loc[nan, 'prompt'].iloc[0])[:80]!r}: "
+            "the search's records are damaged (a scored prompt always has a score); rerun the search"
+        )
     if pool.empty:
         raise ValueError(
             "The prompt search scored no prompt to select from"

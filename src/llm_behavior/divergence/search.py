@@ -40,6 +40,7 @@ import pandas as pd
 from llm_behavior.divergence.decoding import ContrastiveSettings, contrastive_generate
 from llm_behavior.divergence.embeddings import Embedder, nearest_neighbour_distance, unit_rows
 from llm_behavior.divergence.parsing import ParsedList, parse_prompt_list, parse_yes_no
+from llm_behavior.divergence.tables import DIRECTIONS, text_divergence
 from llm_behavior.models.base import LanguageModel
 from llm_behavior.models.hf import row_seed
 from llm_behavior.models.spec import GenerationSettings, stable_hash
@@ -47,7 +48,6 @@ from llm_behavior.models.spec import GenerationSettings, stable_hash
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
-DIRECTIONS: tuple[str, ...] = ("forward", "reverse", "symmetric")
 
 DEFAULT_INSTRUCTION = (
     "Two chat assistants replied to the same user messages. Each message below is rated from 0 to 10 by how "
@@ -69,6 +69,7 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "divergence_reverse",  # mean over generations of mean KL(p_c || p_s)
     "divergence_sd",  # sd over generations of the score
     "n_generations",
+    "n_infinite",  # generations whose mean divergence is infinite (a token one model rules out)
     "criterion",  # 1.0 yes / 0.0 no / NaN not asked or unparsed
     "example_text",  # the first generation, for reading
     "duplicate_of",
@@ -148,15 +149,26 @@ def search_prompt_id(prompt: str) -> str:
     return "search-" + hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:12]
 
 
-def minmax(x: np.ndarray) -> np.ndarray:
-    """Scale to [0, 1] (all zeros when the values are constant); NaN counts as the minimum."""
+class NonFiniteDivergenceError(ValueError):
+    """A divergence is NaN: the logits of a model were NaN (a broken model or a dtype overflow)."""
+
+
+def minmax(x: np.ndarray, what: str = "values") -> np.ndarray:
+    """Scale to [0, 1] (all zeros when the values are constant); +inf maps to 1, -inf to 0.
+
+    An infinite KL is a real value (one model gives probability 0 to a token the other can
+    produce) and ranks above every finite one. NaN has no rank: it is an error naming ``what``.
+    """
     x = np.asarray(x, dtype=float)
-    x = np.where(np.isfinite(x), x, np.nan)
-    if not np.isfinite(x).any():
-        return np.zeros_like(x)
-    lo, hi = np.nanmin(x), np.nanmax(x)
-    out = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
-    return np.nan_to_num(out, nan=0.0)
+    n_nan = int(np.isnan(x).sum())
+    if n_nan:
+        raise NonFiniteDivergenceError(f"minmax: {n_nan} of {len(x)} {what} are NaN (no rank can be given)")
+    finite = np.isfinite(x)
+    out = np.where(x > 0, 1.0, 0.0)  # the infinite ones
+    if finite.any():
+        lo, hi = x[finite].min(), x[finite].max()
+        out[finite] = (x[finite] - lo) / (hi - lo) if hi > lo else 0.0
+    return out
 
 
 def subsample_probabilities(
@@ -165,9 +177,9 @@ def subsample_probabilities(
     """p ~ exp(w / T) with w = a*minmax(div) + b*criterion + c*minmax(diversity)."""
     crit = np.nan_to_num(np.asarray(criterion, dtype=float), nan=0.0)
     w = (
-        settings.weight_divergence * minmax(divergence)
+        settings.weight_divergence * minmax(divergence, "bank divergences")
         + settings.weight_criterion * crit
-        + settings.weight_diversity * minmax(diversity)
+        + settings.weight_diversity * minmax(diversity, "bank diversities")
     )
     z = np.exp((w - w.max()) / settings.subsample_temperature)
     return z / z.sum()
@@ -217,6 +229,9 @@ def score_prompts(
 
     Generation seeds derive from ``seed`` and the prompt text, so a prompt's score does not
     depend on the other prompts scored with it; another ``seed`` gives fresh generations.
+    A NaN per-token divergence can only come from NaN logits (every text has at least one
+    generated position): :class:`NonFiniteDivergenceError` names the prompts. An infinite one is
+    kept (``n_infinite`` counts the texts with one).
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -230,16 +245,23 @@ def score_prompts(
         mine = texts[i * k : (i + 1) * k]
         fwd = np.array([t.mean_kl for t in mine])
         rev = np.array([t.mean_kl_reverse for t in mine])
-        chosen = {"forward": fwd, "reverse": rev, "symmetric": (fwd + rev) / 2}[direction]
+        chosen = np.array([text_divergence(t, direction) for t in mine])
         out.append(
             {
                 "divergence": float(chosen.mean()),
                 "divergence_forward": float(fwd.mean()),
                 "divergence_reverse": float(rev.mean()),
-                "divergence_sd": float(chosen.std(ddof=1)) if k > 1 else math.nan,
+                "divergence_sd": float(chosen.std(ddof=1)) if k > 1 and np.isfinite(chosen).all() else math.nan,
                 "n_generations": k,
+                "n_infinite": int(np.isinf(chosen).sum()),
                 "example_text": mine[0].text,
             }
+        )
+    nan = [p for p, row in zip(prompts, out) if math.isnan(row["divergence_forward"]) or math.isnan(row["divergence_reverse"])]
+    if nan:
+        raise NonFiniteDivergenceError(
+            f"{len(nan)} of {len(prompts)} prompts got a NaN per-token divergence, i.e. NaN logits from one of the "
+            f"models (a broken checkpoint, or a float16 overflow: try dtype float32), e.g. {nan[0][:80]!r}"
         )
     return out
 
@@ -417,6 +439,13 @@ class PromptSearch:
                 new, counts = self._cycle_records(state["records"], cycle)
             state["records"].extend(new)
             scored = [r for r in new if r["status"] == "scored"]
+            counts["infinite_divergence_texts"] = sum(int(r.get("n_infinite") or 0) for r in scored)
+            if counts["infinite_divergence_texts"]:
+                logger.warning(
+                    "Prompt search cycle %d: %d generations have an infinite divergence (one model gives probability 0 "
+                    "to a token the other produced); their prompts rank above every finite score",
+                    cycle, counts["infinite_divergence_texts"],
+                )  # fmt: skip
             bank = [r for r in state["records"] if r["status"] == "scored"]
             summary = {
                 "cycle": cycle,
@@ -506,6 +535,7 @@ def _record(
         "divergence_reverse": score.get("divergence_reverse", math.nan),
         "divergence_sd": score.get("divergence_sd", math.nan),
         "n_generations": score.get("n_generations", 0),
+        "n_infinite": score.get("n_infinite", 0),
         "criterion": criterion,
         "example_text": score.get("example_text"),
         "duplicate_of": duplicate_of,

@@ -12,6 +12,8 @@ import pandas as pd
 from llm_behavior.divergence.decoding import ContrastiveSettings, ContrastiveText
 from llm_behavior.report.html import shaded_tokens
 
+DIRECTIONS: tuple[str, ...] = ("forward", "reverse", "symmetric")
+
 TEXT_COLUMNS: tuple[str, ...] = (
     "rank",
     "prompt_id",
@@ -19,7 +21,9 @@ TEXT_COLUMNS: tuple[str, ...] = (
     "prompt",
     "text",
     "mode",
-    "divergence",  # mean KL(p_s || p_c) over generated positions
+    "direction",  # which per-text mean ``divergence`` is
+    "divergence",  # the ``direction``'s mean over generated positions
+    "divergence_forward",  # mean KL(p_s || p_c) over generated positions
     "divergence_reverse",  # mean KL(p_c || p_s)
     "perplexity_starting",
     "perplexity_comparison",
@@ -32,12 +36,25 @@ TEXT_COLUMNS: tuple[str, ...] = (
 )
 
 
+def text_divergence(text: ContrastiveText, direction: str = "forward") -> float:
+    """A text's mean per-token divergence: KL(p_s || p_c) (forward), KL(p_c || p_s) (reverse) or their mean."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if direction == "forward":
+        return text.mean_kl
+    if direction == "reverse":
+        return text.mean_kl_reverse
+    return (text.mean_kl + text.mean_kl_reverse) / 2
+
+
 def texts_frame(
     texts: Sequence[ContrastiveText],
     prompt_ids: Sequence[str] | None = None,
     settings: ContrastiveSettings | None = None,
+    *,
+    direction: str = "forward",
 ) -> pd.DataFrame:
-    """One row per decoded text, ranked by divergence (1 = most divergent); per-token lists kept."""
+    """One row per decoded text, ranked by ``divergence`` (the ``direction``'s; 1 = most divergent)."""
     mode = settings.mode if settings is not None else ""
     rows = [
         {
@@ -46,7 +63,9 @@ def texts_frame(
             "prompt": t.prompt,
             "text": t.text,
             "mode": mode,
-            "divergence": t.mean_kl,
+            "direction": direction,
+            "divergence": text_divergence(t, direction),
+            "divergence_forward": t.mean_kl,
             "divergence_reverse": t.mean_kl_reverse,
             "perplexity_starting": t.perplexity_starting,
             "perplexity_comparison": t.perplexity_comparison,
@@ -76,24 +95,44 @@ def token_spans(pieces: Sequence[str], values: Sequence[float], vmax: float) -> 
     return shaded_tokens(pieces, values, lambda v: _colour(v, vmax), lambda v: f"KL {v:.4f}")
 
 
+DIRECTION_LABELS: dict[str, str] = {
+    "forward": "KL(p_s || p_c)",
+    "reverse": "KL(p_c || p_s)",
+    "symmetric": "(KL(p_s || p_c) + KL(p_c || p_s)) / 2",
+}
+
+
+def token_values(row: pd.Series, direction: str = "forward") -> np.ndarray:
+    """A text's per-token divergences in ``direction`` (symmetric: the mean of both directions)."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    fwd = np.asarray(row["token_kl"], dtype=float)
+    if direction == "forward":
+        return fwd
+    rev = np.asarray(row["token_kl_reverse"], dtype=float)
+    return rev if direction == "reverse" else (fwd + rev) / 2
+
+
 def divergence_html(
     frame: pd.DataFrame,
     *,
     title: str = "Where the two models diverge",
     max_texts: int = 50,
-    column: str = "token_kl",
+    direction: str = "forward",
     vmax: float | None = None,
 ) -> str:
-    """A self-contained HTML page: the top texts, each token shaded by its per-token divergence.
+    """A self-contained HTML page: the top texts by mean divergence in ``direction``, each token shaded by it.
 
     ``vmax`` (the value shaded fully red) defaults to the 99th percentile of all token values.
     """
     if frame.empty:
         return f"<!doctype html><html><body><h1>{html.escape(title)}</h1><p>No texts.</p></body></html>"
-    top = frame.sort_values("divergence", ascending=False, kind="stable").head(max_texts)
-    all_values = np.concatenate([np.asarray(v, dtype=float) for v in frame[column] if len(v)] or [np.zeros(1)])
-    scale = float(vmax) if vmax is not None else float(np.nanpercentile(all_values, 99)) if all_values.size else 1.0
-    label = "KL(p_s || p_c)" if column == "token_kl" else "KL(p_c || p_s)"
+    values = [token_values(row, direction) for _, row in frame.iterrows()]
+    means = np.array([v.mean() if v.size else np.nan for v in values])
+    order = np.argsort(-np.nan_to_num(means, nan=-np.inf), kind="stable")[:max_texts]
+    all_values = np.concatenate([v for v in values if v.size] or [np.zeros(1)])
+    scale = float(vmax) if vmax is not None else float(np.nanpercentile(all_values, 99))
+    label = DIRECTION_LABELS[direction]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
@@ -101,16 +140,20 @@ def divergence_html(
         ".text{font-family:monospace;white-space:pre-wrap;border:1px solid #ddd;padding:.5em;margin:.3em 0 1.2em}"
         ".meta{color:#555;font-size:90%}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>Each generated token is shaded by {label} between the two models' next-token distributions "
-        f"at that position (raw logits); full red = {scale:.3f} nats or more. Hover a token for its value.</p>",
+        f"<p>Each generated token is shaded by {html.escape(label)} between the two models' next-token distributions "
+        f"at that position (raw logits); full red = {scale:.3f} nats or more. Hover a token for its value. "
+        "Texts are ordered by their mean over generated tokens.</p>",
     ]
-    for _, row in top.iterrows():
+    for i in order:
+        row = frame.iloc[i]
+        side = f" ({html.escape(str(row['side']))} model's text)" if "side" in row else ""
         parts.append(
             f"<div class='meta'>#{int(row['rank']) if 'rank' in row else ''} prompt <b>{html.escape(str(row['prompt_id']))}</b>"
-            f" sample {row['sample']}: mean KL {row['divergence']:.4f} (reverse {row['divergence_reverse']:.4f});"
+            f" sample {row['sample']}{side}: mean {html.escape(label)} {means[i]:.4f}; mean KL(p_s || p_c)"
+            f" {np.mean(row['token_kl']):.4f}, KL(p_c || p_s) {np.mean(row['token_kl_reverse']):.4f};"
             f" perplexity starting {row['perplexity_starting']:.2f}, comparison {row['perplexity_comparison']:.2f}</div>"
         )
         parts.append(f"<div class='meta'>Prompt: {html.escape(str(row['prompt']))}</div>")
-        parts.append(f"<div class='text'>{token_spans(list(row['token_pieces']), list(row[column]), scale)}</div>")
+        parts.append(f"<div class='text'>{token_spans(list(row['token_pieces']), list(values[i]), scale)}</div>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -17,7 +17,12 @@ from llm_behavior.divergence.embeddings import Embedder, load_minilm
 from llm_behavior.divergence.pair import check_pair
 from llm_behavior.divergence.prompt_sets import select_searched_prompts
 from llm_behavior.divergence.search import PromptSearch, SearchSettings, score_prompts
-from llm_behavior.divergence.summaries import cluster_texts, decode_both_models, label_clusters
+from llm_behavior.divergence.summaries import (
+    SummarySettings,
+    assign_split,
+    decode_both_models,
+    summarise_divergence,
+)
 from llm_behavior.divergence.tables import divergence_html
 from llm_behavior.models import GenerationSettings, LanguageModel, ModelSpec, load_language_model
 from llm_behavior.schemas import PAIR_SIDES
@@ -99,59 +104,80 @@ def choose_searched_prompts(
     return chosen
 
 
+DECODE_KEYS = ("max_prompts", "samples_per_prompt")  # summaries keys read by decode_search_split
+
+
+def _direction(params: dict[str, Any]) -> str:
+    return (params.get("search") or {}).get("direction", "forward")
+
+
+def _summary_settings(params: dict[str, Any]) -> SummarySettings:
+    p = {k: v for k, v in (params.get("summaries") or {}).items() if k not in DECODE_KEYS}
+    return SummarySettings.from_dict(p)
+
+
 def decode_search_split(
     reference: LanguageModel, candidate: LanguageModel, searched: pd.DataFrame, params: dict[str, Any]
 ) -> pd.DataFrame:
-    """Both models' texts (with per-token divergences) on the top ``search``-split prompts."""
+    """Both models' texts (per-token divergences kept) on the top ``search``-split prompts.
+
+    ``divergence`` follows ``search.direction``; ``split`` holds out a share of the prompts
+    (``summaries.validation_fraction``) whose texts only validate the summaries' labels.
+    """
     p = params.get("summaries") or {}
+    settings = _summary_settings(params)
     top = searched[searched["split"] == "search"].sort_values("divergence", ascending=False)
     top = top.head(int(p.get("max_prompts", 10)))
-    return decode_both_models(
+    texts = decode_both_models(
         reference,
         candidate,
         top["prompt"].tolist(),
         top["prompt_id"].astype(str).tolist(),
         _decoding(params),
-        samples_per_prompt=int(p.get("samples_per_prompt", 5)),
-        seed=int(p.get("seed", 0)),
+        samples_per_prompt=int(p.get("samples_per_prompt", 10)),
+        seed=settings.seed,
         side_names=PAIR_SIDES,
+        direction=_direction(params),
     )
+    return assign_split(texts, settings.validation_fraction, settings.seed)
 
 
 def summarise_clusters(
     texts: pd.DataFrame, params: dict[str, Any], reference: LanguageModel, candidate: LanguageModel
-) -> list[dict[str, Any]]:
-    """Clusters of both models' texts: sizes per model, p-values, divergence, examples (labels optional)."""
-    p = params.get("summaries") or {}
-    _, summary = cluster_texts(
+) -> dict[str, Any]:
+    """Each model's texts clustered, clusters matched, contrasts labelled and validated on held-out texts."""
+    settings = _summary_settings(params)
+    assistant = None
+    if settings.label_contrasts:
+        model = (params.get("assistant") or {}).get("model") or {"source": "smollm2-135m-instruct"}
+        assistant = _assistant(model, reference, candidate)
+    summary = summarise_divergence(
         texts,
         _embedder(params.get("embedding_model", "all-MiniLM-L6-v2")),
-        n_clusters=int(p.get("n_clusters", 6)),
-        n_examples=int(p.get("n_examples", 3)),
-        n_permutations=int(p.get("n_permutations", 2000)),
-        seed=int(p.get("seed", 0)),
+        settings,
+        assistant=assistant,
         sides=PAIR_SIDES,
+        direction=_direction(params),
     )
-    if p.get("label_clusters", False):
-        model = (params.get("assistant") or {}).get("model") or {"source": "smollm2-135m-instruct"}
-        summary = label_clusters(summary, _assistant(model, reference, candidate))
-    summary = summary.rename(columns=lambda c: c.replace("starting", "reference").replace("comparison", "candidate"))
-    return [{k: _plain(v) for k, v in row.items()} for row in summary.to_dict(orient="records")]
+    return _plain(summary)
 
 
 def render_token_view(texts: pd.DataFrame, params: dict[str, Any]) -> str:
-    """The colour-coded HTML view of the most divergent texts."""
+    """The colour-coded HTML view of the most divergent texts (``token_view.direction``, else the search's)."""
     view = params.get("token_view") or {}
     return divergence_html(
         texts,
         title="Where the reference and candidate models diverge (per-token KL)",
         max_texts=int(view.get("max_texts", 40)),
-        column="token_kl_reverse" if view.get("direction") == "reverse" else "token_kl",
+        direction=view.get("direction") or _direction(params),
     )
 
 
-def summarise_search(records: pd.DataFrame, cycles: pd.DataFrame, searched: pd.DataFrame) -> dict[str, Any]:
-    """Headline figures: random bundled prompts (the seeds) vs assistant prompts vs the chosen set."""
+def summarise_search(
+    records: pd.DataFrame, cycles: pd.DataFrame, searched: pd.DataFrame, clusters: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Headline figures: random bundled prompts (the seeds) vs assistant prompts vs the chosen set,
+    and the labels that held up on held-out texts."""
     scored = records[records["status"] == "scored"]
     seeds, proposed = scored[scored["origin"] == "seed"], scored[scored["origin"] == "assistant"]
     out: dict[str, Any] = {
@@ -170,6 +196,8 @@ def summarise_search(records: pd.DataFrame, cycles: pd.DataFrame, searched: pd.D
         for split in ("search", "heldout"):
             part = searched[searched["split"] == split]
             out[f"mean_divergence_fresh_{split}"] = _mean(part["divergence_fresh"])
+    if clusters:
+        out.update(_validated_headline(clusters))
     logger.info(
         "Prompt search: mean divergence of random bundled prompts %.4f, of assistant prompts %.4f, "
         "of the chosen held-out prompts on fresh generations %s",
@@ -177,7 +205,37 @@ def summarise_search(records: pd.DataFrame, cycles: pd.DataFrame, searched: pd.D
         out["mean_divergence_assistant_prompts"],
         out.get("mean_divergence_fresh_heldout"),
     )
+    if clusters:
+        shown = "; ".join(
+            f"{d['describes']}: {d['label']!r} (AUC {d['auc']:.2f}, adjusted p {d['p_adjusted']:.3g})"
+            for d in out["validated_differences"][:5]
+        )
+        logger.info(
+            "Divergence summaries: %d of %d contrast labels validated on held-out texts (%s)%s",
+            out["summary_labels_validated"], out["summary_labels_tested"], out["summary_validation"],
+            f": {shown}" if shown else "",
+        )  # fmt: skip
     return out
+
+
+def _validated_headline(clusters: dict[str, Any]) -> dict[str, Any]:
+    """How many contrast labels were tested and which held up (adjusted p <= alpha), best first."""
+    settings, counts = clusters.get("settings", {}), clusters.get("counts", {})
+    validated = [
+        {k: c.get(k) for k in ("describes", "label", "auc", "p_value", "p_adjusted", "pair")}
+        for c in clusters.get("contrasts", [])
+        if c.get("validated")
+    ]
+    return {
+        "summary_labels_tested": counts.get("n_tested", 0),
+        "summary_labels_validated": len(validated),
+        "summary_validation": (
+            f"{settings.get('judge')} judge on {counts.get('n_validation_prompts', 0)} held-out prompts, "
+            f"one-sided within-prompt permutation test of the AUC, {settings.get('correction')}-adjusted p <= "
+            f"{settings.get('alpha')}"
+        ),
+        "validated_differences": validated,
+    }
 
 
 def _mean(values: pd.Series) -> float | None:
@@ -189,8 +247,10 @@ def _plain(value: Any) -> Any:
     """JSON-friendly values (numpy scalars/arrays, NaN -> None)."""
     if isinstance(value, np.ndarray):
         return [_plain(v) for v in value.tolist()]
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

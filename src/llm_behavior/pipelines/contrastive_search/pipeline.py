@@ -3,8 +3,8 @@
 reference.language_model, candidate.language_model, prompts
   -> run_prompt_search        -> prompt_search_bank, prompt_search_cycles   (resumable per cycle)
   -> choose_searched_prompts  -> searched_prompts (search / heldout split, fresh re-scores)
-  -> decode_search_split      -> contrastive_texts (both models, per-token KL kept)
-  -> summarise_clusters       -> divergence_clusters
+  -> decode_search_split      -> contrastive_texts (both models, per-token KL kept, discovery / validation split)
+  -> summarise_clusters       -> divergence_clusters (matched clusters, labels validated on held-out texts)
   -> render_token_view        -> divergence_token_view (HTML)
   -> summarise_search         -> prompt_search_summary
 """
@@ -57,7 +57,7 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
             Node(render_token_view, ["contrastive_texts", "params:contrastive_search"], "divergence_token_view", name="render_token_view"),
             Node(
                 summarise_search,
-                ["prompt_search_bank", "prompt_search_cycles", "searched_prompts"],
+                ["prompt_search_bank", "prompt_search_cycles", "searched_prompts", "divergence_clusters"],
                 "prompt_search_summary",
                 name="summarise_search",
             ),
