@@ -100,3 +100,22 @@ def test_tracked_audit_run_is_named_logs_artifacts_and_prints_the_answer(project
     assert json.loads(local.read_text()) == result
     png = Path(client.download_artifacts(run_id, "audit_wealth.png", str(project / "dl")))
     assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_dataset_file_names_the_saved_file_versioned_or_not(tmp_path, monkeypatch):
+    from kedro.io import DataCatalog
+
+    from llm_behavior.console import dataset_file
+
+    monkeypatch.chdir(tmp_path)
+    catalog = DataCatalog.from_config({
+        "run_report": {"type": "kedro_mlflow.io.artifacts.MlflowArtifactDataset",
+                       "dataset": {"type": "text.TextDataset", "filepath": "data/report.html"}},
+        "audit_result": {"type": "json.JSONDataset", "filepath": "data/audit_result.json", "versioned": True},
+    })
+    assert dataset_file(catalog, "run_report") == "data/report.html"
+    catalog.save("audit_result", {"rejected": True})
+    saved = dataset_file(catalog, "audit_result")
+    assert saved.startswith("data/audit_result.json/") and saved.endswith("/audit_result.json")
+    assert json.loads((tmp_path / saved).read_text()) == {"rejected": True}  # the latest version's file
+    assert dataset_file(catalog, "not_in_the_catalog") is None
