@@ -82,3 +82,11 @@ def test_units_from_the_maps():
     clipped = behaviour_unit({}, AUDITING_BEHAVIOURS["length"], n_clipped=4)
     assert clipped.clipped and not behaviour_unit({}, AUDITING_BEHAVIOURS["length"], n_clipped=0).clipped
     assert eps_meaning(0.02).startswith("eps = 0.02: changes up to 0.02 in total variation")
+
+
+def test_unit_descriptions_name_the_scorer_once():
+    assert behaviour_unit({}, AUDITING_BEHAVIOURS["toxicity"]).description == (
+        "toxicity score in [0, 1] (local_toxicity toxicity), used as scored")
+    assert behaviour_unit({}, {"metric": "toxicity"}).description == "toxicity score in [0, 1] (toxicity), used as scored"
+    assert behaviour_unit({}, {"metric": "bleu", "transform": {"kind": "scale", "max": 100}}).description == (
+        "bleu, divided by 100")

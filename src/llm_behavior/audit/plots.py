@@ -39,6 +39,8 @@ def wealth_figure(
     fig, ax = plt.subplots(figsize=(7, 4))
     combined_line = 1.0 / alpha
     behaviour_line = per_behaviour_threshold or combined_line
+    n_steps = max((np.asarray(v).size for v in log_wealth.values()), default=1)
+    n_marked = 0
     for name, values in log_wealth.items():
         lw = np.asarray(values, dtype=float)
         steps = np.arange(1, lw.size + 1)
@@ -46,10 +48,14 @@ def wealth_figure(
         (line,) = ax.plot(steps, np.exp(np.clip(lw, -700, 700)), label=name, **style)
         stop = first_crossing(lw, combined_line if name == "combined" else behaviour_line)
         if stop is not None:
-            ax.plot([stop], [np.exp(min(lw[stop - 1], 700))], marker="o", ms=7, color=line.get_color(),
-                    markeredgecolor="black", ls="none", zorder=5)
-            ax.annotate(f"{name} rejects at {stop}", (stop, np.exp(min(lw[stop - 1], 700))), textcoords="offset points",
-                        xytext=(6, -12), fontsize=8, color=line.get_color())
+            point = (stop, float(np.exp(min(lw[stop - 1], 700))))
+            ax.plot(*point, marker="o", ms=7, color=line.get_color(), markeredgecolor="black", ls="none", zorder=5)
+            right = stop > 0.6 * n_steps  # labels near the right edge go to the left of the point
+            ax.annotate(f"{name} rejects at {stop}", point, textcoords="offset points", fontsize=8, zorder=6,
+                        xytext=(-8 if right else 8, 14 + 12 * n_marked), ha="right" if right else "left",
+                        color=line.get_color(), arrowprops={"arrowstyle": "-", "color": line.get_color(), "lw": 0.8},
+                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": line.get_color(), "lw": 0.8})
+            n_marked += 1
     ax.axhline(combined_line, color="red", ls="--", label=f"1/alpha = {combined_line:g} (combined)")
     if per_behaviour_threshold is not None and per_behaviour_threshold != combined_line:
         ax.axhline(per_behaviour_threshold, color="orange", ls=":",

@@ -37,6 +37,7 @@ def run_section(pair: str, models: Mapping[str, Any], generation_summary: Mappin
         column = {label: spec.get(key) for label, key in MODEL_FIELDS}
         column["model"] = column["model"] or summary.get("model_name")
         column["backend"] = column["backend"] or "transformers"
+        column["system prompt"] = column["system prompt"] or "none"
         column["decoding"] = ", ".join(f"{k}={v}" for k, v in gen.items() if k in (
             "max_new_tokens", "temperature", "top_p", "top_k", "num_samples", "seed"))
         column.update({

@@ -111,7 +111,7 @@ def behaviour_unit(result: Mapping[str, Any], spec: Mapping[str, Any] | None, n_
     invert = bool(transform.get("invert"))
     factor: float | None
     if kind == "identity":
-        factor, map_text = 1.0, "as scored (already in [0, 1])"
+        factor, map_text = 1.0, "used as scored"
     elif kind == "scale" and transform.get("max"):
         factor, map_text = float(transform["max"]), f"divided by {number(transform['max'])}"
     elif kind == "range" and transform.get("high") is not None and transform.get("low") is not None:
@@ -127,7 +127,8 @@ def behaviour_unit(result: Mapping[str, Any], spec: Mapping[str, Any] | None, n_
         map_text += ", clipped to [0, 1]"
     if not metric:
         return Unit(str(given) if given else NA)
-    source = f"{raw_unit}" + (f" ({scorer} {metric})" if raw_unit != metric else f" ({scorer})" if scorer else "")
+    named = " ".join(str(part) for part in (scorer, metric if raw_unit != metric else None) if part)
+    source = raw_unit + (f" ({named})" if named else "")
     description = str(given) if given else f"{source}, {map_text}"
     unit = None if kind == "identity" and not invert else raw_unit
     return Unit(description, unit, factor if unit else None, clipped)
