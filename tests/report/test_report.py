@@ -147,6 +147,8 @@ def test_tracking_metrics_from_audit_result():
     assert "length.pairs_to_rejection" not in m and "length.prompts_to_rejection" not in m
     old = {k: v["value"] for k, v in tracking_metrics(old_audit()).items()}
     assert old["pairs_used"] == 42.0 and "prompts_used" not in old and "toxicity.distance" not in old
+    # the p-value bounds follow from max wealth where the result lacks them: 1/40 and K/40 = 20 x 0.05 / 40
+    assert old["p_value_bound"] == pytest.approx(0.025) and old["toxicity.p_value_bound"] == pytest.approx(0.025)
 
 
 def test_select_divergent_texts_resolves_the_behaviour():

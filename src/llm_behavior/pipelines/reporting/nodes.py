@@ -13,6 +13,7 @@ from llm_behavior.hooks import side_spec
 from llm_behavior.models.base import CapabilityError, LanguageModel
 from llm_behavior.report.build import build_report
 from llm_behavior.report.divergent import DIVERGENT_COLUMNS, token_log_ratios, top_divergent_texts
+from llm_behavior.report.verdict import audit_verdict, p_value_bound
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def tracking_metrics(audit_result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "pairs_used": audit_result.get("pairs_used", audit_result.get("samples_used")),
         "log10_final_wealth": _log10(audit_result.get("final_wealth")),
         "log10_max_wealth": _log10(audit_result.get("max_wealth")),
-        "p_value_bound": audit_result.get("p_value_bound"),
+        "p_value_bound": audit_verdict(audit_result).p_value_bound,  # derived from max wealth when absent
     }
     aa = audit_result.get("aa_audit") or {}
     if aa:
@@ -153,8 +154,9 @@ def tracking_metrics(audit_result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     floors = audit_result.get("noise_floor") or {}
     for name, b in (audit_result.get("behaviours") or {}).items():
         metrics[f"{name}.rejected"] = float(bool(b.get("rejected")))
-        for key in ("mean_shift", "prompts_to_rejection", "pairs_to_rejection", "p_value_bound"):
+        for key in ("mean_shift", "prompts_to_rejection", "pairs_to_rejection"):
             metrics[f"{name}.{key}"] = b.get(key)
+        metrics[f"{name}.p_value_bound"] = p_value_bound(b, audit_result.get("alpha"))
         metrics[f"{name}.log10_max_wealth"] = _log10(b.get("max_wealth"))
         floor = floors.get(name) if isinstance(floors.get(name), dict) else {}
         metrics[f"{name}.distance"] = (floor.get("reference_vs_candidate") or {}).get("d_hat")
