@@ -44,7 +44,7 @@ def tracked_runs(project: Path) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_default_pair_generates_scores_and_audits(project):
+def test_default_pair_generates_scores_and_audits(project, capsys):
     params = {
         "pair": "e2e",
         "prompts": {"n_prompts": 4},
@@ -53,6 +53,7 @@ def test_default_pair_generates_scores_and_audits(project):
         "auditing": {"min_pairs": 4},
     }
     run_pipeline(project, None, params)
+    console = capsys.readouterr().out
     data = project / "data"
     gens = {s: pd.read_parquet(data / "03_primary" / "e2e" / f"{s}_generations.parquet")
             for s in ("reference", "candidate", "replicate")}
@@ -75,6 +76,10 @@ def test_default_pair_generates_scores_and_audits(project):
     for anchor in ("run", "audit", "scores", "divergent"):
         assert f"<section id='{anchor}'" in page
     assert page.count("src='data:image/png;base64,") == 2 and "smollm2-instruct-rude" in page
+    assert page.index("<section id='verdict'") < page.index("<section id='run'")  # the answer first
+    # the console ends with the answer and the report's path
+    assert "Audit of pair 'e2e': reference vs candidate" in console
+    assert "Report: " in console and "report.html" in console.split("Report: ")[-1]
     divergent = pd.read_parquet(report / "report_token_divergence.parquet")
     assert len(divergent) == 8 and set(divergent["side"]) == {"reference", "candidate"}
     shaded = divergent[divergent["token_log_ratio"].map(len) > 0]
@@ -84,12 +89,13 @@ def test_default_pair_generates_scores_and_audits(project):
     assert len(runs) == 1
     run = runs.iloc[0]
     assert run["params.auditing.alpha"] == "0.05" and run["params.reference.model.source"] == "smollm2-135m-instruct"
-    assert run["metrics.audit_metrics.samples_used"] == result["samples_used"]
+    assert run["tags.mlflow.runName"] == "e2e: generation+scoring+auditing+reporting"
+    assert run["metrics.audit_metrics.pairs_used"] == result.get("pairs_used", result.get("samples_used"))
     assert run["metrics.audit_metrics.rejected"] == float(result["rejected"])
     from mlflow.tracking import MlflowClient
 
     artifacts = [a.path for a in MlflowClient(tracking_uri=tracking_uri(project)).list_artifacts(run["run_id"])]
-    assert artifacts == ["report.html"]
+    assert artifacts == ["audit_result.json", "audit_score_distributions.png", "audit_wealth.png", "report.html"]
     # a second run reuses every generation: the cache holds exactly one chunk set per side;
     # with tracking switched off it records no run
     n_chunks = len(list((data / "02_intermediate" / "generation_cache").rglob("*.parquet")))

@@ -75,20 +75,64 @@ def tracking_enabled(params: dict[str, Any]) -> bool:
     return bool(value)
 
 
+def run_name(pair: str | None, pipeline_names: list[str] | str | None) -> str:
+    """The tracked run's name: the pair and the pipelines run (``__default__`` spelled out)."""
+    from llm_behavior.pipeline_registry import DEFAULT_PIPELINES
+
+    names = [pipeline_names] if isinstance(pipeline_names, str) else list(pipeline_names or ["__default__"])
+    spelled = "+".join("+".join(DEFAULT_PIPELINES) if n == "__default__" else n for n in names)
+    return f"{pair}: {spelled}" if pair else spelled
+
+
+# Datasets logged as artifacts of the tracked run (file name in the run), beside report.html.
+TRACKED_ARTIFACTS = {
+    "audit_result": "audit_result.json",
+    "audit_wealth_plot": "audit_wealth.png",
+    "audit_distributions_plot": "audit_score_distributions.png",
+}
+
+
+def log_artifact(run_id: str, file_name: str, data: Any) -> None:
+    """Log ``data`` (a dict as JSON, a matplotlib figure or PNG bytes) as ``file_name`` of the run."""
+    import json
+    import tempfile
+
+    import mlflow
+    from matplotlib.figure import Figure
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / file_name
+        if isinstance(data, dict):
+            path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        elif isinstance(data, Figure):
+            data.savefig(path, format="png", dpi=120, bbox_inches="tight")
+        elif isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            raise TypeError(f"cannot log {type(data).__name__} as the artifact {file_name}")
+        mlflow.MlflowClient(tracking_uri=mlflow.get_tracking_uri()).log_artifact(run_id, str(path))
+
+
 class TrackingHook:
     """kedro-mlflow's hook, behind the ``tracking.enabled`` switch.
 
     settings.py disables the plugin's auto-registered hook; this one forwards every call to a fresh
     ``MlflowHook`` when tracking is on, and otherwise leaves the store alone and turns off the
-    catalog's mlflow datasets' logging (the report is then saved locally only).
+    catalog's mlflow datasets' logging (the report is then saved locally only). The run is named
+    after the pair and the pipelines (unless mlflow.yml names it), and the audit result and its
+    plots are logged as artifacts (:data:`TRACKED_ARTIFACTS`) when a node makes or reads them.
     """
 
     def __init__(self) -> None:
         self._mlflow: Any = None
+        self._pair: str | None = None
+        self._logged: set[str] = set()
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         self._mlflow = None
+        self._logged = set()
+        self._pair = (context.params.get("reporting") or {}).get("pair") or context.params.get("pair")
         _PROJECT_ROOT["path"] = str(Path(context.project_path).resolve())
         if tracking_enabled(context.params):
             from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
@@ -112,6 +156,9 @@ class TrackingHook:
     @hook_impl
     def before_pipeline_run(self, run_params: dict, pipeline: Any, catalog: Any) -> None:
         if self._mlflow is not None:
+            run = self._mlflow.mlflow_config.tracking.run
+            if not run.name:  # mlflow.yml's name wins
+                run.name = run_name(self._pair, run_params.get("pipeline_names") or run_params.get("pipeline_name"))
             self._mlflow.before_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
         else:
             from kedro_mlflow.io.catalog.switch_catalog_logging import switch_catalog_logging
@@ -122,6 +169,15 @@ class TrackingHook:
     def before_node_run(self, node: Any, catalog: Any, inputs: dict, is_async: bool) -> None:
         if self._mlflow is not None:
             self._mlflow.before_node_run(node=node, catalog=catalog, inputs=inputs, is_async=is_async)
+
+    @hook_impl
+    def after_node_run(self, node: Any, catalog: Any, inputs: dict, outputs: dict, is_async: bool) -> None:
+        if self._mlflow is None or not self._mlflow._is_mlflow_enabled or self._mlflow.run_id is None:
+            return
+        for name, data in {**inputs, **outputs}.items():
+            if name in TRACKED_ARTIFACTS and name not in self._logged:
+                log_artifact(self._mlflow.run_id, TRACKED_ARTIFACTS[name], data)
+                self._logged.add(name)
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict, pipeline: Any, catalog: Any) -> None:

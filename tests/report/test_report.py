@@ -96,7 +96,7 @@ def test_token_log_ratios_equal_direct_log_probability_differences():
 
 
 def test_html_helpers():
-    assert fmt(float("nan")) == "\u2013" and fmt(3) == "3" and fmt(0.123456) == "0.1235" and fmt(True) == "True"
+    assert fmt(float("nan")) == "n/a" and fmt(None) == "n/a" and fmt(3) == "3" and fmt(0.123456) == "0.1235" and fmt(True) == "True"
     assert diverging_colour(1.0, 2.0) == "rgba(220,38,38,0.500)"
     assert diverging_colour(-4.0, 2.0) == "rgba(37,99,235,1.000)"
     html = token_spans(["a<b", "\n"], [0.5, -0.1], 1.0)
@@ -131,17 +131,24 @@ def test_report_artifacts_dataset_reads_what_exists(tmp_path):
 
 
 def test_tracking_metrics_from_audit_result():
-    audit = {
-        "rejected": True, "samples_used": 55, "final_wealth": 30.0, "max_wealth": 40.0,
-        "aa_audit": {"rejected": False, "max_wealth": 1.5},
-        "behaviours": {"toxicity": {"rejected": True, "mean_shift": 0.14, "max_wealth": 80.0, "pairs_to_rejection": 55},
-                       "length": {"rejected": False, "mean_shift": None, "max_wealth": 2.0, "pairs_to_rejection": None}},
-    }
-    m = {k: v["value"] for k, v in tracking_metrics(audit).items()}
-    assert m["rejected"] == 1.0 and m["samples_used"] == 55.0 and m["aa_rejected"] == 0.0
-    assert m["toxicity.pairs_to_rejection"] == 55.0 and m["toxicity.mean_shift"] == pytest.approx(0.14)
-    # absent values stay absent (never logged as 0)
-    assert "length.pairs_to_rejection" not in m and "length.mean_shift" not in m
+    from tests.report.audit_fixtures import contract_audit, old_audit
+
+    m = {k: v["value"] for k, v in tracking_metrics(contract_audit()).items()}
+    assert m["rejected"] == 1.0 and m["prompts_used"] == 18.0 and m["pairs_used"] == 52.0 and m["aa_rejected"] == 0.0
+    # wealth as log10: max wealth 2e7 -> 7.30103 (= log10 2 + 7), toxicity 1.4e7 -> 7.146128
+    assert m["log10_max_wealth"] == pytest.approx(7.30103, abs=1e-5)
+    assert m["toxicity.log10_max_wealth"] == pytest.approx(7.146128, abs=1e-6)
+    assert m["aa_log10_max_wealth"] == pytest.approx(0.230449, abs=1e-6)  # log10 1.7
+    assert m["toxicity.prompts_to_rejection"] == 18.0 and m["toxicity.pairs_to_rejection"] == 52.0
+    assert m["toxicity.mean_shift"] == pytest.approx(0.135) and m["toxicity.distance"] == pytest.approx(0.27)
+    assert m["toxicity.distance_over_noise_floor"] == pytest.approx(9.5) and m["p_value_bound"] == pytest.approx(5e-8)
+    assert not any(k.startswith("max_wealth") or k.endswith(".max_wealth") for k in m)  # no raw wealth
+    # absent values stay absent (never logged as 0): length was not rejected
+    assert "length.pairs_to_rejection" not in m and "length.prompts_to_rejection" not in m
+    old = {k: v["value"] for k, v in tracking_metrics(old_audit()).items()}
+    assert old["pairs_used"] == 42.0 and "prompts_used" not in old and "toxicity.distance" not in old
+    # the p-value bounds follow from max wealth where the result lacks them: 1/40 and K/40 = 20 x 0.05 / 40
+    assert old["p_value_bound"] == pytest.approx(0.025) and old["toxicity.p_value_bound"] == pytest.approx(0.025)
 
 
 def test_select_divergent_texts_resolves_the_behaviour():

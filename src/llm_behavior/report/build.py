@@ -10,110 +10,164 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from llm_behavior.report.headlines import headlines
 from llm_behavior.report.html import Section, esc, fmt, image, page, table, token_spans
+from llm_behavior.report.verdict import NA, audit_verdict, count, number
 
 SIDES = ("reference", "candidate", "replicate")
 HEADLINE_TEXT_METRICS = ("n_tokens", "mtld", "flesch_reading_ease", "entropy", "sentence_length_mean")
 
 
+MODEL_FIELDS = (
+    ("model", "name"), ("source", "source"), ("backend", "backend"), ("quantization", "quantization"),
+    ("system prompt", "system_prompt"),
+)
+
+
 def run_section(pair: str, models: Mapping[str, Any], generation_summary: Mapping[str, Any]) -> Section:
-    """The model pair, each side's spec and decoding settings, and what was generated."""
-    rows = []
+    """The model pair: one column per side (spec, decoding settings, what was generated)."""
+    columns: dict[str, dict[str, Any]] = {}
     for side in SIDES:
         spec = models.get(side)
         summary = generation_summary.get("sides", {}).get(side, {})
         if spec is None and not summary:
             continue
-        gen = (spec or {}).get("generation", {})
-        rows.append(
-            {
-                "side": side,
-                "model": (spec or {}).get("name", summary.get("model_name")),
-                "source": (spec or {}).get("source"),
-                "backend": (spec or {}).get("backend", "transformers"),
-                "quantization": (spec or {}).get("quantization"),
-                "system prompt": (spec or {}).get("system_prompt"),
-                "decoding": ", ".join(f"{k}={v}" for k, v in gen.items() if k in (
-                    "max_new_tokens", "temperature", "top_p", "top_k", "num_samples", "seed")),
-                "texts": summary.get("n_generations"),
-                "prompts": summary.get("n_prompts"),
-                "mean new tokens": summary.get("mean_new_tokens"),
-                "empty texts": summary.get("n_empty_texts"),
-                "spec hash": summary.get("spec_hash"),
-            }
-        )
+        spec = spec or {}
+        gen = spec.get("generation", {})
+        column = {label: spec.get(key) for label, key in MODEL_FIELDS}
+        column["model"] = column["model"] or summary.get("model_name")
+        column["backend"] = column["backend"] or "transformers"
+        column["system prompt"] = column["system prompt"] or "none"
+        column["decoding"] = ", ".join(f"{k}={v}" for k, v in gen.items() if k in (
+            "max_new_tokens", "temperature", "top_p", "top_k", "num_samples", "seed"))
+        column.update({
+            "texts": summary.get("n_generations"),
+            "prompts": summary.get("n_prompts"),
+            "mean new tokens": summary.get("mean_new_tokens"),
+            "empty texts": summary.get("n_empty_texts"),
+            "spec hash": str(summary["spec_hash"])[:12] if summary.get("spec_hash") else None,
+        })
+        columns[side] = column
+    frame = pd.DataFrame(columns)
+    frame.insert(0, "", frame.index)
     flags = generation_summary.get("flags") or []
     flag_html = "".join(f"<li>{esc(f)}</li>" for f in flags)
     body = (
         f"<p>Pair <b>{esc(pair)}</b>. The <i>replicate</i> side is the reference model again with another seed "
         "(an A/A control: any 'shift' it shows is noise).</p>"
-        + table(pd.DataFrame(rows))
+        + table(frame)
         + (f"<p>Warnings from generation:</p><ul>{flag_html}</ul>" if flags else "<p class='muted'>No generation warnings.</p>")
     )
     return Section("run", "Models and settings", body)
 
 
-def audit_section(audit: Mapping[str, Any], wealth_png: bytes | None) -> Section:
-    """The verdict, per behaviour: samples to rejection, wealth, eps; the A/A control; the wealth plot."""
-    rejected = bool(audit.get("rejected"))
-    verdict = (
-        f"<div class='verdict {'rejected' if rejected else 'kept'}' data-verdict='{'rejected' if rejected else 'not-rejected'}'>"
-        f"<b>{esc(audit.get('verdict', ''))}</b>: test <code>{esc(audit.get('test'))}</code> at alpha = {fmt(audit.get('alpha'))}"
-        + (f", rejected after <b>{fmt(audit.get('samples_used'))}</b> pairs" if rejected else
-           f", {fmt(audit.get('samples_used'))} pairs seen without rejecting")
-        + f" (final wealth {fmt(audit.get('final_wealth'))}, threshold {fmt(audit.get('threshold'))}).</div>"
+PIPELINE_TITLES = {"contrastive_search": "Contrastive search", "probing": "Probing", "profiling": "Profiles"}
+
+
+def verdict_section(audit: Mapping[str, Any], behaviour_specs: Mapping[str, Any], found: Mapping[str, str]) -> Section:
+    """The answer first: the verdict, one sentence per behaviour, what H0 and the units are, the A/A
+    control, and the headline of every optional analysis that was run."""
+    answer = audit_verdict(audit, behaviour_specs)
+    state = "rejected" if answer.rejected else "not-rejected" if answer.rejected is not None else "n/a"
+    items = "".join(
+        f"<li data-behaviour='{esc(b.name)}' data-status='{esc(b.status)}'>{esc(b.sentence())}</li>"
+        for b in answer.behaviours
     )
-    rows = []
-    for name, b in (audit.get("behaviours") or {}).items():
-        aa = ((audit.get("aa_audit") or {}).get("behaviours") or {}).get(name, {})
-        rows.append(
-            {
-                "behaviour": name,
-                "eps": b.get("eps"),
-                "pairs": b.get("n_pairs"),
-                "dropped (NaN)": b.get("n_dropped"),
-                "rejected": b.get("rejected"),
-                "pairs to rejection": b.get("pairs_to_rejection"),
-                "mean shift (cand - ref)": b.get("mean_shift"),
-                "max wealth": b.get("max_wealth"),
-                "A/A rejected": aa.get("rejected"),
-                "A/A max wealth": aa.get("max_wealth"),
-            }
-        )
-    body = verdict + (
-        f"<p>H0: the distance between the two sides' score distributions is at most eps "
-        f"({esc(audit.get('eps_source', ''))}). {esc(audit.get('combination', ''))}. The test is anytime-valid: "
-        "the wealth may be watched after every pair; rejecting when it crosses 1/alpha keeps the error rate "
-        "at most alpha.</p>"
-    ) + table(pd.DataFrame(rows))
-    aa = audit.get("aa_audit")
-    if aa:
-        body += (
-            f"<p>A/A control (reference vs replicate): {'<b>rejected</b> (investigate: the test or the data is off)' if aa.get('rejected') else 'not rejected'}"
-            f" after {fmt(aa.get('samples_used'))} pairs, max wealth {fmt(aa.get('max_wealth'))}.</p>"
-        )
+    units = "; ".join(f"<b>{esc(b.name)}</b>: {esc(b.unit.description)}" for b in answer.behaviours)
+    body = (
+        f"<div class='verdict {'rejected' if answer.rejected else 'kept'}' data-verdict='{state}'>"
+        f"{esc(answer.headline())}</div>"
+        f"<ul class='behaviours'>{items}</ul>"
+        f"<p>{esc(answer.aa_text())}</p>"
+        f"<p class='muted'>H0: the score distributions of the reference and the candidate are within eps of each other "
+        f"in total variation; {esc(answer.eps_text)}. Mean shift: candidate − reference, on the audited scale "
+        f"in [0, 1]. Units and maps: {units}. Distance: the held-out estimate of the total-variation distance between "
+        "the two sides' score distributions, ± its 95% interval; the A/A noise floor is the upper 95% bound of "
+        "the same distance between the reference and its replicate. The p-value bound is anytime-valid: it holds "
+        "however often the audit was looked at (combined: 1 / max wealth; per behaviour: K / max wealth, Bonferroni over "
+        "the K behaviours).</p>"
+    )
+    if found:
+        rows = "".join(f"<li><a href='#{esc(anchor_of(name))}'>{esc(PIPELINE_TITLES[name])}</a>: {esc(line)}</li>"
+                       for name, line in found.items())
+        body += f"<p>Other analyses of this pair:</p><ul class='headlines'>{rows}</ul>"
+    return Section("verdict", "Verdict", body)
+
+
+def anchor_of(pipeline: str) -> str:
+    return {"contrastive_search": "contrastive"}.get(pipeline, pipeline)
+
+
+def _fold_size(entry: Mapping[str, Any]) -> str:
+    """Prompts (and pairs) per fold, by the result's schema (pairs only before the prompt was the unit)."""
+    if entry.get("fold_size_pairs") is not None:
+        return f"{fmt(entry.get('fold_size'))} prompts ({fmt(entry['fold_size_pairs'])} pairs)"
+    return f"{fmt(entry.get('fold_size'))} pairs" if entry.get("fold_size") is not None else "n/a"
+
+
+def audit_section(audit: Mapping[str, Any], behaviour_specs: Mapping[str, Any], wealth_png: bytes | None) -> Section:
+    """The audit in detail: one column per behaviour, the method in words, the wealth plot, fold power."""
+    answer = audit_verdict(audit, behaviour_specs)
+    aa_behaviours = (audit.get("aa_audit") or {}).get("behaviours") or {}
+    columns: dict[str, dict[str, str]] = {}
+    for b in answer.behaviours:
+        if b.skipped:
+            columns[b.name] = {"verdict": f"not audited: {b.skipped}"}
+            continue
+        aa = aa_behaviours.get(b.name, {})
+        columns[b.name] = {
+            "verdict": b.status,
+            "unit and map": b.unit.description,
+            "eps": number(b.eps),
+            "prompts / pairs audited": f"{count(b.prompts_audited)} / {count(b.pairs_audited)}",
+            "pairs dropped (a NaN score)": count(b.n_dropped),
+            "prompts / pairs to rejection": (f"{count(b.prompts)} / {count(b.pairs)}" if b.rejected else "not rejected"),
+            "mean shift (candidate − reference)": b.shift_text(),
+            "distance, 95% interval": b.distance.text() if b.distance else NA,
+            "A/A noise floor (upper 95%)": number(b.noise_floor, 2),
+            "distance / noise floor": number(b.noise_ratio, 2),
+            "max wealth (rejects at)": f"{number(b.max_wealth)} ({number(b.threshold)})",
+            "p-value bound": number(b.p_value_bound, 2),
+            "A/A control: max wealth (rejected?)": (
+                f"{number(aa.get('max_wealth'))} ({'yes' if aa.get('rejected') else 'no'})" if aa else NA),
+        }
+    frame = pd.DataFrame(columns)
+    frame.insert(0, "", frame.index)
+    k = answer.n_behaviours
+    body = (
+        f"<p>Test <code>{esc(answer.test or NA)}</code> at alpha = {esc(number(answer.alpha))}: each behaviour has "
+        "its own e-process (its wealth, starting at 1, grows when the two sides' scores differ); the audit rejects "
+        f"\"some behaviour shifted\" when the average of the {k} wealths reaches 1/alpha = {esc(number(answer.threshold))}, "
+        f"and names a behaviour as shifted when its own wealth reaches {k}/alpha (Bonferroni). The test is "
+        "anytime-valid: the wealth may be watched after every prompt and the error rate stays at most alpha.</p>"
+        + table(frame)
+    )
     if wealth_png:
-        body += image(wealth_png, "audit wealth against pairs seen")
-    folds = audit.get("folds") or {}
+        body += image(wealth_png, "audit wealth against the data seen, with the rejection points")
     fold_rows = []
-    for name, f in folds.items():
+    for name, f in (audit.get("folds") or {}).items():
+        if not isinstance(f, Mapping):
+            continue
         for test_name, t in (f.get("tests") or {}).items():
             fold_rows.append(
                 {
                     "behaviour": name,
                     "test": test_name,
+                    "fold size": _fold_size(f),
                     "folds": t.get("folds"),
                     "rejection rate": t.get("rejection_rate"),
-                    "median pairs to rejection": t.get("median_samples_to_rejection"),
+                    "median prompts to rejection": t.get("median_prompts_to_rejection", NA),
+                    "median pairs to rejection": t.get("median_pairs_to_rejection", t.get("median_samples_to_rejection")),
                 }
             )
     if fold_rows:
         body += (
-            "<details><summary>Power over disjoint folds (each test re-run on independent folds of the pairs)</summary>"
+            "<details><summary>Power over disjoint folds (each test re-run on independent folds of the data; "
+            "rejection rate = share of folds that rejected)</summary>"
             + table(pd.DataFrame(fold_rows))
             + "</details>"
         )
-    return Section("audit", "Audit verdict", body)
+    return Section("audit", "Audit in detail", body)
 
 
 def scores_section(score_summary: pd.DataFrame, distributions_png: bytes | None) -> Section:
@@ -124,6 +178,8 @@ def scores_section(score_summary: pd.DataFrame, distributions_png: bytes | None)
     if not score_summary.empty:
         wide = score_summary.pivot_table(index=["scorer", "metric"], columns="side", values="mean").reset_index()
         wide.columns = [str(c) for c in wide.columns]
+        order = [c for c in ("scorer", "metric", *SIDES) if c in wide.columns]
+        wide = wide[order + [c for c in wide.columns if c not in order]]
         if {"reference", "candidate"} <= set(wide.columns):
             wide["candidate - reference"] = wide["candidate"] - wide["reference"]
         headline = wide["metric"].isin(HEADLINE_TEXT_METRICS) | (wide["scorer"] != "text_characteristics")
@@ -255,22 +311,38 @@ def build_report(
     distributions_png: bytes | None,
     artifacts: Mapping[str, Mapping[str, Any]],
     created: str,
+    behaviour_specs: Mapping[str, Any] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> str:
-    """The report page. Sections for the optional pipelines appear when their outputs exist."""
+    """The report page: the verdict first, then the evidence. Sections for the optional pipelines
+    appear when their outputs exist (their headlines also in the verdict block).
+
+    ``behaviour_specs``: ``auditing.behaviours`` of the parameters (units and maps of the behaviours);
+    ``provenance``: labelled values shown under the title (e.g. the data version).
+    """
+    specs = behaviour_specs or {}
+    builders = {"contrastive_search": contrastive_section, "probing": probing_section, "profiling": profiling_section}
+    found = headlines(artifacts)
     sections = [
+        verdict_section(audit, specs, found),
         run_section(pair, models, generation_summary),
-        audit_section(audit, wealth_png),
+        audit_section(audit, specs, wealth_png),
         scores_section(score_summary, distributions_png),
         divergent_section(divergent, behaviour),
     ]
-    builders = {"contrastive_search": contrastive_section, "probing": probing_section, "profiling": profiling_section}
     for name, build in builders.items():
         if artifacts.get(name):
-            sections.append(build(artifacts[name]))
+            section = build(artifacts[name])
+            lead = f"<p class='headline'>{esc(found[name])}</p>" if name in found else ""
+            sections.append(Section(section.anchor, section.title, lead + section.body))
     missing = [name for name in builders if not artifacts.get(name)]
     if missing:
         sections.append(Section("not-run", "Not in this report",
                                 "<p>No outputs found for: " + ", ".join(f"<code>{esc(m)}</code>" for m in missing)
-                                + f". Run <code>kedro run --pipeline &lt;name&gt; --params pair={esc(pair)}</code>"
-                                " (or its run file), then <code>kedro run --pipeline reporting</code>.</p>"))
-    return page(f"llm_behavior report: {pair}", f"Created {created}.", sections)
+                                + f". Run <code>kedro run --pipelines &lt;name&gt; --params pair={esc(pair)}</code>"
+                                " (or its run file), then <code>kedro run --pipelines reporting</code>"
+                                f" (with the same <code>--params pair={esc(pair)}</code>).</p>"))
+    subtitle = f"Created {created}." + "".join(
+        f" {label[:1].upper() + label[1:]}: {value}." for label, value in (provenance or {}).items() if value not in (None, "")
+    )
+    return page(f"llm_behavior report: {pair}", subtitle, sections)

@@ -16,11 +16,15 @@ body{font-family:system-ui,sans-serif;max-width:72em;margin:0 auto;padding:0 1.5
 nav{background:#fff;border-bottom:1px solid #d0d7de;padding:.5em 0;z-index:1}
 nav a{margin-right:1em}
 h1{margin-bottom:.2em} h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;margin:.6em 0;font-size:90%}
+.table-wrap{max-width:100%;overflow-x:auto;margin:.6em 0}
+table{border-collapse:collapse;font-size:90%}
 th,td{border:1px solid #d0d7de;padding:.25em .5em;text-align:left;vertical-align:top;max-width:32em;overflow-wrap:break-word}
 th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 img{max-width:100%;height:auto;border:1px solid #eee;margin:.5em 0}
-.verdict{font-size:120%;padding:.6em 1em;border-radius:6px;margin:.5em 0}
+.verdict{font-size:115%;font-weight:600;padding:.6em 1em;border-radius:6px;margin:.5em 0}
+ul.behaviours li{margin:.3em 0} .headline{font-weight:600}
+pre{white-space:pre-wrap;overflow-wrap:anywhere} .contrastive-view{max-width:100%;overflow-x:auto}
+code{overflow-wrap:anywhere}
 .rejected{background:#ffebe9;border:1px solid #ff8182} .kept{background:#dafbe1;border:1px solid #4ac26b}
 .tokens{font-family:ui-monospace,monospace;white-space:pre-wrap;border:1px solid #d0d7de;padding:.5em;margin:.2em 0 .8em}
 .muted{color:#57606a;font-size:90%}
@@ -43,7 +47,7 @@ def esc(value: object) -> str:
 
 
 def fmt(value: object, digits: int = 4) -> str:
-    """A number to ``digits`` significant figures; integers and text as they are; NaN as an en dash."""
+    """A number to ``digits`` significant figures; integers and text as they are; NaN and None as n/a."""
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (int, np.integer)):
@@ -51,10 +55,10 @@ def fmt(value: object, digits: int = 4) -> str:
     if isinstance(value, (float, np.floating)):
         v = float(value)
         if math.isnan(v):
-            return "\u2013"
+            return "n/a"
         return f"{v:.{digits}g}"
     if value is None:
-        return "\u2013"
+        return "n/a"
     return str(value)
 
 
@@ -70,13 +74,8 @@ def table(frame: pd.DataFrame, *, max_rows: int = 200, digits: int = 4) -> str:
             cells.append(f"<td{cls}>{esc(fmt(v, digits))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = f"<p class='muted'>{len(frame) - max_rows} more rows not shown.</p>" if len(frame) > max_rows else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
-
-
-def key_values(pairs: Sequence[tuple[str, object]]) -> str:
-    """A two-column table of labels and values."""
-    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(fmt(v))}</td></tr>" for k, v in pairs)
-    return f"<table>{rows}</table>"
+    return (f"<div class='table-wrap'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            f"</div>{more}")
 
 
 def image(png: bytes, alt: str) -> str:

@@ -159,7 +159,27 @@ def score_tables(
         )
     scores = pd.concat(parts, ignore_index=True)[list(SCORE_COLUMNS)]
     scores["reason"] = scores["reason"].astype(object)
+    warn_failed_scorers(scores)
     return scores
+
+
+def warn_failed_scorers(scores: pd.DataFrame) -> list[str]:
+    """One warning per scorer that gave NaN on every text (e.g. an API scorer without network),
+    with the count and the most common reason; returns the warnings' texts."""
+    texts = []
+    for scorer, part in scores.groupby("scorer", sort=True):
+        if part.empty or part["value"].notna().any():
+            continue
+        reasons = part["reason"].dropna().astype(str)
+        reason = reasons.value_counts().index[0] if len(reasons) else "no reason recorded"
+        n_texts = part[list(KEY_COLUMNS)].drop_duplicates().shape[0]
+        text = (
+            f"scorer {scorer!r} failed on every text: {n_texts} texts, all {len(part)} scores NaN "
+            f"(sides: {', '.join(sorted(part['side'].unique()))}); most common reason: {reason}"
+        )
+        logger.warning(text)
+        texts.append(text)
+    return texts
 
 
 def _score_in_chunks(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime, timezone
 from typing import Any
 
@@ -12,6 +13,7 @@ from llm_behavior.hooks import side_spec
 from llm_behavior.models.base import CapabilityError, LanguageModel
 from llm_behavior.report.build import build_report
 from llm_behavior.report.divergent import DIVERGENT_COLUMNS, token_log_ratios, top_divergent_texts
+from llm_behavior.report.verdict import audit_verdict, p_value_bound
 
 log = logging.getLogger(__name__)
 
@@ -107,26 +109,56 @@ def render_report(
         distributions_png=distributions_png,
         artifacts=artifacts,
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        behaviour_specs=auditing.get("behaviours") or {},
+        provenance=provenance(audit_result, generation_summary),
     )
 
 
+PROVENANCE_KEYS = (("data_version", "data version"), ("run_id", "run"), ("code_version", "code version"))
+
+
+def provenance(*results: dict[str, Any]) -> dict[str, Any]:
+    """The run identity the outputs carry (first found per key), shown under the report's title."""
+    out: dict[str, Any] = {}
+    for key, label in PROVENANCE_KEYS:
+        for result in results:
+            if result.get(key) not in (None, ""):
+                out[label] = result[key]
+                break
+    return out
+
+
+def _log10(value: Any) -> float | None:
+    """log10 of a wealth (None when absent or not positive: never logged as 0)."""
+    return math.log10(float(value)) if value is not None and float(value) > 0 else None
+
+
 def tracking_metrics(audit_result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The audit's figures as metrics for the tracking store (kedro-mlflow's metrics-history format)."""
-    metrics: dict[str, float] = {
+    """The audit's figures as metrics for the tracking store (kedro-mlflow's metrics-history format).
+
+    Wealth is logged as log10 (it spans tens of orders of magnitude); a figure the result lacks is
+    not logged (never as 0).
+    """
+    metrics: dict[str, float | None] = {
         "rejected": float(bool(audit_result.get("rejected"))),
-        "samples_used": float(audit_result.get("samples_used") or 0),
+        "prompts_used": audit_result.get("prompts_used"),
+        "pairs_used": audit_result.get("pairs_used", audit_result.get("samples_used")),
+        "log10_final_wealth": _log10(audit_result.get("final_wealth")),
+        "log10_max_wealth": _log10(audit_result.get("max_wealth")),
+        "p_value_bound": audit_verdict(audit_result).p_value_bound,  # derived from max wealth when absent
     }
-    for key in ("final_wealth", "max_wealth"):
-        if audit_result.get(key) is not None:
-            metrics[key] = float(audit_result[key])
     aa = audit_result.get("aa_audit") or {}
     if aa:
         metrics["aa_rejected"] = float(bool(aa.get("rejected")))
-        if aa.get("max_wealth") is not None:
-            metrics["aa_max_wealth"] = float(aa["max_wealth"])
+        metrics["aa_log10_max_wealth"] = _log10(aa.get("max_wealth"))
+    floors = audit_result.get("noise_floor") or {}
     for name, b in (audit_result.get("behaviours") or {}).items():
         metrics[f"{name}.rejected"] = float(bool(b.get("rejected")))
-        for key in ("mean_shift", "max_wealth", "pairs_to_rejection"):
-            if b.get(key) is not None:  # absent, not zero, when the audit has no value
-                metrics[f"{name}.{key}"] = float(b[key])
-    return {k: {"value": v, "step": 0} for k, v in metrics.items()}
+        for key in ("mean_shift", "prompts_to_rejection", "pairs_to_rejection"):
+            metrics[f"{name}.{key}"] = b.get(key)
+        metrics[f"{name}.p_value_bound"] = p_value_bound(b, audit_result.get("alpha"))
+        metrics[f"{name}.log10_max_wealth"] = _log10(b.get("max_wealth"))
+        floor = floors.get(name) if isinstance(floors.get(name), dict) else {}
+        metrics[f"{name}.distance"] = (floor.get("reference_vs_candidate") or {}).get("d_hat")
+        metrics[f"{name}.distance_over_noise_floor"] = floor.get("candidate_distance_over_noise_floor")
+    return {k: {"value": float(v), "step": 0} for k, v in metrics.items() if v is not None}
