@@ -22,8 +22,9 @@ from llm_behavior.divergence.summaries import (
     summarise_divergence,
     validation_prompts,
 )
-from llm_behavior.divergence.tables import TEXT_COLUMNS, divergence_html, texts_frame, token_spans
+from llm_behavior.divergence.tables import TEXT_COLUMNS, texts_frame
 from llm_behavior.models.hf import row_seed
+from llm_behavior.report.divergence_page import divergence_html, kl_token_spans
 from tests.divergence.conftest import wrap
 from tests.divergence.test_decoding import direct_distributions
 from tests.tiny_models import direct_token_logprobs
@@ -79,7 +80,7 @@ def test_html_view_shades_each_token_and_escapes_text():
     assert alphas(divergence_html(frame, vmax=1.0, direction="reverse")) == [0.2, 0.1, 0.1, 0.1]
     assert alphas(divergence_html(frame, vmax=1.0, direction="symmetric")) == [1.0, 0.55, 0.3, 0.05]
     with pytest.raises(ValueError, match="2 token pieces but 1"):
-        token_spans(["a", "b"], [0.1], 1.0)
+        kl_token_spans(["a", "b"], [0.1], 1.0)
 
 
 # ---------------------------------------------------------------------- matching

@@ -16,7 +16,7 @@ from llm_behavior.divergence.summaries import (
     match_clusters,
     summarise_divergence,
 )
-from llm_behavior.divergence.tables import divergence_html, texts_frame
+from llm_behavior.divergence.tables import texts_frame
 from llm_behavior.divergence.validation import adjust_p_values, permutation_auc_test
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "combined_logprobs",
     "contrastive_generate",
     "decode_both_models",
-    "divergence_html",
     "kl_from_logprobs",
     "match_clusters",
     "permutation_auc_test",

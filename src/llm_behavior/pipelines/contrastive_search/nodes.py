@@ -5,7 +5,6 @@ The reference model is the *starting* model s, the candidate the *comparison* mo
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 
@@ -14,6 +13,7 @@ import pandas as pd
 
 from llm_behavior.divergence.decoding import ContrastiveSettings
 from llm_behavior.divergence.embeddings import Embedder, load_minilm
+from llm_behavior.divergence.headline import search_headline
 from llm_behavior.divergence.pair import check_pair
 from llm_behavior.divergence.prompt_sets import select_searched_prompts
 from llm_behavior.divergence.search import PromptSearch, SearchSettings, score_prompts
@@ -23,11 +23,9 @@ from llm_behavior.divergence.summaries import (
     decode_both_models,
     summarise_divergence,
 )
-from llm_behavior.divergence.tables import divergence_html
 from llm_behavior.models import GenerationSettings, LanguageModel, ModelSpec, load_language_model
+from llm_behavior.report.divergence_page import divergence_html
 from llm_behavior.schemas import PAIR_SIDES
-
-logger = logging.getLogger(__name__)
 
 _ASSISTANTS: dict[str, LanguageModel] = {}  # one loaded assistant per spec, shared by the nodes of a run
 _EMBEDDERS: dict[str, Embedder] = {}
@@ -176,71 +174,8 @@ def render_token_view(texts: pd.DataFrame, params: dict[str, Any]) -> str:
 def summarise_search(
     records: pd.DataFrame, cycles: pd.DataFrame, searched: pd.DataFrame, clusters: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Headline figures: random bundled prompts (the seeds) vs assistant prompts vs the chosen set,
-    and the labels that held up on held-out texts."""
-    scored = records[records["status"] == "scored"]
-    seeds, proposed = scored[scored["origin"] == "seed"], scored[scored["origin"] == "assistant"]
-    out: dict[str, Any] = {
-        "mean_divergence_random_bundled_prompts": _mean(seeds["divergence"]),
-        "n_random_bundled_prompts": len(seeds),
-        "mean_divergence_assistant_prompts": _mean(proposed["divergence"]),
-        "n_assistant_prompts_scored": len(proposed),
-        "mean_divergence_selected_at_search": _mean(searched["divergence"]),
-        "n_selected": len(searched),
-        "assistant_answers": int(cycles.get("answers", pd.Series(dtype=float)).fillna(0).sum()),
-        "malformed_answers": int(cycles.get("malformed_answers", pd.Series(dtype=float)).fillna(0).sum()),
-        "duplicates": int((records["status"] == "duplicate").sum()),
-        "rejected_by_criterion": int((records["status"] == "rejected_by_criterion").sum()),
-    }
-    if "divergence_fresh" in searched.columns:
-        for split in ("search", "heldout"):
-            part = searched[searched["split"] == split]
-            out[f"mean_divergence_fresh_{split}"] = _mean(part["divergence_fresh"])
-    if clusters:
-        out.update(_validated_headline(clusters))
-    logger.info(
-        "Prompt search: mean divergence of random bundled prompts %.4f, of assistant prompts %.4f, "
-        "of the chosen held-out prompts on fresh generations %s",
-        out["mean_divergence_random_bundled_prompts"],
-        out["mean_divergence_assistant_prompts"],
-        out.get("mean_divergence_fresh_heldout"),
-    )
-    if clusters:
-        shown = "; ".join(
-            f"{d['describes']}: {d['label']!r} (AUC {d['auc']:.2f}, adjusted p {d['p_adjusted']:.3g})"
-            for d in out["validated_differences"][:5]
-        )
-        logger.info(
-            "Divergence summaries: %d of %d contrast labels validated on held-out texts (%s)%s",
-            out["summary_labels_validated"], out["summary_labels_tested"], out["summary_validation"],
-            f": {shown}" if shown else "",
-        )  # fmt: skip
-    return out
-
-
-def _validated_headline(clusters: dict[str, Any]) -> dict[str, Any]:
-    """How many contrast labels were tested and which held up (adjusted p <= alpha), best first."""
-    settings, counts = clusters.get("settings", {}), clusters.get("counts", {})
-    validated = [
-        {k: c.get(k) for k in ("describes", "label", "auc", "p_value", "p_adjusted", "pair")}
-        for c in clusters.get("contrasts", [])
-        if c.get("validated")
-    ]
-    return {
-        "summary_labels_tested": counts.get("n_tested", 0),
-        "summary_labels_validated": len(validated),
-        "summary_validation": (
-            f"{settings.get('judge')} judge on {counts.get('n_validation_prompts', 0)} held-out prompts, "
-            f"one-sided within-prompt permutation test of the AUC, {settings.get('correction')}-adjusted p <= "
-            f"{settings.get('alpha')}"
-        ),
-        "validated_differences": validated,
-    }
-
-
-def _mean(values: pd.Series) -> float | None:
-    v = pd.to_numeric(values, errors="coerce").dropna()
-    return float(v.mean()) if len(v) else None
+    """The search's headline figures (``divergence.headline.search_headline``)."""
+    return search_headline(records, cycles, searched, clusters)
 
 
 def _plain(value: Any) -> Any:
