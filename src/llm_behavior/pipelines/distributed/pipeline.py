@@ -18,7 +18,7 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
     """generations (Dask, partitioned parquet) -> ``scores_partitioned`` -> summary, and the audited
     behaviours' scores -> the auditing pipeline's nodes (unchanged) -> ``audit_result``.
 
-    For a score set made elsewhere: ``kedro run --pipeline distributed --from-inputs scores_partitioned``.
+    For a score set made elsewhere: ``kedro run --pipelines distributed --from-inputs scores_partitioned``.
     """
     dask_nodes = Pipeline(
         [
