@@ -28,7 +28,7 @@ UV := $(LOCK_TOOLS)/bin/uv
 # torch's CPU build lies on local disk here (/opt/wheels, also in pip's config); elsewhere it comes
 # from https://download.pytorch.org/whl/cpu (same file, same hash)
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
-UV_COMPILE = $(UV) pip compile -q --generate-hashes --python-version 3.11 --custom-compile-command "make lock" $(FIND_LINKS)
+UV_COMPILE = $(UV) pip compile -q --generate-hashes --no-strip-extras --python-version 3.11 --custom-compile-command "make lock" $(FIND_LINKS)
 # the digest of a lock's inputs, as recorded in its first line
 inputs_digest = $$(cat $(1) | sha256sum | cut -d' ' -f1)
 define check_lock

@@ -33,9 +33,9 @@ def pins(lock: str) -> dict[str, tuple[str, int]]:
     text = (ROOT / lock).read_text()
     out = {}
     for block in re.split(r"\n(?=[A-Za-z0-9])", text):
-        m = re.match(r"([A-Za-z0-9_.\-\[\],]+)==(\S+)", block)
+        m = re.match(r"([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==(\S+)", block)
         if m:
-            out[canonicalize_name(m.group(1).split("[")[0])] = (m.group(2), block.count("--hash=sha256:"))
+            out[canonicalize_name(m.group(1))] = (m.group(3), block.count("--hash=sha256:"))
     return out
 
 
