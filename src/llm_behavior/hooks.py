@@ -129,9 +129,11 @@ class VersionsHook:
     ) -> None:
         from llm_behavior.datasets.versions import RunVersionDataset
 
-        dataset = RunVersionDataset()
-        dataset.bind(catalog, save_version)
-        catalog["run_version"] = dataset
+        dataset = catalog["run_version"] if "run_version" in catalog else None
+        if not isinstance(dataset, RunVersionDataset):  # not declared (catalog_reporting.yml has it)
+            dataset = RunVersionDataset()
+            catalog["run_version"] = dataset
+        dataset.bind(catalog, save_version)  # in place: no "Replacing dataset" notice
 
 
 class TrackingHook:
