@@ -84,7 +84,9 @@ def test_default_pair_generates_scores_and_audits(project, capsys):
     assert page.index("<section id='verdict'") < page.index("<section id='run'")  # the answer first
     # the console ends with the answer and the report's path
     assert "Audit of pair 'e2e': reference vs candidate" in console
-    assert f"Report: data/08_reporting/e2e/report.html/{version}/report.html" in console
+    report_line = console.split("Report: ")[-1].splitlines()[0]  # the saved (latest) version's file
+    assert report_line.endswith(f"08_reporting/e2e/report.html/{version}/report.html")
+    assert Path(report_line).is_file() or (Path.cwd() / report_line).is_file()
     divergent = pd.read_parquet(latest_path(report / "report_token_divergence.parquet"))
     assert len(divergent) == 8 and set(divergent["side"]) == {"reference", "candidate"}
     shaded = divergent[divergent["token_log_ratio"].map(len) > 0]
