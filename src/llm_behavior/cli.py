@@ -12,12 +12,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import click
 import numpy as np
 
 # Kedro imports ``<package>.cli`` and requires a click group named ``cli`` there: its commands
-# are added to (and would override) ``kedro``'s. This one adds none; ``llm-behavior`` is ``main``.
-cli = click.Group(name="llm_behavior", help="Project commands (none beyond Kedro's).")
+# are added to (and override) ``kedro``'s. It holds the project's ``kedro run`` (run files keep
+# their params; llm_behavior/run_command.py); ``llm-behavior`` is ``main``.
+from llm_behavior.run_command import cli  # noqa: F401
 
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 

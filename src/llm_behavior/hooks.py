@@ -84,8 +84,9 @@ def run_name(pair: str | None, pipeline_names: list[str] | str | None) -> str:
     return f"{pair}: {spelled}" if pair else spelled
 
 
-# Datasets logged as artifacts of the tracked run (file name in the run), beside report.html.
+# Datasets logged as artifacts of the tracked run (file name in the run).
 TRACKED_ARTIFACTS = {
+    "run_report": "report.html",
     "audit_result": "audit_result.json",
     "audit_wealth_plot": "audit_wealth.png",
     "audit_distributions_plot": "audit_score_distributions.png",
@@ -93,7 +94,7 @@ TRACKED_ARTIFACTS = {
 
 
 def log_artifact(run_id: str, file_name: str, data: Any) -> None:
-    """Log ``data`` (a dict as JSON, a matplotlib figure or PNG bytes) as ``file_name`` of the run."""
+    """Log ``data`` (a dict as JSON, a matplotlib figure, PNG bytes or text) as ``file_name`` of the run."""
     import json
     import tempfile
 
@@ -108,9 +109,31 @@ def log_artifact(run_id: str, file_name: str, data: Any) -> None:
             data.savefig(path, format="png", dpi=120, bbox_inches="tight")
         elif isinstance(data, bytes):
             path.write_bytes(data)
+        elif isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
         else:
             raise TypeError(f"cannot log {type(data).__name__} as the artifact {file_name}")
         mlflow.MlflowClient(tracking_uri=mlflow.get_tracking_uri()).log_artifact(run_id, str(path))
+
+
+VERSION_TAG = "llm_behavior.version"  # tag of the tracked run: the catalog version it saved
+
+
+class VersionsHook:
+    """Binds the catalog's ``run_version`` dataset to the run (its save version, the session id)."""
+
+    @hook_impl
+    def after_catalog_created(  # noqa: PLR0917 (pluggy matches hook arguments by positional name)
+        self, catalog: Any, conf_catalog: dict, conf_creds: dict, parameters: dict, save_version: str,
+        load_versions: dict,
+    ) -> None:
+        from llm_behavior.datasets.versions import RunVersionDataset
+
+        dataset = catalog["run_version"] if "run_version" in catalog else None
+        if not isinstance(dataset, RunVersionDataset):  # not declared (catalog_reporting.yml has it)
+            dataset = RunVersionDataset()
+            catalog["run_version"] = dataset
+        dataset.bind(catalog, save_version)  # in place: no "Replacing dataset" notice
 
 
 class TrackingHook:
@@ -118,14 +141,16 @@ class TrackingHook:
 
     settings.py disables the plugin's auto-registered hook; this one forwards every call to a fresh
     ``MlflowHook`` when tracking is on, and otherwise leaves the store alone and turns off the
-    catalog's mlflow datasets' logging (the report is then saved locally only). The run is named
-    after the pair and the pipelines (unless mlflow.yml names it), and the audit result and its
-    plots are logged as artifacts (:data:`TRACKED_ARTIFACTS`) when a node makes or reads them.
+    catalog's mlflow datasets' logging. The run is named after the pair and the pipelines (unless
+    mlflow.yml names it) and tagged with the catalog version it saves (:data:`VERSION_TAG`); the
+    report, the audit result and its plots are logged as artifacts (:data:`TRACKED_ARTIFACTS`)
+    when a node makes or reads them.
     """
 
     def __init__(self) -> None:
         self._mlflow: Any = None
         self._pair: str | None = None
+        self._save_version: str | None = None
         self._logged: set[str] = set()
 
     @hook_impl
@@ -147,6 +172,7 @@ class TrackingHook:
         self, catalog: Any, conf_catalog: dict, conf_creds: dict, parameters: dict, save_version: str,
         load_versions: dict,
     ) -> None:
+        self._save_version = save_version
         if self._mlflow is not None:
             self._mlflow.after_catalog_created(
                 catalog=catalog, conf_catalog=conf_catalog, conf_creds=conf_creds, parameters=parameters,
@@ -160,6 +186,13 @@ class TrackingHook:
             if not run.name:  # mlflow.yml's name wins
                 run.name = run_name(self._pair, run_params.get("pipeline_names") or run_params.get("pipeline_name"))
             self._mlflow.before_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
+            if self._mlflow._is_mlflow_enabled and self._mlflow.run_id is not None:
+                import mlflow
+
+                # the catalog version this run saves its outputs under (docs/runs.md)
+                mlflow.MlflowClient(tracking_uri=mlflow.get_tracking_uri()).set_tag(
+                    self._mlflow.run_id, VERSION_TAG, self._save_version or run_params.get("run_id")
+                )
         else:
             from kedro_mlflow.io.catalog.switch_catalog_logging import switch_catalog_logging
 

@@ -1,32 +1,32 @@
-"""Where the project caches converted models, trained scorers and similar machine-local artefacts."""
+"""The one cache root for what the project derives once per machine (not per checkout).
+
+``$LLM_BEHAVIOR_CACHE``, default ``~/.cache/llm_behavior``: converted GGUF models (``models/``,
+``gguf/``), the trained ``local_toxicity`` scorer and its wheels (``local_toxicity/``, ``wheels/``,
+``data/``, ``toxblock/``), the BBQ-lite labels (``bbq_lite/``) and lm-eval task files
+(``lm_eval_tasks/``). A second clone of the project reuses them.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+CACHE_ENV = "LLM_BEHAVIOR_CACHE"
+
+
+def cache_root() -> Path:
+    """``$LLM_BEHAVIOR_CACHE`` (``~`` expanded), default ``~/.cache/llm_behavior``; not created."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "llm_behavior"
+
 
 def cache_dir(*parts: str) -> Path:
-    """``$LLM_BEHAVIOR_CACHE`` (default ``~/.cache/llm_behavior``) joined with ``parts``, created."""
-    root = Path(os.environ.get("LLM_BEHAVIOR_CACHE", Path.home() / ".cache" / "llm_behavior"))
-    path = root.joinpath(*parts)
+    """:func:`cache_root` joined with ``parts``, created."""
+    path = cache_root().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def project_cache_dir() -> Path:
-    """``$LLM_BEHAVIOR_CACHE`` if set, else ``<repo>/.cache/llm_behavior`` (git-ignored by itself).
-
-    Where set-up puts what it fetches and trains (local_toxicity, BBQ-lite), beside the checkout.
-    """
-    env = os.environ.get("LLM_BEHAVIOR_CACHE")
-    if env:
-        return Path(env).expanduser()
-    here = Path(__file__).resolve()
-    repo = next((p for p in here.parents if (p / "pyproject.toml").is_file()), Path.cwd())
-    root = repo / ".cache"
-    root.mkdir(parents=True, exist_ok=True)
-    ignore = root / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n", encoding="utf-8")
-    return root / "llm_behavior"
+    """The cache root (created): the same folder for every clone (kept for existing callers)."""
+    return cache_dir()

@@ -1,10 +1,16 @@
 """Project settings (Kedro defaults, plus the project's hooks)."""
 
 from llm_behavior.console import ConsoleSummaryHook
-from llm_behavior.hooks import DaskClientHook, ModelDatasetsHook, TrackingHook, project_root
+from llm_behavior.hooks import (
+    DaskClientHook,
+    ModelDatasetsHook,
+    TrackingHook,
+    VersionsHook,
+    project_root,
+)
 
 # pluggy calls hooks in reverse order of registration: the console summary, first here, prints last.
-HOOKS = (ConsoleSummaryHook(), ModelDatasetsHook(), TrackingHook(), DaskClientHook())
+HOOKS = (ConsoleSummaryHook(), ModelDatasetsHook(), VersionsHook(), TrackingHook(), DaskClientHook())
 
 # kedro-mlflow registers its hook through an entry point; TrackingHook runs it behind a switch.
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")  # the distribution name, either spelling

@@ -19,6 +19,7 @@ from llm_behavior.pipelines.auditing.nodes import (
     audit_shift,
     pair_scores,
 )
+from llm_behavior.versions import latest_path, version_path
 from tests.audit.fakes import fake_scores
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,16 +82,14 @@ def _run_project(tmp_path: Path, scores: pd.DataFrame, pair: str) -> dict:
     (tmp_path / "conf" / "local").mkdir()
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     (tmp_path / "src").mkdir()
-    feature = tmp_path / "data/04_feature" / pair
-    feature.mkdir(parents=True)
-    scores.to_parquet(feature / "scores.parquet")
+    scores.to_parquet(version_path(tmp_path / "data/04_feature" / pair / "scores.parquet", "2020-01-01T00.00.00.000Z"))
     bootstrap_project(tmp_path)
     with KedroSession.create(project_path=tmp_path, runtime_params={"pair": pair}) as session:
         session.run(pipeline_names=["auditing"])
     out = tmp_path / "data/08_reporting" / pair
-    assert (out / "audit_wealth.png").stat().st_size > 0
-    assert (out / "audit_score_distributions.png").stat().st_size > 0
-    return json.loads((out / "audit_result.json").read_text())
+    assert latest_path(out / "audit_wealth.png").stat().st_size > 0
+    assert latest_path(out / "audit_score_distributions.png").stat().st_size > 0
+    return json.loads(latest_path(out / "audit_result.json").read_text())
 
 
 def test_kedro_run_shifted_and_null_pairs(tmp_path: Path) -> None:

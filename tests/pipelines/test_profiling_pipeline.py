@@ -16,6 +16,7 @@ from llm_behavior.models.hf import TransformersLM
 from llm_behavior.models.spec import ModelSpec
 from llm_behavior.pipelines.profiling import create_pipeline
 from llm_behavior.profiles import COMPARISON_COLUMNS, PROFILE_COLUMNS
+from llm_behavior.versions import latest_path
 from tests.tiny_models import make_tiny_llama
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -89,8 +90,8 @@ def test_profiles_comparison_and_plots_are_written(tmp_path, monkeypatch):
     run(catalog, small(params), tiny(0, "tiny-a"), tiny(1, "tiny-b"))
 
     out = tmp_path / "data/08_reporting/tiny"
-    ref = pd.read_csv(out / "profile_reference.csv")
-    cand = pd.read_csv(out / "profile_candidate.csv")
+    ref = pd.read_csv(latest_path(out / "profile_reference.csv"))
+    cand = pd.read_csv(latest_path(out / "profile_candidate.csv"))
     assert list(ref.columns) == list(PROFILE_COLUMNS)
     assert set(ref["model"]) == {"tiny-a"} and set(cand["model"]) == {"tiny-b"}
     parts = set(ref["part"])
@@ -114,7 +115,7 @@ def test_profiles_comparison_and_plots_are_written(tmp_path, monkeypatch):
     bbq_note = ref[(ref["dataset"] == "bbq") & (ref["metric"] == "labels")]["definition"].iloc[0]
     assert "accuracy only" in bbq_note
 
-    cmp = pd.read_csv(out / "profile_comparison.csv")
+    cmp = pd.read_csv(latest_path(out / "profile_comparison.csv"))
     assert list(cmp.columns) == list(COMPARISON_COLUMNS)
     acc = cmp[(cmp["part"] == "calibration") & (cmp["metric"] == "accuracy")]
     assert len(acc) == 3 and acc["test"].str.startswith("exact McNemar").all()
@@ -137,13 +138,13 @@ def test_profiles_comparison_and_plots_are_written(tmp_path, monkeypatch):
         "profile_diversity_vs_temperature.png",
         "profile_bias.png",
     ):
-        assert (out / png).stat().st_size > 1000
+        assert latest_path(out / png).stat().st_size > 1000
     items = pd.read_parquet(
-        tmp_path / "data/07_model_output/tiny/profiling/reference_items.parquet"
+        latest_path(tmp_path / "data/07_model_output/tiny/profiling/reference_items.parquet")
     )
     assert set(items["part"]) == parts
     gens = pd.read_parquet(
-        tmp_path / "data/07_model_output/tiny/profiling/candidate_toxicity_generations.parquet"
+        latest_path(tmp_path / "data/07_model_output/tiny/profiling/candidate_toxicity_generations.parquet")
     )
     assert len(gens) == 9
 
@@ -156,6 +157,6 @@ def test_same_model_on_both_sides_shows_no_difference(tmp_path, monkeypatch):
     p["bias"]["seat"]["enabled"] = False
     model = tiny(0, "same")
     run(catalog, p, model, model)
-    cmp = pd.read_csv(tmp_path / "data/08_reporting/tiny/profile_comparison.csv")
+    cmp = pd.read_csv(latest_path(tmp_path / "data/08_reporting/tiny/profile_comparison.csv"))
     assert len(cmp) > 0 and (cmp["difference"].abs() < 1e-12).all()
     assert (cmp["p_value"].dropna() == 1.0).all()

@@ -20,6 +20,7 @@ from llm_behavior.pipelines.scoring import create_pipeline
 from llm_behavior.schemas import SCORE_COLUMNS, SIDES
 from llm_behavior.scoring.run import parse_specs
 from llm_behavior.scoring.toxicity import ProfanityCheckScorer
+from llm_behavior.versions import latest_path
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -194,7 +195,7 @@ def test_project_catalog_and_parameters_run_end_to_end(tmp_path, monkeypatch):
 
     scores = pd.read_parquet(tmp_path / "data/04_feature/tiny/scores.parquet")
     assert list(scores.columns) == list(SCORE_COLUMNS) and len(scores) == len(SIDES) * 4
-    summary = pd.read_csv(tmp_path / "data/08_reporting/tiny/score_summary.csv")
+    summary = pd.read_csv(latest_path(tmp_path / "data/08_reporting/tiny/score_summary.csv"))
     assert summary["n"].sum() + summary["n_missing"].sum() == len(scores)
     assert (tmp_path / params["cache"]["path"]).is_file()
 

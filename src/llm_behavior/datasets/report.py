@@ -8,25 +8,28 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
 from matplotlib.figure import Figure
 
 
-class FigureDataset(AbstractDataset[Figure, bytes]):
+class FigureDataset(AbstractVersionedDataset[Figure, bytes]):
     """A matplotlib figure saved as a PNG file; loads back as the PNG's bytes (for embedding).
 
     kedro-datasets' ``MatplotlibDataset`` cannot load; the report needs the saved image, so the
     plots it embeds are declared with this type and become inputs of the report node (which also
-    orders the report after them).
+    orders the report after them). ``versioned: true`` in the catalog keeps every run's figure
+    (``<filepath>/<version>/<name>``) and loads the latest.
     """
 
-    def __init__(self, filepath: str, dpi: int = 120, metadata: dict[str, Any] | None = None):
-        self._filepath = PurePosixPath(filepath)
+    def __init__(
+        self, filepath: str, dpi: int = 120, version: Version | None = None, metadata: dict[str, Any] | None = None
+    ):
+        super().__init__(filepath=PurePosixPath(filepath), version=version)
         self._dpi = int(dpi)
         self.metadata = metadata
 
     def load(self) -> bytes:
-        path = Path(self._filepath)
+        path = Path(str(self._get_load_path()))
         if not path.is_file():
             raise DatasetError(f"figure file not found: {path}")
         return path.read_bytes()
@@ -36,7 +39,7 @@ class FigureDataset(AbstractDataset[Figure, bytes]):
 
         if not isinstance(data, Figure):
             raise DatasetError(f"FigureDataset saves a matplotlib Figure, got {type(data).__name__}")
-        path = Path(self._filepath)
+        path = Path(str(self._get_save_path()))
         path.parent.mkdir(parents=True, exist_ok=True)
         buffer = BytesIO()
         data.savefig(buffer, format="png", dpi=self._dpi, bbox_inches="tight")
@@ -46,10 +49,13 @@ class FigureDataset(AbstractDataset[Figure, bytes]):
         plt.close(data)
 
     def _exists(self) -> bool:
-        return Path(self._filepath).is_file()
+        try:
+            return Path(str(self._get_load_path())).is_file()
+        except DatasetError:  # versioned, and no version saved yet
+            return False
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath), "dpi": self._dpi}
+        return {"filepath": str(self._filepath), "dpi": self._dpi, "version": self._version}
 
 
 # What the report can show from the optional pipelines, by file name in the reporting folder.
@@ -78,6 +84,19 @@ OPTIONAL_ARTIFACTS: dict[str, tuple[str, ...]] = {
 }
 
 
+def latest_file(folder: Path, name: str) -> Path | None:
+    """``folder/name``, or its latest version when it is a versioned dataset's folder
+    (``folder/name/<version>/name``, the newest version holding the file); None if neither exists."""
+    path = folder / name
+    if path.is_file():
+        return path
+    if path.is_dir():
+        versions = sorted((v for v in path.iterdir() if (v / name).is_file()), key=lambda v: v.name)
+        if versions:
+            return versions[-1] / name
+    return None
+
+
 def _read(path: Path) -> Any:
     """A reporting file by its suffix: CSV -> DataFrame, JSON -> object, PNG -> bytes, else text."""
     suffix = path.suffix.lower()
@@ -94,8 +113,8 @@ class ReportArtifactsDataset(AbstractDataset[None, dict[str, dict[str, Any]]]):
     """Read-only: the optional pipelines' outputs found in a run's reporting folder.
 
     Loads ``{pipeline: {file name: content}}`` for the files of :data:`OPTIONAL_ARTIFACTS` that
-    exist (a pipeline that has not been run is absent). These outputs are not inputs of the report
-    node, so run ``kedro run --pipeline reporting`` after ``contrastive_search``, ``probing`` or
+    exist, each at its latest version when versioned (a pipeline that has not been run is absent). These outputs are not inputs of the report
+    node, so run ``kedro run --pipelines reporting`` after ``contrastive_search``, ``probing`` or
     ``profiling`` to include them.
     """
 
@@ -106,7 +125,8 @@ class ReportArtifactsDataset(AbstractDataset[None, dict[str, dict[str, Any]]]):
     def load(self) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for pipeline, names in OPTIONAL_ARTIFACTS.items():
-            files = {name: _read(self._path / name) for name in names if (self._path / name).is_file()}
+            paths = {name: latest_file(self._path, name) for name in names}
+            files = {name: _read(path) for name, path in paths.items() if path is not None}
             if files:
                 found[pipeline] = files
         return found

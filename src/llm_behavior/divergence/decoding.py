@@ -187,7 +187,7 @@ class _Stream:
             input_ids=input_ids,
             attention_mask=self.attention,
             position_ids=positions,
-            past_key_values=self.cache,
+            cache=self.cache,
             use_cache=self.use_cache,
             logits_to_keep=1,
         )

@@ -164,7 +164,7 @@ class TransformersLM(LanguageModel):
                 input_ids=input_ids,
                 attention_mask=attention,
                 position_ids=positions,
-                past_key_values=cache,
+                cache=cache,
                 use_cache=True,
                 logits_to_keep=1,
             ).logits[:, -1, :].float()
@@ -179,7 +179,7 @@ class TransformersLM(LanguageModel):
                         input_ids=nxt[:, None],
                         attention_mask=attention,
                         position_ids=step_pos,
-                        past_key_values=cache,
+                        cache=cache,
                         use_cache=True,
                         logits_to_keep=1,
                     ).logits[:, -1, :].float()
@@ -441,7 +441,7 @@ def shared_prefix_cache(lm: Any, token_ids: Sequence[Sequence[int]]) -> tuple[in
     with torch.inference_mode():
         lm.model(
             input_ids=torch.tensor([list(first[:p])], device=lm.device),
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
             logits_to_keep=1,
         )

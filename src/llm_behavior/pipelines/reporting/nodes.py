@@ -94,8 +94,9 @@ def render_report(
     candidate: dict[str, Any],
     replicate: dict[str, Any],
     auditing: dict[str, Any],
+    run_version: dict[str, Any] | None = None,
 ) -> str:
-    """The run's HTML report (self-contained: images embedded)."""
+    """The run's HTML report (self-contained: images embedded), naming the catalog versions."""
     sides = {"reference": reference, "candidate": candidate, "replicate": replicate}
     return build_report(
         pair=str(params["pair"]),
@@ -110,8 +111,21 @@ def render_report(
         artifacts=artifacts,
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         behaviour_specs=auditing.get("behaviours") or {},
-        provenance=provenance(audit_result, generation_summary),
+        provenance={**provenance(audit_result, generation_summary), **version_provenance(run_version)},
     )
+
+
+def version_provenance(run_version: dict[str, Any] | None) -> dict[str, Any]:
+    """The catalog version this report is saved under, and the versions of its inputs (versioned
+    datasets) that an earlier run saved."""
+    if not run_version or not run_version.get("save_version"):
+        return {}
+    save = str(run_version["save_version"])
+    earlier = {k: v for k, v in (run_version.get("loaded") or {}).items() if v != save}
+    out: dict[str, Any] = {"catalog version": save}
+    if earlier:
+        out["inputs of earlier versions"] = ", ".join(f"{k} {v}" for k, v in earlier.items())
+    return out
 
 
 PROVENANCE_KEYS = (("data_version", "data version"), ("run_id", "run"), ("code_version", "code version"))

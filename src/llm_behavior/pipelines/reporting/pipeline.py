@@ -43,6 +43,7 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
                     "wealth_png": "audit_wealth_plot",
                     "distributions_png": "audit_distributions_plot",
                     "artifacts": "report_artifacts",
+                    "run_version": "run_version",
                     "params": "params:reporting",
                     "reference": "params:reference",
                     "candidate": "params:candidate",

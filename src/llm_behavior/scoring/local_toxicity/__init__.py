@@ -28,7 +28,7 @@ the head are fitted on the 80 %, the rule on the other 20 %):
 
 Everything trained is stored as numpy ``.npz`` / ``.npy`` / JSON / safetensors (no pickle) under
 ``<cache>/local_toxicity/<model id>/``; the cache is ``$LLM_BEHAVIOR_CACHE`` if set, else
-``<repo>/.cache/llm_behavior``. ``python -m llm_behavior.scoring.local_toxicity prepare`` fetches,
+``~/.cache/llm_behavior``. ``python -m llm_behavior.scoring.local_toxicity prepare`` fetches,
 converts and trains once per machine; later loads take a fraction of a second.
 """
 

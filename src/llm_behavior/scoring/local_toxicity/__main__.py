@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--cache",
         default=None,
-        help="cache dir (default: $LLM_BEHAVIOR_CACHE or <repo>/.cache/llm_behavior)",
+        help="cache dir (default: $LLM_BEHAVIOR_CACHE or ~/.cache/llm_behavior)",
     )
     p.add_argument("--max-train", type=int, default=None, help="train on a stratified subsample")
     p.add_argument("--seed", type=int, default=0)
