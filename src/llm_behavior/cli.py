@@ -14,10 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-# Kedro imports ``<package>.cli`` and requires a click group named ``cli`` there: its commands
-# are added to (and override) ``kedro``'s. It holds the project's ``kedro run`` (run files keep
-# their params; llm_behavior/run_command.py); ``llm-behavior`` is ``main``.
-from llm_behavior.run_command import cli  # noqa: F401
+
+def __getattr__(name: str) -> object:
+    """Kedro imports ``<package>.cli`` and requires a click group named ``cli`` there: its commands
+    are added to (and override) ``kedro``'s. It holds the project's ``kedro run`` (run files keep
+    their params; llm_behavior/run_command.py), imported only when Kedro asks: importing Kedro's
+    CLI configures its logging, which must stay out of ``llm-behavior``'s output (``main``)."""
+    if name == "cli":
+        from llm_behavior.run_command import cli
+
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
