@@ -47,6 +47,19 @@ def test_ngram_jaccard_by_hand():
     assert diversity.ngram_jaccard(["a b c d", "a b c d"]) == pytest.approx(1.0)
 
 
+def test_ngram_jaccard_counts_pairs_without_ngrams():
+    # "a" and "x" have no bigram, no text has a trigram
+    texts = ["a", "b c", "x"]
+    value, skipped = diversity.ngram_jaccard_counted(texts, (2, 3))
+    # order 2: pairs (0,1): {} | {bc} -> 0/1; (0,2): both empty, skipped; (1,2): 0/1 -> mean 0
+    # order 3: every text is shorter than 3 words: all 3 pairs skipped, order left out
+    assert skipped == 1 + 3
+    assert value == pytest.approx(0.0)
+    assert np.isnan(diversity.ngram_jaccard_counted(["a", "b"], (2,))[0])
+    m = diversity.diversity_metrics(texts, np.eye(3), ngram_orders=(2, 3))
+    assert m["ngram_jaccard_pairs_skipped"] == 4
+
+
 def test_vendi_and_leinster_cobbold_identical_vs_orthogonal():
     n = 5
     identical = np.ones((n, 1)) @ np.ones((1, 8))
@@ -109,6 +122,8 @@ def test_next_token_statistics_equal_direct_computation(tiny_lm):
     assert summary["vocab_fraction_90"] == pytest.approx(diversity.vocab_fraction(avg, 0.9))
     with pytest.raises(ValueError, match="windows"):
         diversity.next_token_statistics(tiny_lm, texts[:1], window=16, n_windows=50)
+    with pytest.raises(ValueError, match="n_windows must be >= 1, got 0"):
+        diversity.next_token_statistics(tiny_lm, texts, window=16, n_windows=0)
 
 
 def test_diversity_table_groups_by_prompt_and_temperature():

@@ -16,7 +16,8 @@ unordered pairs i < j):
 - gzip NCD: (C(xy) - min(C(x), C(y))) / max(C(x), C(y)) with C = gzip-compressed length
   (higher = more diverse);
 - n-gram Jaccard: |G(x) & G(y)| / |G(x) | G(y)| over whitespace-token n-grams, averaged over
-  n = 2..4 (higher = less diverse);
+  n = 2..4 (higher = less diverse); a pair where neither text has an n-gram of an order is left
+  out of that order and counted (``ngram_jaccard_pairs_skipped``, per prompt and temperature);
 - embedding cosine: cosine similarity of sentence embeddings (all-MiniLM-L6-v2; higher = less diverse);
 - Vendi score (Friedman & Dieng 2023): exp of the Shannon entropy of the eigenvalues of K / k,
   K = cosine-similarity Gram matrix of unit embeddings (1 = all identical, k = all orthogonal);
@@ -55,6 +56,8 @@ def reference_windows(
     """Consecutive ``window``-token windows of the texts joined by blank lines (BOS first if any)."""
     if window < 2:
         raise ValueError(f"window must be >= 2 tokens, got {window}")
+    if n_windows < 1:
+        raise ValueError(f"n_windows must be >= 1, got {n_windows}")
     ids: list[int] = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
     need = window * n_windows
     for t in texts:
@@ -182,24 +185,36 @@ def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
-def ngram_jaccard(texts: Sequence[str], orders: Sequence[int] = (2, 3, 4)) -> float:
-    """Mean over n in ``orders`` of the mean pairwise Jaccard similarity of n-gram sets.
+def ngram_jaccard_counted(
+    texts: Sequence[str], orders: Sequence[int] = (2, 3, 4)
+) -> tuple[float, int]:
+    """(mean over n in ``orders`` of the mean pairwise Jaccard similarity of n-gram sets,
+    number of (pair, order) cases left out).
 
-    A pair where both texts have no n-gram of that order is left out of that order's mean.
+    A pair where both texts have no n-gram of an order (both shorter than n words) has no Jaccard
+    similarity of that order: it is left out of that order's mean and counted; an order with no
+    pair left is left out of the mean over orders (all left out: NaN).
     """
     if len(texts) < 2:
-        return float("nan")
-    per_order = []
+        return float("nan"), 0
+    per_order, skipped = [], 0
     for n in orders:
         grams = [ngrams(t, n) for t in texts]
-        vals = [
-            len(grams[i] & grams[j]) / len(grams[i] | grams[j])
-            for i, j in _pairs(len(texts))
-            if grams[i] | grams[j]
-        ]
+        vals = []
+        for i, j in _pairs(len(texts)):
+            union = grams[i] | grams[j]
+            if union:
+                vals.append(len(grams[i] & grams[j]) / len(union))
+            else:
+                skipped += 1
         if vals:
             per_order.append(np.mean(vals))
-    return float(np.mean(per_order)) if per_order else float("nan")
+    return (float(np.mean(per_order)) if per_order else float("nan")), skipped
+
+
+def ngram_jaccard(texts: Sequence[str], orders: Sequence[int] = (2, 3, 4)) -> float:
+    """The similarity of :func:`ngram_jaccard_counted` (pairs without n-grams left out)."""
+    return ngram_jaccard_counted(texts, orders)[0]
 
 
 def _unit_rows(emb: np.ndarray) -> np.ndarray:
@@ -262,10 +277,12 @@ def diversity_metrics(
 ) -> dict[str, float]:
     """All diversity metrics of one set of samples (texts and their sentence embeddings)."""
     cos = cosine_matrix(embeddings) if len(texts) else np.zeros((0, 0))
+    jaccard, skipped = ngram_jaccard_counted(texts, ngram_orders)
     out = {
         "self_bleu": self_bleu(texts),
         "gzip_ncd": gzip_ncd(texts),
-        "ngram_jaccard": ngram_jaccard(texts, ngram_orders),
+        "ngram_jaccard": jaccard,
+        "ngram_jaccard_pairs_skipped": float(skipped),
         "embedding_cosine": mean_pairwise_cosine(embeddings),
         "vendi_score": vendi_score(cos),
     }

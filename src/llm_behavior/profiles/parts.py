@@ -23,6 +23,10 @@ from llm_behavior.models.base import LanguageModel
 from llm_behavior.models.spec import GenerationSettings
 from llm_behavior.profiles import bias, calibration, data, diversity, toxicity
 from llm_behavior.profiles.items import SUMMARY_COLUMNS, empty_items, to_items
+from llm_behavior.profiles.sizes import SIZE_COLUMNS, size_columns
+
+# summary-only rows: the summary columns plus what n counts and the paper's size
+NOTE_COLUMNS = (*SUMMARY_COLUMNS[:-1], *SIZE_COLUMNS, "definition")
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +34,8 @@ logger = logging.getLogger(__name__)
 def empty_summary() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            c: pd.Series(
-                dtype=object
-                if c in {"part", "dataset", "subgroup", "metric", "definition"}
-                else float
-            )
-            for c in SUMMARY_COLUMNS
+            c: pd.Series(dtype=float if c in {"value", "ci_low", "ci_high", "n"} else object)
+            for c in NOTE_COLUMNS
         }
     )
 
@@ -44,10 +44,16 @@ def summary_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
         return empty_summary()
     frame = pd.DataFrame(rows)
-    for c in SUMMARY_COLUMNS:
+    for c in NOTE_COLUMNS:
         if c not in frame:
-            frame[c] = np.nan if c in {"value", "ci_low", "ci_high", "n"} else ""
-    return frame[list(SUMMARY_COLUMNS)]
+            frame[c] = (
+                np.nan
+                if c in {"value", "ci_low", "ci_high", "n"}
+                else None
+                if c == "below_paper_size"
+                else ""
+            )
+    return frame[list(NOTE_COLUMNS)]
 
 
 def prompt_seeds(seed: int, item_ids: Any) -> list[int]:
@@ -386,7 +392,8 @@ def run_next_token(lm: LanguageModel, cfg: Mapping[str, Any]) -> tuple[pd.DataFr
                     "subgroup": "all",
                     "metric": k,
                     "value": summary[k],
-                    "n": float(per_window["n_predicted"].sum()),
+                    "n": float(len(per_window)),
+                    **size_columns("next_token", len(per_window), per_window["n_predicted"].to_numpy()),
                     "definition": f"smallest share of the vocabulary holding {k[-2:]}% of the next-token distribution averaged over {n_windows} windows of {window} tokens",
                 }
                 for k in ("vocab_fraction_70", "vocab_fraction_90")
@@ -448,11 +455,7 @@ def run_diversity(
             ngram_orders=tuple(cfg.get("ngram_orders", (2, 3, 4))),
             lc_orders=tuple(float(q) for q in cfg.get("leinster_cobbold_orders", (1.0, 2.0))),
         )
-        metrics = [
-            c
-            for c in table.columns
-            if c not in {"prompt_set", "temperature", "item_id", "n_samples"}
-        ]
+        metrics = [c for c in table.columns if c not in {"prompt_set", "temperature", "item_id"}]
         parts = [
             to_items(frame, "diversity", pset, metrics, f"T={temp:g}")
             for (pset, temp), frame in table.groupby(["prompt_set", "temperature"], sort=True)
