@@ -79,10 +79,14 @@ def next_token_statistics(
     window: int = 1024,
     n_windows: int = 2,
     batch_size: int = 1,
+    prefix_ids: Sequence[int] = (),
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Per window sums (n_predicted, nll_sum, entropy_sum, top1_sum) and the pooled summary.
 
     Summary: entropy, top1_confidence, perplexity, vocab_fraction_70, vocab_fraction_90.
+    ``prefix_ids`` (e.g. the side's formatted empty prompt) are put before every window; the
+    predicted positions stay the window's tokens 2..window, so two prefixes compare on the same
+    targets.
     """
     import torch
 
@@ -95,9 +99,9 @@ def next_token_statistics(
     with torch.inference_mode():
         for start in range(0, len(windows), batch_size):
             chunk = windows[start : start + batch_size]
-            inp = torch.tensor(chunk, dtype=torch.long, device=device)
-            logits = model(input_ids=inp).logits[:, :-1, :]
-            target = inp[:, 1:]
+            inp = torch.tensor([list(prefix_ids) + w for w in chunk], dtype=torch.long, device=device)
+            logits = model(input_ids=inp).logits[:, len(prefix_ids) : -1, :]
+            target = inp[:, len(prefix_ids) + 1 :]
             nll = torch.empty(target.shape, dtype=torch.float64)
             ent = torch.empty(target.shape, dtype=torch.float64)
             top1 = torch.empty(target.shape, dtype=torch.float64)

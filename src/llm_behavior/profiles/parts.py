@@ -21,7 +21,7 @@ import pandas as pd
 
 from llm_behavior.models.base import LanguageModel
 from llm_behavior.models.spec import GenerationSettings
-from llm_behavior.profiles import bias, calibration, data, diversity, toxicity
+from llm_behavior.profiles import bias, calibration, data, diversity, requests, toxicity
 from llm_behavior.profiles.items import SUMMARY_COLUMNS, empty_items, to_items
 from llm_behavior.profiles.sizes import SIZE_COLUMNS, size_columns
 
@@ -43,6 +43,12 @@ def empty_summary() -> pd.DataFrame:
 def summary_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
         return empty_summary()
+    rows = [
+        {**size_columns(r["part"], int(r["n"]), None, r.get("dataset", "")), **r}
+        if "size" not in r and r.get("n") is not None and np.isfinite(r["n"])
+        else r
+        for r in rows
+    ]
     frame = pd.DataFrame(rows)
     for c in NOTE_COLUMNS:
         if c not in frame:
@@ -246,10 +252,17 @@ def load_bbq_frame(bbq_cfg: dict[str, Any]) -> tuple[pd.DataFrame, str]:
 
 
 def run_bias(
-    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int = 0, batch_size: int = 16
+    lm: LanguageModel,
+    cfg: Mapping[str, Any],
+    *,
+    seed: int = 0,
+    batch_size: int = 16,
+    request_format: str = "spec",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """CrowS-Pairs, StereoSet, BBQ items + SEAT summary rows."""
+    """CrowS-Pairs, StereoSet, BBQ items + SEAT summary rows (log-likelihood requests formatted per
+    ``request_format``, :mod:`llm_behavior.profiles.requests`; SEAT on raw sentences)."""
     cfg = cfg or {}
+    lm = requests.formatted(lm, request_format)
     parts, notes = [], []
     crows_cfg = cfg.get("crows_pairs")
     if _enabled(crows_cfg):
@@ -353,33 +366,48 @@ def run_bias(
 
 
 def run_calibration(
-    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int = 0, batch_size: int = 16
+    lm: LanguageModel,
+    cfg: Mapping[str, Any],
+    *,
+    seed: int = 0,
+    batch_size: int = 16,
+    request_format: str = "spec",
 ) -> pd.DataFrame:
+    """Multiple-choice items; requests formatted per ``request_format``."""
     if not _enabled(cfg):
         return empty_items()
+    if "use_prompt_format" in cfg:
+        raise ValueError(
+            "profiling.calibration.use_prompt_format is replaced by profiling.request_format "
+            "(spec: the side's system prompt and chat template on every log-likelihood request; raw)"
+        )
+    lm = requests.formatted(lm, request_format)
     with _timed("calibration"):
         frames = {
             name: data.subsample(data.load_multiple_choice(name), cfg.get("n_items"), seed)
             for name in cfg.get("datasets", ["openbookqa", "piqa", "commonsenseqa"])
         }
-        return calibration.calibration_items(
-            lm,
-            frames,
-            batch_size=batch_size,
-            use_prompt_format=bool(cfg.get("use_prompt_format", False)),
-        )
+        return calibration.calibration_items(lm, frames, batch_size=batch_size)
 
 
 # --------------------------------------------------------------------------------------- mode collapse
 
 
-def run_next_token(lm: LanguageModel, cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def run_next_token(
+    lm: LanguageModel, cfg: Mapping[str, Any], *, request_format: str = "spec"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Next-token statistics on reference windows, each after the side's formatted empty prompt
+    (``request_format: spec``) or after nothing (``raw``)."""
     if not _enabled(cfg):
         return empty_items(), empty_summary()
     with _timed("next-token statistics"):
         window, n_windows = int(cfg.get("window", 1024)), int(cfg.get("n_windows", 2))
         per_window, summary = diversity.next_token_statistics(
-            lm, data.load_reference_text(), window=window, n_windows=n_windows
+            lm,
+            data.load_reference_text(),
+            window=window,
+            n_windows=n_windows,
+            prefix_ids=requests.context_prefix_ids(lm, request_format),
         )
         items = to_items(
             per_window, "next_token", "xsum", ["n_predicted", "nll_sum", "entropy_sum", "top1_sum"]

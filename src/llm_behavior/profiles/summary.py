@@ -31,7 +31,14 @@ from llm_behavior.profiles.sizes import PER_ITEM_METRIC, SIZE_COLUMNS, size_colu
 from llm_behavior.profiles.stats import bootstrap_ci, mcnemar, paired_bootstrap
 
 EXTRA_COLUMNS = (*SIZE_COLUMNS, "n_boot_nonfinite")
-PROFILE_COLUMNS = ("model", *SUMMARY_COLUMNS[:-1], *EXTRA_COLUMNS, "definition")
+PROFILE_COLUMNS = (
+    "model",
+    *SUMMARY_COLUMNS[:-1],
+    *EXTRA_COLUMNS,
+    "request_format",
+    "weights",
+    "definition",
+)
 COMPARISON_COLUMNS = (
     "part",
     "dataset",
@@ -47,6 +54,8 @@ COMPARISON_COLUMNS = (
     "n_pairs",
     "n_unpaired",
     *EXTRA_COLUMNS,
+    "request_format",
+    "identical_requests",
     "definition",
 )
 ALL = "all"
@@ -369,6 +378,8 @@ def profile_table(
                     "n": n,
                     **size_columns(part, n, _per_item(part, arrays, ok), dataset),
                     "n_boot_nonfinite": ci.n_nonfinite if ci else 0,
+                    "request_format": "",
+                    "weights": "",
                     "definition": stat.definition,
                 }
             )
@@ -460,11 +471,60 @@ def compare_profiles(
                     "n_unpaired": int(len(union) - n),
                     **size_columns(part, n, _paired_per_item(part, r_arr, c_arr, r_pos, c_pos, ok), dataset),
                     "n_boot_nonfinite": res.n_nonfinite,
+                    "request_format": "",
+                    "identical_requests": None,
                     "definition": stat.definition,
                 }
             )
     rows.extend(_compare_summary_only(ref_summary_only, cand_summary_only))
     return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+
+
+def annotate_requests(
+    table: pd.DataFrame, format_of: Callable[[str, str], str], weights: str
+) -> pd.DataFrame:
+    """The profile table with ``request_format`` (``format_of(part, dataset)``) and ``weights``."""
+    out = table.copy()
+    out["request_format"] = [format_of(p, d) for p, d in zip(out["part"], out["dataset"])]
+    out["weights"] = weights
+    return out
+
+
+def flag_identical_requests(
+    comparison: pd.DataFrame, reference: pd.DataFrame, candidate: pd.DataFrame
+) -> pd.DataFrame:
+    """Fill ``request_format`` (one text if both sides agree, else both) and ``identical_requests``
+    (True: same request format and same weights fingerprint on both sides, so the two sides
+    computed the same thing and a difference of 0 says nothing about the candidate) per
+    (part, dataset), from the two sides' profile tables."""
+    out = comparison.copy()
+    if out.empty:
+        return out
+
+    def fmt(table: pd.DataFrame) -> dict[tuple[str, str], tuple[str, str]]:
+        if table is None or "request_format" not in table or table.empty:
+            return {}
+        first = table.drop_duplicates(["part", "dataset"])
+        return {
+            (p, d): (str(f), str(w))
+            for p, d, f, w in zip(
+                first["part"], first["dataset"], first["request_format"], first["weights"]
+            )
+        }
+
+    ref, cand = fmt(reference), fmt(candidate)
+    texts, flags = [], []
+    for p, d in zip(out["part"], out["dataset"]):
+        r, c = ref.get((p, d)), cand.get((p, d))
+        if r is None or c is None:
+            texts.append("")
+            flags.append(None)
+            continue
+        texts.append(r[0] if r[0] == c[0] else f"reference: {r[0]} | candidate: {c[0]}")
+        flags.append(bool(r == c))
+    out["request_format"] = texts
+    out["identical_requests"] = flags
+    return out
 
 
 def _paired_per_item(  # noqa: PLR0917
@@ -506,6 +566,8 @@ def _compare_summary_only(ref: pd.DataFrame | None, cand: pd.DataFrame | None) -
                 "paper_size": d.get("paper_size_ref", ""),
                 "below_paper_size": d.get("below_paper_size_ref"),
                 "n_boot_nonfinite": np.nan,
+                "request_format": "",
+                "identical_requests": None,
                 "definition": d.get("definition_ref", ""),
             }
         )

@@ -94,6 +94,12 @@ def profiling_headline(files: Mapping[str, Any], alpha: float = 0.05) -> str | N
             parts = ", ".join(sorted(overall.loc[below, "part"].astype(str).unique()))
             text += (f"; {int(below.sum())} of them rest on fewer items or samples than their paper used ({parts}: "
                      "column size vs paper_size; runs/profile_paper.yml runs the papers' sizes)")
+    if "identical_requests" in overall.columns:
+        same = overall["identical_requests"].astype(str).str.lower() == "true"
+        if same.any():
+            parts = ", ".join(sorted(overall.loc[same, "part"].astype(str).unique()))
+            text += (f"; {int(same.sum())} compare identical requests to identical weights ({parts}): "
+                     "their difference is 0 by construction, not evidence of no difference")
     return text + "."
 
 
