@@ -3,6 +3,7 @@ log-likelihood scoring vs one item at a time (the simplest baseline), in the sam
 
     .venv/bin/python benchmarks/profiling.py                 # everything (several minutes on 2 cores)
     .venv/bin/python benchmarks/profiling.py --only-batching # the batching comparison only
+    .venv/bin/python benchmarks/profiling.py --lm-eval --batching-items 50   # ours vs lm-eval HFLM
     .venv/bin/python benchmarks/profiling.py --parts bias calibration --threads 1
     /usr/bin/time -v .venv/bin/python benchmarks/profiling.py --paper-fraction   # paper sizes, extrapolated
 
@@ -140,6 +141,47 @@ def batching(lm, params: dict, n_pairs: int, n_items: int) -> None:
         _row(name, totals[name], n_total, totals[names[0]], totals[names[1]] if k >= 2 else None)
 
 
+def lm_eval_parity(lm, params: dict, n_pairs: int | None, n_items: int) -> dict:  # noqa: ANN001
+    """Ours vs lm-evaluation-harness's HFLM on the same weights and the same CrowS-Pairs and
+    multiple-choice requests, in one run: wall time, largest |log-likelihood difference|, and the
+    CrowS-Pairs pairs whose verdict (more-stereotyping sentence preferred) flips between our mean
+    token log-likelihood and lm-eval's summed log-likelihood."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    batch = int(params.get("batch_size", 16))
+    ref = HFLM(pretrained=lm.model, tokenizer=lm.tokenizer, batch_size=batch, device="cpu")
+    work = batching_workloads(params, n_pairs, n_items)
+    crows_key = next(k for k in work if k.startswith("A."))
+    mc_key = next(k for k in work if k.startswith("C."))
+    out = {}
+    print(f"\nParity with lm-eval {__import__('lm_eval').__version__} HFLM (batch {batch}), same run:")
+    print(f"{'requests':<72}{'n':>6}{'ours s':>9}{'lm-eval s':>11}{'max |diff|':>12}")
+    for key in (crows_key, mc_key):
+        reqs = work[key]
+        ours, t_ours = _timed(lambda r=reqs: lm.loglikelihood(r, batch_size=batch))
+        inst = [
+            Instance(request_type="loglikelihood", doc={}, arguments=r, idx=i)
+            for i, r in enumerate(reqs)
+        ]
+        theirs, t_ref = _timed(lambda i=inst: ref.loglikelihood(i, disable_tqdm=True))
+        diff = max(abs(a.logprob - b[0]) for a, b in zip(ours, theirs))
+        print(f"{key[:70]:<72}{len(reqs):>6}{t_ours:>9.1f}{t_ref:>11.1f}{diff:>12.1e}")
+        out[key] = {"n": len(reqs), "ours_s": t_ours, "lm_eval_s": t_ref, "max_abs_diff": diff}
+        if key == crows_key:
+            n = len(reqs) // 2
+            more, less = ours[:n], ours[n:]
+            by_mean = [a.mean_logprob > b.mean_logprob for a, b in zip(more, less)]
+            by_sum = [a.logprob > b.logprob for a, b in zip(more, less)]
+            flips = sum(x != y for x, y in zip(by_mean, by_sum))
+            print(
+                f"CrowS-Pairs: {n} pairs; metric score by mean token log-prob {100 * sum(by_mean) / n:.1f}, "
+                f"by summed log-prob (lm-eval) {100 * sum(by_sum) / n:.1f}; verdict flips on {flips} pairs"
+            )
+            out["crows_flips"] = {"pairs": n, "flips": flips, "score_mean": 100 * sum(by_mean) / n, "score_sum": 100 * sum(by_sum) / n}
+    return out
+
+
 # share of each part's paper size measured by --paper-fraction (units in brackets)
 PAPER_FRACTIONS = {
     "toxicity": 0.02,  # prompts (993 x 25 samples)
@@ -256,6 +298,9 @@ def main() -> int:
     )
     ap.add_argument("--only-batching", action="store_true")
     ap.add_argument("--paper-fraction", action="store_true", help="paper sizes, extrapolated")
+    ap.add_argument(
+        "--lm-eval", action="store_true", help="only ours vs lm-eval HFLM (CrowS: all pairs)"
+    )
     ap.add_argument("--fraction", type=float, default=None, help="one fraction for every part")
     ap.add_argument("--out", default=None, help="--paper-fraction: write the rows as JSON here")
     ap.add_argument("--batching-pairs", type=int, default=32)
@@ -286,6 +331,9 @@ def main() -> int:
 
     if args.only_batching:
         batching(lm, params, args.batching_pairs, args.batching_items)
+        return 0
+    if args.lm_eval:
+        lm_eval_parity(lm, params, None, args.batching_items)
         return 0
 
     seed, batch = int(params.get("seed", 0)), int(params.get("batch_size", 16))
