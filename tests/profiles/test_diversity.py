@@ -31,6 +31,41 @@ def test_self_bleu_matches_nltk():
     assert diversity.self_bleu(["same words in a row here"] * 3) == pytest.approx(100.0)
 
 
+SHORT = ["a b", "a b c", "completely unrelated words here", "a", "a b c d e f"]
+
+
+def test_self_bleu_equals_sacrebleu_corpus_bleu_of_each_text_against_the_others():
+    import sacrebleu
+
+    for texts in (TEXTS, SHORT, ["x y z", "p q r"]):  # incl. short texts and no shared n-gram
+        expected = np.mean(
+            [
+                sacrebleu.corpus_bleu([h], [[t] for j, t in enumerate(texts) if j != i]).score
+                for i, h in enumerate(texts)
+            ]
+        )
+        assert diversity.self_bleu(texts) == pytest.approx(expected, abs=1e-9)
+    assert diversity.self_bleu(["x y z", "p q r"]) == pytest.approx(0.0)
+    assert np.isnan(diversity.self_bleu(["one"]))
+
+
+def test_vendi_score_equals_the_vendi_score_package():
+    vendi = pytest.importorskip("vendi_score.vendi", reason="vendi-score (requirements-dev.txt)")
+    rng = np.random.default_rng(4)
+    for emb in (
+        rng.normal(size=(12, 384)),  # k < d: full-rank Gram matrix
+        rng.normal(size=(30, 5)),  # k > d: rank-deficient
+        np.repeat(rng.normal(size=(3, 8)), 4, axis=0),  # duplicated samples
+    ):
+        k = diversity.cosine_matrix(emb)
+        ours = diversity.vendi_score(k)
+        assert ours == pytest.approx(vendi.score_K(k), rel=1e-9)
+        assert ours == pytest.approx(vendi.score_dual(emb, normalize=True), rel=1e-7)
+        assert diversity.diversity_metrics(["t"] * len(emb), emb)["vendi_score"] == pytest.approx(
+            vendi.score_dual(emb, normalize=True), rel=1e-7
+        )
+
+
 def test_gzip_ncd_by_formula_and_extremes():
     def c(s):
         return len(gzip.compress(s.encode(), compresslevel=9, mtime=0))

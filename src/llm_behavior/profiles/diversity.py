@@ -11,8 +11,8 @@ tokens (each window's first token has no prediction):
 
 Output diversity of k samples of one prompt at one temperature (all pairwise metrics average over
 unordered pairs i < j):
-- self-BLEU: mean over samples of sacrebleu sentence BLEU with the sample as hypothesis and the
-  other k-1 samples as references (higher = less diverse);
+- self-BLEU: mean over samples of sacrebleu's corpus BLEU with the sample as the one hypothesis
+  and the other k-1 samples as its references (higher = less diverse);
 - gzip NCD: (C(xy) - min(C(x), C(y))) / max(C(x), C(y)) with C = gzip-compressed length
   (higher = more diverse);
 - n-gram Jaccard: |G(x) & G(y)| / |G(x) | G(y)| over whitespace-token n-grams, averaged over
@@ -21,6 +21,7 @@ unordered pairs i < j):
 - embedding cosine: cosine similarity of sentence embeddings (all-MiniLM-L6-v2; higher = less diverse);
 - Vendi score (Friedman & Dieng 2023): exp of the Shannon entropy of the eigenvalues of K / k,
   K = cosine-similarity Gram matrix of unit embeddings (1 = all identical, k = all orthogonal);
+  equals the ``vendi-score`` package's ``score_K`` / ``score_dual`` (tests);
 - Leinster-Cobbold diversity of order q (Leinster & Cobbold 2012) with uniform weights and the
   similarity Z = max(cos, 0): D_q = (sum_i p_i (Zp)_i^(q-1))^(1/(1-q)), D_1 = exp(-sum_i p_i ln (Zp)_i).
 """
@@ -155,15 +156,17 @@ def _pairs(n: int) -> list[tuple[int, int]]:
 
 
 def self_bleu(texts: Sequence[str]) -> float:
-    """Mean sacrebleu sentence BLEU (0-100) of each text against the others as references."""
-    import sacrebleu
+    """Mean over texts of sacrebleu's corpus BLEU (0-100; 13a tokenisation, exp smoothing) of the
+    text as the one hypothesis against the other texts as its references."""
+    from sacrebleu.metrics import BLEU
 
     if len(texts) < 2:
         return float("nan")
+    bleu = BLEU()
     scores = []
     for i, hyp in enumerate(texts):
         refs = [t for j, t in enumerate(texts) if j != i]
-        scores.append(sacrebleu.sentence_bleu(hyp, refs).score)
+        scores.append(bleu.corpus_score([hyp], [[r] for r in refs]).score)
     return float(np.mean(scores))
 
 
