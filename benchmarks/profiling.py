@@ -184,15 +184,15 @@ def lm_eval_parity(lm, params: dict, n_pairs: int | None, n_items: int) -> dict:
 
 # share of each part's paper size measured by --paper-fraction (units in brackets)
 PAPER_FRACTIONS = {
-    "toxicity": 0.02,  # prompts (993 x 25 samples)
-    "text": 0.1,  # prompts
-    "crows_pairs": 0.1,  # pairs
-    "stereoset": 0.05,  # items
-    "bbq": 0.01,  # items
+    "toxicity": 0.005,  # prompts (993 x 25 samples): 5 prompts
+    "text": 0.03,  # prompts: 3
+    "crows_pairs": 0.03,  # pairs: 31
+    "stereoset": 0.01,  # items: 43
+    "bbq": 0.002,  # items (16,076 BBQ-lite): 33
     "seat": 1.0,  # fixed size
-    "calibration": 0.05,  # items over the three datasets
-    "next_token": 0.1,  # windows of 1,024 tokens
-    "diversity": 0.25,  # (prompt, temperature) cells: 2 of the 8 temperatures
+    "calibration": 0.01,  # items over the three datasets: 33
+    "next_token": 0.03,  # windows of 1,024 tokens: 3
+    "diversity": 0.0625,  # (prompt, temperature) cells: 6 of 96 (3 creative + 3 factual prompts at T 1.5)
 }
 
 
@@ -245,14 +245,17 @@ def paper_fraction(args) -> int:  # noqa: ANN001
     scorer.score(["warm up"])
     rows = []
     print(f"{'side':<10}{'part':<13}{'units':>7}{'of paper':>9}{'seconds':>9}{'extrapolated s':>16}{'peak RSS MB':>12}")
-    for side in ("reference", "candidate"):
+    for side in args.sides:
         t = time.perf_counter()
         lm = load_language_model(gen[side]["model"])
         load_s = time.perf_counter() - t
         rows.append({"side": side, "part": "load model", "units": 1, "paper_units": 1, "seconds": load_s, "extrapolated_s": load_s})
         p = copy.deepcopy(params)
-        n_temps = max(1, round(frac["diversity"] * len(div["temperatures"])))
-        temps = [div["temperatures"][0], div["temperatures"][-1]][:n_temps] if n_temps <= 2 else div["temperatures"][:n_temps]
+        # diversity cells: the highest temperature (longest, most varied samples) first, then more
+        n_cells = n_of("diversity")
+        per_set = max(1, min(len(div["creative_prompts"]), n_cells // 2))
+        n_temps = max(1, math.ceil(n_cells / (2 * per_set)))
+        temps = list(reversed(div["temperatures"]))[:n_temps]
         n_cal = n_of("calibration")
         per_ds = max(1, round(n_cal / len(cal_sizes)))
         b = p["bias"]
@@ -266,7 +269,7 @@ def paper_fraction(args) -> int:  # noqa: ANN001
             "seat": (lambda: P.run_bias(lm, {**only, "seat": {**b["seat"], "enabled": True}}, seed=seed, batch_size=batch, request_format=fmt), 1),
             "calibration": (lambda: P.run_calibration(lm, {**p["calibration"], "n_items": per_ds}, seed=seed, batch_size=batch, request_format=fmt), sum(min(per_ds, v) for v in cal_sizes.values())),
             "next_token": (lambda: P.run_next_token(lm, {**p["next_token"], "n_windows": n_of("next_token")}, request_format=fmt), n_of("next_token")),
-            "diversity": (lambda: P.run_diversity(lm, {**div, "temperatures": temps}, seed=seed), n_div_prompts * len(temps)),
+            "diversity": (lambda: P.run_diversity(lm, {**div, "temperatures": temps, "n_prompts": per_set}, seed=seed), 2 * per_set * len(temps)),
         }
         for part, (fn, units) in jobs.items():
             t = time.perf_counter()
@@ -303,6 +306,7 @@ def main() -> int:
     )
     ap.add_argument("--fraction", type=float, default=None, help="one fraction for every part")
     ap.add_argument("--out", default=None, help="--paper-fraction: write the rows as JSON here")
+    ap.add_argument("--sides", nargs="*", default=["reference", "candidate"])
     ap.add_argument("--batching-pairs", type=int, default=32)
     ap.add_argument("--batching-items", type=int, default=16)
     args = ap.parse_args()
