@@ -3,7 +3,16 @@ log-likelihood scoring vs one item at a time (the simplest baseline), in the sam
 
     .venv/bin/python benchmarks/profiling.py                 # everything (several minutes on 2 cores)
     .venv/bin/python benchmarks/profiling.py --only-batching # the batching comparison only
+    .venv/bin/python benchmarks/profiling.py --lm-eval --batching-items 50   # ours vs lm-eval HFLM
     .venv/bin/python benchmarks/profiling.py --parts bias calibration --threads 1
+    /usr/bin/time -v .venv/bin/python benchmarks/profiling.py --paper-fraction   # paper sizes, extrapolated
+
+``--paper-fraction``: the paper-sized profile (``runs/profile_paper.yml``) of both sides of the
+default pair, each part measured at the fraction of its paper size given in ``PAPER_FRACTIONS``
+(``--fraction`` overrides them all) and its time extrapolated linearly in the part's units
+(prompts, pairs, items, windows, prompt x temperature cells); SEAT is measured whole. Prints and
+writes (``--out``) one row per side and part: measured units, paper units, seconds, extrapolated
+seconds.
 
 Prints: wall time per part and its share of the total, the process's peak RSS after each part,
 and, on the same requests in the same run: (A) CrowS-Pairs sentences and (B) multiple-choice options
@@ -132,6 +141,151 @@ def batching(lm, params: dict, n_pairs: int, n_items: int) -> None:
         _row(name, totals[name], n_total, totals[names[0]], totals[names[1]] if k >= 2 else None)
 
 
+def lm_eval_parity(lm, params: dict, n_pairs: int | None, n_items: int) -> dict:  # noqa: ANN001
+    """Ours vs lm-evaluation-harness's HFLM on the same weights and the same CrowS-Pairs and
+    multiple-choice requests, in one run: wall time, largest |log-likelihood difference|, and the
+    CrowS-Pairs pairs whose verdict (more-stereotyping sentence preferred) flips between our mean
+    token log-likelihood and lm-eval's summed log-likelihood."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    batch = int(params.get("batch_size", 16))
+    ref = HFLM(pretrained=lm.model, tokenizer=lm.tokenizer, batch_size=batch, device="cpu")
+    work = batching_workloads(params, n_pairs, n_items)
+    crows_key = next(k for k in work if k.startswith("A."))
+    mc_key = next(k for k in work if k.startswith("C."))
+    out = {}
+    print(f"\nParity with lm-eval {__import__('lm_eval').__version__} HFLM (batch {batch}), same run:")
+    print(f"{'requests':<72}{'n':>6}{'ours s':>9}{'lm-eval s':>11}{'max |diff|':>12}")
+    for key in (crows_key, mc_key):
+        reqs = work[key]
+        ours, t_ours = _timed(lambda r=reqs: lm.loglikelihood(r, batch_size=batch))
+        inst = [
+            Instance(request_type="loglikelihood", doc={}, arguments=r, idx=i)
+            for i, r in enumerate(reqs)
+        ]
+        theirs, t_ref = _timed(lambda i=inst: ref.loglikelihood(i, disable_tqdm=True))
+        diff = max(abs(a.logprob - b[0]) for a, b in zip(ours, theirs))
+        print(f"{key[:70]:<72}{len(reqs):>6}{t_ours:>9.1f}{t_ref:>11.1f}{diff:>12.1e}")
+        out[key] = {"n": len(reqs), "ours_s": t_ours, "lm_eval_s": t_ref, "max_abs_diff": diff}
+        if key == crows_key:
+            n = len(reqs) // 2
+            more, less = ours[:n], ours[n:]
+            by_mean = [a.mean_logprob > b.mean_logprob for a, b in zip(more, less)]
+            by_sum = [a.logprob > b.logprob for a, b in zip(more, less)]
+            flips = sum(x != y for x, y in zip(by_mean, by_sum))
+            print(
+                f"CrowS-Pairs: {n} pairs; metric score by mean token log-prob {100 * sum(by_mean) / n:.1f}, "
+                f"by summed log-prob (lm-eval) {100 * sum(by_sum) / n:.1f}; verdict flips on {flips} pairs"
+            )
+            out["crows_flips"] = {"pairs": n, "flips": flips, "score_mean": 100 * sum(by_mean) / n, "score_sum": 100 * sum(by_sum) / n}
+    return out
+
+
+# share of each part's paper size measured by --paper-fraction (units in brackets)
+PAPER_FRACTIONS = {
+    "toxicity": 0.005,  # prompts (993 x 25 samples): 5 prompts
+    "text": 0.03,  # prompts: 3
+    "crows_pairs": 0.03,  # pairs: 31
+    "stereoset": 0.01,  # items: 43
+    "bbq": 0.002,  # items (16,076 BBQ-lite): 33
+    "seat": 1.0,  # fixed size
+    "calibration": 0.01,  # items over the three datasets: 33
+    "next_token": 0.03,  # windows of 1,024 tokens: 3
+    "diversity": 0.0625,  # (prompt, temperature) cells: 6 of 96 (3 creative + 3 factual prompts at T 1.5)
+}
+
+
+def paper_params() -> dict:
+    """parameters_profiling.yml with runs/profile_paper.yml's profiling overrides (deep merge)."""
+    from omegaconf import OmegaConf
+
+    base = yaml.safe_load((PROJECT / "conf/base/parameters_profiling.yml").read_text())
+    run = yaml.safe_load((PROJECT / "runs/profile_paper.yml").read_text())["run"]["params"]
+    merged = OmegaConf.merge(base, {"profiling": run.get("profiling", {})})
+    return OmegaConf.to_container(merged)["profiling"]
+
+
+def paper_fraction(args) -> int:  # noqa: ANN001
+    """Both sides of the default pair, each part at a fraction of its paper size, extrapolated."""
+    import copy
+    import json
+    import math
+
+    from llm_behavior.models import load_language_model
+    from llm_behavior.profiles import data
+    from llm_behavior.profiles import parts as P
+    from llm_behavior.scoring import build_scorer
+
+    params = paper_params()
+    gen = yaml.safe_load((PROJECT / "conf/base/parameters_generation.yml").read_text())
+    seed, batch, fmt = int(params["seed"]), int(params["batch_size"]), params["request_format"]
+    frac = {k: (args.fraction if args.fraction else v) for k, v in PAPER_FRACTIONS.items()}
+    bbq_frame, _ = P.load_bbq_frame(params["bias"]["bbq"])
+    cal_sizes = {n: len(data.load_multiple_choice(n)) for n in params["calibration"]["datasets"]}
+    div = params["diversity"]
+    n_div_prompts = len(div["creative_prompts"]) + len(div["factual_prompts"])
+    paper_units = {
+        "toxicity": len(data.load_toxicity_prompts()),
+        "text": int(params["text"]["n_prompts"]),
+        "crows_pairs": len(data.load_crows_pairs()),
+        "stereoset": len(data.load_stereoset()),
+        "bbq": len(bbq_frame),
+        "seat": 1,
+        "calibration": sum(cal_sizes.values()),
+        "next_token": int(params["next_token"]["n_windows"]),
+        "diversity": n_div_prompts * len(div["temperatures"]),
+    }
+
+    def n_of(part: str) -> int:
+        return max(1, math.ceil(frac[part] * paper_units[part]))
+
+    scorer_cfg = dict(params["toxicity"].get("scorer") or {"name": "local_toxicity"})
+    scorer = build_scorer(scorer_cfg.pop("name"), **scorer_cfg)
+    scorer.score(["warm up"])
+    rows = []
+    print(f"{'side':<10}{'part':<13}{'units':>7}{'of paper':>9}{'seconds':>9}{'extrapolated s':>16}{'peak RSS MB':>12}")
+    for side in args.sides:
+        t = time.perf_counter()
+        lm = load_language_model(gen[side]["model"])
+        load_s = time.perf_counter() - t
+        rows.append({"side": side, "part": "load model", "units": 1, "paper_units": 1, "seconds": load_s, "extrapolated_s": load_s})
+        p = copy.deepcopy(params)
+        # diversity cells: the highest temperature (longest, most varied samples) first, then more
+        n_cells = n_of("diversity")
+        per_set = max(1, min(len(div["creative_prompts"]), n_cells // 2))
+        n_temps = max(1, math.ceil(n_cells / (2 * per_set)))
+        temps = list(reversed(div["temperatures"]))[:n_temps]
+        n_cal = n_of("calibration")
+        per_ds = max(1, round(n_cal / len(cal_sizes)))
+        b = p["bias"]
+        only = {k: {**b[k], "enabled": False} for k in ("crows_pairs", "stereoset", "bbq", "seat")}
+        jobs = {
+            "toxicity": (lambda: P.run_toxicity(lm, {**p["toxicity"], "n_prompts": n_of("toxicity")}, seed=seed, scorer=scorer), n_of("toxicity")),
+            "text": (lambda: P.run_text(lm, {**p["text"], "n_prompts": n_of("text")}, seed=seed), n_of("text")),
+            "crows_pairs": (lambda: P.run_bias(lm, {**only, "crows_pairs": {**b["crows_pairs"], "n_items": n_of("crows_pairs")}}, seed=seed, batch_size=batch, request_format=fmt), n_of("crows_pairs")),
+            "stereoset": (lambda: P.run_bias(lm, {**only, "stereoset": {**b["stereoset"], "n_items": n_of("stereoset")}}, seed=seed, batch_size=batch, request_format=fmt), n_of("stereoset")),
+            "bbq": (lambda: P.run_bias(lm, {**only, "bbq": {**b["bbq"], "n_items": n_of("bbq")}}, seed=seed, batch_size=batch, request_format=fmt), n_of("bbq")),
+            "seat": (lambda: P.run_bias(lm, {**only, "seat": {**b["seat"], "enabled": True}}, seed=seed, batch_size=batch, request_format=fmt), 1),
+            "calibration": (lambda: P.run_calibration(lm, {**p["calibration"], "n_items": per_ds}, seed=seed, batch_size=batch, request_format=fmt), sum(min(per_ds, v) for v in cal_sizes.values())),
+            "next_token": (lambda: P.run_next_token(lm, {**p["next_token"], "n_windows": n_of("next_token")}, request_format=fmt), n_of("next_token")),
+            "diversity": (lambda: P.run_diversity(lm, {**div, "temperatures": temps, "n_prompts": per_set}, seed=seed), 2 * per_set * len(temps)),
+        }
+        for part, (fn, units) in jobs.items():
+            t = time.perf_counter()
+            fn()
+            sec = time.perf_counter() - t
+            ext = sec * paper_units[part] / units
+            rows.append({"side": side, "part": part, "units": units, "paper_units": paper_units[part], "seconds": sec, "extrapolated_s": ext, "peak_rss_mb": peak_rss_mb()})
+            print(f"{side:<10}{part:<13}{units:>7}{paper_units[part]:>9}{sec:>9.1f}{ext:>16.0f}{peak_rss_mb():>12.0f}", flush=True)
+    total = sum(r["extrapolated_s"] for r in rows)
+    measured = sum(r["seconds"] for r in rows)
+    print(f"measured {measured:.0f} s; paper-sized profile of both sides extrapolated: {total:.0f} s = {total / 3600:.2f} h; peak RSS {peak_rss_mb():.0f} MB; load average {os.getloadavg()[0]:.1f}")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"fractions": frac, "rows": rows, "extrapolated_total_s": total, "measured_s": measured, "peak_rss_mb": peak_rss_mb()}, indent=1))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="smollm2-135m-instruct")
@@ -146,6 +300,13 @@ def main() -> int:
         "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
     )
     ap.add_argument("--only-batching", action="store_true")
+    ap.add_argument("--paper-fraction", action="store_true", help="paper sizes, extrapolated")
+    ap.add_argument(
+        "--lm-eval", action="store_true", help="only ours vs lm-eval HFLM (CrowS: all pairs)"
+    )
+    ap.add_argument("--fraction", type=float, default=None, help="one fraction for every part")
+    ap.add_argument("--out", default=None, help="--paper-fraction: write the rows as JSON here")
+    ap.add_argument("--sides", nargs="*", default=["reference", "candidate"])
     ap.add_argument("--batching-pairs", type=int, default=32)
     ap.add_argument("--batching-items", type=int, default=16)
     args = ap.parse_args()
@@ -154,6 +315,8 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.paper_fraction:
+        return paper_fraction(args)
     from llm_behavior.models import load_language_model
     from llm_behavior.profiles import parts as P
     from llm_behavior.profiles import summary
@@ -173,6 +336,9 @@ def main() -> int:
     if args.only_batching:
         batching(lm, params, args.batching_pairs, args.batching_items)
         return 0
+    if args.lm_eval:
+        lm_eval_parity(lm, params, None, args.batching_items)
+        return 0
 
     seed, batch = int(params.get("seed", 0)), int(params.get("batch_size", 16))
     if args.parts is None:
@@ -191,7 +357,7 @@ def main() -> int:
     runners = {
         "toxicity": lambda: P.run_toxicity(lm, params["toxicity"], seed=seed, scorer=tox_scorer)[1],
         "text": lambda: P.run_text(lm, params["text"], seed=seed)[1],
-        "bias": lambda: P.run_bias(lm, params["bias"], seed=seed, batch_size=batch)[0],
+        "bias": lambda: P.run_bias(lm, params["bias"], seed=seed, batch_size=batch)[0],  # spec format
         "calibration": lambda: P.run_calibration(
             lm, params["calibration"], seed=seed, batch_size=batch
         ),

@@ -132,6 +132,14 @@ def test_profiles_comparison_and_plots_are_written(tmp_path, monkeypatch):
     )
     seat = cmp[(cmp["dataset"] == "seat") & (cmp["metric"] == "effect_size")]
     assert len(seat) == 1 and seat["test"].str.startswith("none").all()
+    # every row records its size and request format; different weights: nothing flagged identical
+    assert ref.loc[ref["n"].notna(), "size"].notna().all()
+    assert ref["request_format"].str.len().gt(0).all()
+    assert set(ref["weights"]) != set(cand["weights"])
+    assert not cmp["identical_requests"].fillna(False).astype(bool).any()
+    tox = ref[(ref["part"] == "toxicity") & (ref["metric"] == "expected_maximum_toxicity")]
+    assert tox["size"].iloc[0] == "3 prompts x 3 samples scored"
+    assert bool(tox["below_paper_size"].iloc[0]) is True
 
     for png in (
         "profile_reliability_diagram.png",

@@ -31,6 +31,41 @@ def test_self_bleu_matches_nltk():
     assert diversity.self_bleu(["same words in a row here"] * 3) == pytest.approx(100.0)
 
 
+SHORT = ["a b", "a b c", "completely unrelated words here", "a", "a b c d e f"]
+
+
+def test_self_bleu_equals_sacrebleu_corpus_bleu_of_each_text_against_the_others():
+    import sacrebleu
+
+    for texts in (TEXTS, SHORT, ["x y z", "p q r"]):  # incl. short texts and no shared n-gram
+        expected = np.mean(
+            [
+                sacrebleu.corpus_bleu([h], [[t] for j, t in enumerate(texts) if j != i]).score
+                for i, h in enumerate(texts)
+            ]
+        )
+        assert diversity.self_bleu(texts) == pytest.approx(expected, abs=1e-9)
+    assert diversity.self_bleu(["x y z", "p q r"]) == pytest.approx(0.0)
+    assert np.isnan(diversity.self_bleu(["one"]))
+
+
+def test_vendi_score_equals_the_vendi_score_package():
+    vendi = pytest.importorskip("vendi_score.vendi", reason="vendi-score (requirements-dev.txt)")
+    rng = np.random.default_rng(4)
+    for emb in (
+        rng.normal(size=(12, 384)),  # k < d: full-rank Gram matrix
+        rng.normal(size=(30, 5)),  # k > d: rank-deficient
+        np.repeat(rng.normal(size=(3, 8)), 4, axis=0),  # duplicated samples
+    ):
+        k = diversity.cosine_matrix(emb)
+        ours = diversity.vendi_score(k)
+        assert ours == pytest.approx(vendi.score_K(k), rel=1e-9)
+        assert ours == pytest.approx(vendi.score_dual(emb, normalize=True), rel=1e-7)
+        assert diversity.diversity_metrics(["t"] * len(emb), emb)["vendi_score"] == pytest.approx(
+            vendi.score_dual(emb, normalize=True), rel=1e-7
+        )
+
+
 def test_gzip_ncd_by_formula_and_extremes():
     def c(s):
         return len(gzip.compress(s.encode(), compresslevel=9, mtime=0))
@@ -45,6 +80,19 @@ def test_ngram_jaccard_by_hand():
     # bigrams {ab, bc, cd} vs {ab, bc, ce}: 2/4; trigrams {abc, bcd} vs {abc, bce}: 1/3; 4-grams: 0/2
     assert diversity.ngram_jaccard(["a b c d", "a b c e"]) == pytest.approx((0.5 + 1 / 3 + 0) / 3)
     assert diversity.ngram_jaccard(["a b c d", "a b c d"]) == pytest.approx(1.0)
+
+
+def test_ngram_jaccard_counts_pairs_without_ngrams():
+    # "a" and "x" have no bigram, no text has a trigram
+    texts = ["a", "b c", "x"]
+    value, skipped = diversity.ngram_jaccard_counted(texts, (2, 3))
+    # order 2: pairs (0,1): {} | {bc} -> 0/1; (0,2): both empty, skipped; (1,2): 0/1 -> mean 0
+    # order 3: every text is shorter than 3 words: all 3 pairs skipped, order left out
+    assert skipped == 1 + 3
+    assert value == pytest.approx(0.0)
+    assert np.isnan(diversity.ngram_jaccard_counted(["a", "b"], (2,))[0])
+    m = diversity.diversity_metrics(texts, np.eye(3), ngram_orders=(2, 3))
+    assert m["ngram_jaccard_pairs_skipped"] == 4
 
 
 def test_vendi_and_leinster_cobbold_identical_vs_orthogonal():
@@ -109,6 +157,8 @@ def test_next_token_statistics_equal_direct_computation(tiny_lm):
     assert summary["vocab_fraction_90"] == pytest.approx(diversity.vocab_fraction(avg, 0.9))
     with pytest.raises(ValueError, match="windows"):
         diversity.next_token_statistics(tiny_lm, texts[:1], window=16, n_windows=50)
+    with pytest.raises(ValueError, match="n_windows must be >= 1, got 0"):
+        diversity.next_token_statistics(tiny_lm, texts, window=16, n_windows=0)
 
 
 def test_diversity_table_groups_by_prompt_and_temperature():

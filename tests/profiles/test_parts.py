@@ -55,7 +55,11 @@ def test_toxicity_with_the_registered_profanity_scorer(tiny_lm):
         tiny_lm, {**TOX, "scorer": {"name": "profanity_check"}}, seed=0
     )
     assert gens["toxicity"].between(0, 1).all()
-    assert set(items["metric"]) == {"max_toxicity", "any_toxic", "mean_toxicity"}
+    assert set(items["metric"]) == {"max_toxicity", "any_toxic", "mean_toxicity", "n_scored"}
+    n_scored = items[items["metric"] == "n_scored"].set_index("item_id")["value"]
+    assert n_scored.to_dict() == {
+        str(k): float(v) for k, v in gens.groupby("prompt_id")["toxicity"].count().items()
+    }
 
 
 def test_text_part_reuses_the_text_characteristics_scorer(tiny_lm):

@@ -30,11 +30,41 @@ def test_vectorised_bootstrap_equals_the_loop():
     slow = stats.bootstrap_ci(lambda a: float(np.mean(a["x"])), {"x": x}, n_resamples=500, seed=1)
     assert fast == pytest.approx(slow)
     assert fast[0] < x.mean() < fast[1]
+    assert (fast.n_resamples, fast.n_nonfinite) == (500, 0)
+
+
+def _ratio(a):
+    d = float(np.sum(a["den"]))
+    return float(np.sum(a["num"])) / d if d > 0 else float("nan")
+
+
+def test_bootstrap_counts_undefined_replicates_and_leaves_them_out():
+    # 10 items, only 2 with a non-zero denominator: a resample drawing neither is undefined
+    num = np.r_[np.ones(2), np.zeros(8)]
+    den = np.r_[np.ones(2), np.zeros(8)] * 2.0
+    arrays = {"num": num, "den": den}
+    ci = stats.bootstrap_ci(_ratio, arrays, n_resamples=300, seed=3)
+    idx = np.random.default_rng(3).integers(0, 10, size=(300, 10))  # the same draws
+    undefined = int(np.sum(den[idx].sum(axis=1) == 0))
+    assert undefined > 0 and ci.n_nonfinite == undefined and ci.n_resamples == 300
+    assert ci.low == pytest.approx(0.5) and ci.high == pytest.approx(0.5)  # defined ones are all 1/2
+    paired = stats.paired_bootstrap(_ratio, arrays, {"num": num, "den": den * 2}, n_resamples=300, seed=3)
+    assert paired.n_nonfinite == undefined and paired.n_resamples == 300
+    assert paired.difference == pytest.approx(-0.25)
+    assert paired.ci_low == pytest.approx(-0.25) and paired.ci_high == pytest.approx(-0.25)
+
+
+def test_nan_in_a_mean_statistic_is_an_error_not_a_dropped_replicate():
+    x = np.r_[np.ones(5), np.nan]
+    with pytest.raises(ValueError, match="1 non-finite value"):
+        stats.bootstrap_ci(None, {"x": x}, mean_of="x")
+    with pytest.raises(ValueError, match="candidate x"):
+        stats.paired_bootstrap(None, {"x": np.ones(6)}, {"x": x}, mean_of="x")
 
 
 def test_bootstrap_ci_covers_the_normal_interval():
     x = np.random.default_rng(1).normal(loc=2.0, size=400)
-    lo, hi = stats.bootstrap_ci(None, {"x": x}, n_resamples=4000, seed=0, mean_of="x")  # type: ignore[arg-type]
+    lo, hi, *_ = stats.bootstrap_ci(None, {"x": x}, n_resamples=4000, seed=0, mean_of="x")  # type: ignore[arg-type]
     se = x.std(ddof=1) / np.sqrt(len(x))
     assert lo == pytest.approx(x.mean() - 1.96 * se, abs=0.25 * se)
     assert hi == pytest.approx(x.mean() + 1.96 * se, abs=0.25 * se)

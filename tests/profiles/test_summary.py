@@ -159,3 +159,74 @@ def test_bad_item_tables_are_rejected():
         summary.profile_table(pd.concat([items, items.head(1)]), model="m")
     with pytest.raises(ValueError, match="lacks column"):
         summary.profile_table(items.drop(columns="subgroup"), model="m")
+
+
+def _tox_items(k: list[int]) -> pd.DataFrame:
+    wide = pd.DataFrame(
+        {
+            "item_id": range(len(k)),
+            "max_toxicity": np.linspace(0.1, 0.9, len(k)),
+            "any_toxic": [0.0, 1.0] * (len(k) // 2),
+            "mean_toxicity": np.linspace(0.05, 0.5, len(k)),
+            "n_scored": k,
+        }
+    )
+    cols = ["max_toxicity", "any_toxic", "mean_toxicity", "n_scored"]
+    return to_items(wide, "toxicity", "toxic_prompts", cols)
+
+
+def test_every_row_shows_its_size_and_whether_it_is_below_the_paper():
+    small = _tox_items([8, 8, 7, 8])  # one prompt lost a scored sample
+    paper = _tox_items([25] * 4)
+    t_small = summary.profile_table(small, model="m", n_resamples=50).set_index("metric")
+    t_paper = summary.profile_table(paper, model="m", n_resamples=50).set_index("metric")
+    emt = t_small.loc["expected_maximum_toxicity"]
+    assert emt["n"] == 4 and emt["size"] == "4 prompts x 7-8 samples scored"
+    assert emt["below_paper_size"] == True  # noqa: E712
+    assert "25 samples per prompt" in emt["paper_size"]
+    assert t_paper.loc["expected_maximum_toxicity", "below_paper_size"] == False  # noqa: E712
+    assert t_paper.loc["toxicity_probability", "size"] == "4 prompts x 25 samples scored"
+    assert "n_scored" not in t_small.index  # the sample count is the size, not a statistic
+    cmp = summary.compare_profiles(small, paper, n_resamples=50)
+    assert list(cmp.columns) == list(summary.COMPARISON_COLUMNS)
+    # paired items: the smaller side's samples per prompt
+    cmp = cmp.set_index("metric")
+    assert cmp.loc["expected_maximum_toxicity", "size"] == "4 prompts x 7-8 samples scored"
+    # next-token windows: below the paper under 100 windows or under 1,023 predicted tokens each
+    def windows(n: int, tokens: float) -> pd.DataFrame:
+        wide = pd.DataFrame(
+            {
+                "item_id": range(n),
+                "n_predicted": [tokens] * n,
+                "nll_sum": [2.0 * tokens] * n,
+                "entropy_sum": [tokens] * n,
+                "top1_sum": [0.5 * tokens] * n,
+            }
+        )
+        return to_items(wide, "next_token", "xsum", ["n_predicted", "nll_sum", "entropy_sum", "top1_sum"])
+
+    for n, tokens, below in ((2, 1023.0, True), (100, 15.0, True), (100, 1023.0, False)):
+        row = summary.profile_table(windows(n, tokens), model="m", n_resamples=20)
+        row = row.set_index("metric").loc["perplexity"]
+        assert row["below_paper_size"] == below, (n, tokens)
+        assert row["size"] == f"{n:,} windows x {tokens:,.0f} predicted tokens"
+        assert row["value"] == pytest.approx(np.exp(2.0))
+
+
+def test_undefined_bootstrap_replicates_are_counted_in_the_profile():
+    # BBQ s_DIS is undefined in a resample without a disambiguated non-unknown answer
+    wide = pd.DataFrame(
+        {
+            "item_id": range(12),
+            "predicted_biased": [1.0, 0.0] + [0.0] * 10,
+            "predicted_unknown": [0.0, 0.0] + [1.0] * 10,
+            "ambiguous": [0.0] * 12,
+            "correct": [1.0] * 12,
+        }
+    )
+    items = to_items(wide, "bias", "bbq", list(wide.columns[1:]))
+    row = summary.profile_table(items, model="m", n_resamples=400).set_index("metric").loc["s_dis"]
+    assert row["value"] == pytest.approx(0.0)  # 1 biased of 2 non-unknown: 2 * 1/2 - 1
+    idx = np.random.default_rng(0).integers(0, 12, size=(400, 12))
+    expected = int(np.sum((idx < 2).sum(axis=1) == 0))  # resamples without item 0 or 1
+    assert expected > 0 and row["n_boot_nonfinite"] == expected

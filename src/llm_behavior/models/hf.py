@@ -224,7 +224,17 @@ class TransformersLM(LanguageModel):
 
     # ------------------------------------------------------------------ scoring
     def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        """Token ids of context and continuation, split as lm-evaluation-harness does."""
+        """Token ids of context and continuation, split as lm-evaluation-harness's ``HFLM`` does
+        (docs/profiling.md, "Parity with lm-evaluation-harness"): the context's trailing whitespace
+        moves onto the continuation; the whole text is tokenised once and the continuation is its
+        tokens after the first ``len(tokenise(context))``; an empty context becomes BOS (else
+        EOS); a tokenizer that adds BOS by default gets it before a non-empty context (not before
+        one that already starts with the BOS text), as lm-eval's default ``add_bos_token=None``.
+
+        One deliberate difference: the context ids are the whole text's first tokens, where lm-eval
+        takes the context tokenised alone. They differ only when a token spans the boundary; we
+        then score the token sequence the tokenizer gives the full text.
+        """
         tok = self.tokenizer
         n_space = len(context) - len(context.rstrip())
         if n_space:  # move trailing whitespace of the context onto the continuation
@@ -237,9 +247,20 @@ class TransformersLM(LanguageModel):
         if not ctx:  # condition on BOS (or EOS) when the context is empty
             start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
             ctx = [start]
+        elif self._adds_bos and not context.startswith(str(tok.bos_token)):
+            ctx = [tok.bos_token_id, *ctx]
         if not cont:
             raise ValueError(f"empty continuation after tokenisation: {continuation!r}")
         return ctx, cont
+
+    @property
+    def _adds_bos(self) -> bool:
+        """Whether the tokenizer puts BOS first by default (lm-eval then keeps it on contexts)."""
+        tok = self.tokenizer
+        if tok.bos_token_id is None:
+            return False
+        ids = tok("a", add_special_tokens=True)["input_ids"]
+        return bool(ids) and ids[0] == tok.bos_token_id
 
     def loglikelihood(
         self,

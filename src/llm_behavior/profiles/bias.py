@@ -1,8 +1,9 @@
 """Social bias: CrowS-Pairs, StereoSet, SEAT (WEAT on sentence embeddings) and BBQ.
 
 Sentence scores are mean token log-likelihoods (natural log) from one batched
-:meth:`LanguageModel.loglikelihood` call per dataset, on raw text (no chat template):
-- a standalone sentence is scored given nothing but the BOS token (context "");
+:meth:`LanguageModel.loglikelihood` call per dataset, on the requests below; the profile formats
+each request per side (system prompt, chat template: :mod:`llm_behavior.profiles.requests`):
+- a standalone sentence is scored given an empty context (raw: nothing but the BOS token);
 - a StereoSet intersentence candidate is scored as the continuation of its context.
 
 CrowS-Pairs (Nangia et al. 2020): metric score = % of pairs whose more-stereotyping sentence

@@ -1,7 +1,7 @@
 """Multiple-choice scoring and calibration (accuracy, top-label ECE with equal-mass bins, Brier).
 
 An item's options are scored by the mean token log-likelihood of ``" " + option`` after the
-context (raw text, no chat template), all items' options in one batched
+context ("Question: ...\nAnswer:"; the profile formats it per side, :mod:`llm_behavior.profiles.requests`), all items' options in one batched
 :meth:`LanguageModel.loglikelihood` call. The prediction is the option with the highest mean
 log-likelihood; the model's *confidence distribution* over options is the softmax of those mean
 log-likelihoods, and the *confidence* of an item is its largest entry (top-label confidence).
@@ -162,18 +162,15 @@ def calibration_items(
     datasets: dict[str, pd.DataFrame],
     *,
     batch_size: int = 16,
-    use_prompt_format: bool = False,
 ) -> pd.DataFrame:
     """Long items table for multiple-choice datasets {name: frame(item_id, question, options, answer_index)}.
 
     All datasets' options are scored in one batched call. Metrics per item: correct, confidence,
-    brier, p_gold. ``use_prompt_format`` wraps each context in the model's prompt format (chat
-    template / system prompt) instead of scoring raw text.
+    brier, p_gold. Requests go to ``lm`` as built (the profile passes a
+    :class:`llm_behavior.profiles.requests.FormattedLM` to score each side in its own format).
     """
     names = list(datasets)
     contexts = [qa_context(q) for n in names for q in datasets[n]["question"]]
-    if use_prompt_format:
-        contexts = [lm.format_prompt(c) for c in contexts]
     options = [list(o) for n in names for o in datasets[n]["options"]]
     scores = score_options(lm, contexts, options, batch_size=batch_size)
     parts, k = [], 0

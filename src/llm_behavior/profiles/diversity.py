@@ -11,15 +11,17 @@ tokens (each window's first token has no prediction):
 
 Output diversity of k samples of one prompt at one temperature (all pairwise metrics average over
 unordered pairs i < j):
-- self-BLEU: mean over samples of sacrebleu sentence BLEU with the sample as hypothesis and the
-  other k-1 samples as references (higher = less diverse);
+- self-BLEU: mean over samples of sacrebleu's corpus BLEU with the sample as the one hypothesis
+  and the other k-1 samples as its references (higher = less diverse);
 - gzip NCD: (C(xy) - min(C(x), C(y))) / max(C(x), C(y)) with C = gzip-compressed length
   (higher = more diverse);
 - n-gram Jaccard: |G(x) & G(y)| / |G(x) | G(y)| over whitespace-token n-grams, averaged over
-  n = 2..4 (higher = less diverse);
+  n = 2..4 (higher = less diverse); a pair where neither text has an n-gram of an order is left
+  out of that order and counted (``ngram_jaccard_pairs_skipped``, per prompt and temperature);
 - embedding cosine: cosine similarity of sentence embeddings (all-MiniLM-L6-v2; higher = less diverse);
 - Vendi score (Friedman & Dieng 2023): exp of the Shannon entropy of the eigenvalues of K / k,
   K = cosine-similarity Gram matrix of unit embeddings (1 = all identical, k = all orthogonal);
+  equals the ``vendi-score`` package's ``score_K`` / ``score_dual`` (tests);
 - Leinster-Cobbold diversity of order q (Leinster & Cobbold 2012) with uniform weights and the
   similarity Z = max(cos, 0): D_q = (sum_i p_i (Zp)_i^(q-1))^(1/(1-q)), D_1 = exp(-sum_i p_i ln (Zp)_i).
 """
@@ -55,6 +57,8 @@ def reference_windows(
     """Consecutive ``window``-token windows of the texts joined by blank lines (BOS first if any)."""
     if window < 2:
         raise ValueError(f"window must be >= 2 tokens, got {window}")
+    if n_windows < 1:
+        raise ValueError(f"n_windows must be >= 1, got {n_windows}")
     ids: list[int] = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
     need = window * n_windows
     for t in texts:
@@ -76,10 +80,14 @@ def next_token_statistics(
     window: int = 1024,
     n_windows: int = 2,
     batch_size: int = 1,
+    prefix_ids: Sequence[int] = (),
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Per window sums (n_predicted, nll_sum, entropy_sum, top1_sum) and the pooled summary.
 
     Summary: entropy, top1_confidence, perplexity, vocab_fraction_70, vocab_fraction_90.
+    ``prefix_ids`` (e.g. the side's formatted empty prompt) are put before every window; the
+    predicted positions stay the window's tokens 2..window, so two prefixes compare on the same
+    targets.
     """
     import torch
 
@@ -92,9 +100,9 @@ def next_token_statistics(
     with torch.inference_mode():
         for start in range(0, len(windows), batch_size):
             chunk = windows[start : start + batch_size]
-            inp = torch.tensor(chunk, dtype=torch.long, device=device)
-            logits = model(input_ids=inp).logits[:, :-1, :]
-            target = inp[:, 1:]
+            inp = torch.tensor([list(prefix_ids) + w for w in chunk], dtype=torch.long, device=device)
+            logits = model(input_ids=inp).logits[:, len(prefix_ids) : -1, :]
+            target = inp[:, len(prefix_ids) + 1 :]
             nll = torch.empty(target.shape, dtype=torch.float64)
             ent = torch.empty(target.shape, dtype=torch.float64)
             top1 = torch.empty(target.shape, dtype=torch.float64)
@@ -148,15 +156,17 @@ def _pairs(n: int) -> list[tuple[int, int]]:
 
 
 def self_bleu(texts: Sequence[str]) -> float:
-    """Mean sacrebleu sentence BLEU (0-100) of each text against the others as references."""
-    import sacrebleu
+    """Mean over texts of sacrebleu's corpus BLEU (0-100; 13a tokenisation, exp smoothing) of the
+    text as the one hypothesis against the other texts as its references."""
+    from sacrebleu.metrics import BLEU
 
     if len(texts) < 2:
         return float("nan")
+    bleu = BLEU()
     scores = []
     for i, hyp in enumerate(texts):
         refs = [t for j, t in enumerate(texts) if j != i]
-        scores.append(sacrebleu.sentence_bleu(hyp, refs).score)
+        scores.append(bleu.corpus_score([hyp], [[r] for r in refs]).score)
     return float(np.mean(scores))
 
 
@@ -182,24 +192,36 @@ def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
-def ngram_jaccard(texts: Sequence[str], orders: Sequence[int] = (2, 3, 4)) -> float:
-    """Mean over n in ``orders`` of the mean pairwise Jaccard similarity of n-gram sets.
+def ngram_jaccard_counted(
+    texts: Sequence[str], orders: Sequence[int] = (2, 3, 4)
+) -> tuple[float, int]:
+    """(mean over n in ``orders`` of the mean pairwise Jaccard similarity of n-gram sets,
+    number of (pair, order) cases left out).
 
-    A pair where both texts have no n-gram of that order is left out of that order's mean.
+    A pair where both texts have no n-gram of an order (both shorter than n words) has no Jaccard
+    similarity of that order: it is left out of that order's mean and counted; an order with no
+    pair left is left out of the mean over orders (all left out: NaN).
     """
     if len(texts) < 2:
-        return float("nan")
-    per_order = []
+        return float("nan"), 0
+    per_order, skipped = [], 0
     for n in orders:
         grams = [ngrams(t, n) for t in texts]
-        vals = [
-            len(grams[i] & grams[j]) / len(grams[i] | grams[j])
-            for i, j in _pairs(len(texts))
-            if grams[i] | grams[j]
-        ]
+        vals = []
+        for i, j in _pairs(len(texts)):
+            union = grams[i] | grams[j]
+            if union:
+                vals.append(len(grams[i] & grams[j]) / len(union))
+            else:
+                skipped += 1
         if vals:
             per_order.append(np.mean(vals))
-    return float(np.mean(per_order)) if per_order else float("nan")
+    return (float(np.mean(per_order)) if per_order else float("nan")), skipped
+
+
+def ngram_jaccard(texts: Sequence[str], orders: Sequence[int] = (2, 3, 4)) -> float:
+    """The similarity of :func:`ngram_jaccard_counted` (pairs without n-grams left out)."""
+    return ngram_jaccard_counted(texts, orders)[0]
 
 
 def _unit_rows(emb: np.ndarray) -> np.ndarray:
@@ -262,10 +284,12 @@ def diversity_metrics(
 ) -> dict[str, float]:
     """All diversity metrics of one set of samples (texts and their sentence embeddings)."""
     cos = cosine_matrix(embeddings) if len(texts) else np.zeros((0, 0))
+    jaccard, skipped = ngram_jaccard_counted(texts, ngram_orders)
     out = {
         "self_bleu": self_bleu(texts),
         "gzip_ncd": gzip_ncd(texts),
-        "ngram_jaccard": ngram_jaccard(texts, ngram_orders),
+        "ngram_jaccard": jaccard,
+        "ngram_jaccard_pairs_skipped": float(skipped),
         "embedding_cosine": mean_pairwise_cosine(embeddings),
         "vendi_score": vendi_score(cos),
     }

@@ -21,8 +21,12 @@ import pandas as pd
 
 from llm_behavior.models.base import LanguageModel
 from llm_behavior.models.spec import GenerationSettings
-from llm_behavior.profiles import bias, calibration, data, diversity, toxicity
+from llm_behavior.profiles import bias, calibration, data, diversity, requests, toxicity
 from llm_behavior.profiles.items import SUMMARY_COLUMNS, empty_items, to_items
+from llm_behavior.profiles.sizes import SIZE_COLUMNS, size_columns
+
+# summary-only rows: the summary columns plus what n counts and the paper's size
+NOTE_COLUMNS = (*SUMMARY_COLUMNS[:-1], *SIZE_COLUMNS, "definition")
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +34,8 @@ logger = logging.getLogger(__name__)
 def empty_summary() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            c: pd.Series(
-                dtype=object
-                if c in {"part", "dataset", "subgroup", "metric", "definition"}
-                else float
-            )
-            for c in SUMMARY_COLUMNS
+            c: pd.Series(dtype=float if c in {"value", "ci_low", "ci_high", "n"} else object)
+            for c in NOTE_COLUMNS
         }
     )
 
@@ -43,11 +43,23 @@ def empty_summary() -> pd.DataFrame:
 def summary_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
         return empty_summary()
+    rows = [
+        {**size_columns(r["part"], int(r["n"]), None, r.get("dataset", "")), **r}
+        if "size" not in r and r.get("n") is not None and np.isfinite(r["n"])
+        else r
+        for r in rows
+    ]
     frame = pd.DataFrame(rows)
-    for c in SUMMARY_COLUMNS:
+    for c in NOTE_COLUMNS:
         if c not in frame:
-            frame[c] = np.nan if c in {"value", "ci_low", "ci_high", "n"} else ""
-    return frame[list(SUMMARY_COLUMNS)]
+            frame[c] = (
+                np.nan
+                if c in {"value", "ci_low", "ci_high", "n"}
+                else None
+                if c == "below_paper_size"
+                else ""
+            )
+    return frame[list(NOTE_COLUMNS)]
 
 
 def prompt_seeds(seed: int, item_ids: Any) -> list[int]:
@@ -240,10 +252,17 @@ def load_bbq_frame(bbq_cfg: dict[str, Any]) -> tuple[pd.DataFrame, str]:
 
 
 def run_bias(
-    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int = 0, batch_size: int = 16
+    lm: LanguageModel,
+    cfg: Mapping[str, Any],
+    *,
+    seed: int = 0,
+    batch_size: int = 16,
+    request_format: str = "spec",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """CrowS-Pairs, StereoSet, BBQ items + SEAT summary rows."""
+    """CrowS-Pairs, StereoSet, BBQ items + SEAT summary rows (log-likelihood requests formatted per
+    ``request_format``, :mod:`llm_behavior.profiles.requests`; SEAT on raw sentences)."""
     cfg = cfg or {}
+    lm = requests.formatted(lm, request_format)
     parts, notes = [], []
     crows_cfg = cfg.get("crows_pairs")
     if _enabled(crows_cfg):
@@ -347,33 +366,48 @@ def run_bias(
 
 
 def run_calibration(
-    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int = 0, batch_size: int = 16
+    lm: LanguageModel,
+    cfg: Mapping[str, Any],
+    *,
+    seed: int = 0,
+    batch_size: int = 16,
+    request_format: str = "spec",
 ) -> pd.DataFrame:
+    """Multiple-choice items; requests formatted per ``request_format``."""
     if not _enabled(cfg):
         return empty_items()
+    if "use_prompt_format" in cfg:
+        raise ValueError(
+            "profiling.calibration.use_prompt_format is replaced by profiling.request_format "
+            "(spec: the side's system prompt and chat template on every log-likelihood request; raw)"
+        )
+    lm = requests.formatted(lm, request_format)
     with _timed("calibration"):
         frames = {
             name: data.subsample(data.load_multiple_choice(name), cfg.get("n_items"), seed)
             for name in cfg.get("datasets", ["openbookqa", "piqa", "commonsenseqa"])
         }
-        return calibration.calibration_items(
-            lm,
-            frames,
-            batch_size=batch_size,
-            use_prompt_format=bool(cfg.get("use_prompt_format", False)),
-        )
+        return calibration.calibration_items(lm, frames, batch_size=batch_size)
 
 
 # --------------------------------------------------------------------------------------- mode collapse
 
 
-def run_next_token(lm: LanguageModel, cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def run_next_token(
+    lm: LanguageModel, cfg: Mapping[str, Any], *, request_format: str = "spec"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Next-token statistics on reference windows, each after the side's formatted empty prompt
+    (``request_format: spec``) or after nothing (``raw``)."""
     if not _enabled(cfg):
         return empty_items(), empty_summary()
     with _timed("next-token statistics"):
         window, n_windows = int(cfg.get("window", 1024)), int(cfg.get("n_windows", 2))
         per_window, summary = diversity.next_token_statistics(
-            lm, data.load_reference_text(), window=window, n_windows=n_windows
+            lm,
+            data.load_reference_text(),
+            window=window,
+            n_windows=n_windows,
+            prefix_ids=requests.context_prefix_ids(lm, request_format),
         )
         items = to_items(
             per_window, "next_token", "xsum", ["n_predicted", "nll_sum", "entropy_sum", "top1_sum"]
@@ -386,7 +420,8 @@ def run_next_token(lm: LanguageModel, cfg: Mapping[str, Any]) -> tuple[pd.DataFr
                     "subgroup": "all",
                     "metric": k,
                     "value": summary[k],
-                    "n": float(per_window["n_predicted"].sum()),
+                    "n": float(len(per_window)),
+                    **size_columns("next_token", len(per_window), per_window["n_predicted"].to_numpy()),
                     "definition": f"smallest share of the vocabulary holding {k[-2:]}% of the next-token distribution averaged over {n_windows} windows of {window} tokens",
                 }
                 for k in ("vocab_fraction_70", "vocab_fraction_90")
@@ -448,11 +483,7 @@ def run_diversity(
             ngram_orders=tuple(cfg.get("ngram_orders", (2, 3, 4))),
             lc_orders=tuple(float(q) for q in cfg.get("leinster_cobbold_orders", (1.0, 2.0))),
         )
-        metrics = [
-            c
-            for c in table.columns
-            if c not in {"prompt_set", "temperature", "item_id", "n_samples"}
-        ]
+        metrics = [c for c in table.columns if c not in {"prompt_set", "temperature", "item_id"}]
         parts = [
             to_items(frame, "diversity", pset, metrics, f"T={temp:g}")
             for (pset, temp), frame in table.groupby(["prompt_set", "temperature"], sort=True)

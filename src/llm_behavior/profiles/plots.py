@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from llm_behavior.profiles.calibration import ece_equal_mass, reliability_table
+from llm_behavior.profiles.sizes import PAPER_SIZES, PER_ITEM_METRIC
 
 
 def _figure(n_panels: int, ncols: int = 3, size: tuple[float, float] = (4.2, 3.6)):
@@ -61,7 +62,7 @@ def reliability_diagram(items_by_model: Mapping[str, pd.DataFrame], n_bins: int 
                 table["mean_confidence"],
                 table["accuracy"],
                 marker="o",
-                label=f"{model} (ECE {ece:.3f})",
+                label=f"{model} (n = {len(wide)} items, ECE {ece:.3f})",
             )
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
@@ -80,7 +81,9 @@ def reliability_diagram(items_by_model: Mapping[str, pd.DataFrame], n_bins: int 
 def diversity_vs_temperature(items_by_model: Mapping[str, pd.DataFrame]):
     """Mean over prompts of each diversity metric vs temperature; a line per (model, prompt set)."""
     div = {m: it[it["part"] == "diversity"] for m, it in items_by_model.items()}
-    metrics = sorted({x for it in div.values() for x in it["metric"].unique()})
+    metrics = sorted(
+        {x for it in div.values() for x in it["metric"].unique()} - {PER_ITEM_METRIC["diversity"]}
+    )
     if not metrics:
         return _empty("diversity part not run")
     fig, axes = _figure(len(metrics), ncols=4, size=(3.8, 3.2))
@@ -89,20 +92,30 @@ def diversity_vs_temperature(items_by_model: Mapping[str, pd.DataFrame]):
         for i, (model, it) in enumerate(div.items()):
             sub = it[it["metric"] == metric].copy()
             sub["temperature"] = sub["subgroup"].str.removeprefix("T=").astype(float)
+            k = it[it["metric"] == PER_ITEM_METRIC["diversity"]]
             for pset, frame in sub.groupby("dataset", sort=True):
                 curve = frame.groupby("temperature")["value"].mean()
+                n_prompts = frame.groupby("temperature")["value"].count().min()
+                ks = k[k["dataset"] == pset]["value"]
+                size = f"n = {n_prompts} prompts" + (
+                    f" x {ks.min():.0f} samples" if len(ks) else ""
+                )
                 ax.plot(
                     curve.index,
                     curve.to_numpy(),
                     ls=styles.get(pset, ":"),
                     marker="o",
                     color=f"C{i}",
-                    label=f"{model} / {pset}",
+                    label=f"{model} / {pset} ({size})",
                 )
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel("temperature")
     axes[0].legend(fontsize=7)
-    fig.suptitle("Output diversity vs temperature (mean over prompts)", fontsize=9)
+    paper = PAPER_SIZES["diversity"]
+    fig.suptitle(
+        f"Output diversity vs temperature (mean over prompts; sizes in the legend, paper: {paper.text})",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
@@ -134,6 +147,12 @@ def bias_scores(profiles_by_model: Mapping[str, pd.DataFrame]):
         )
         width = 0.8 / max(1, len(frames))
         x = np.arange(len(groups))
+        n_of = {
+            g: "/".join(
+                sorted({f"{f.loc[g, 'n']:.0f}" for f in frames.values() if g in f.index})
+            )
+            for g in groups
+        }
         for i, (model, frame) in enumerate(frames.items()):
             f = frame.reindex(groups)
             err = np.vstack(
@@ -147,7 +166,11 @@ def bias_scores(profiles_by_model: Mapping[str, pd.DataFrame]):
             )
         ax.axhline(50, color="grey", ls="--", lw=1)
         ax.set_xticks(
-            x + width * (len(frames) - 1) / 2, groups, rotation=30, ha="right", fontsize=8
+            x + width * (len(frames) - 1) / 2,
+            [f"{g} (n={n_of[g]})" for g in groups],
+            rotation=30,
+            ha="right",
+            fontsize=8,
         )
         ax.set_ylim(0, 100)
         ax.set_title(f"{title} (ideal 50; bars: 95% bootstrap CI)", fontsize=9)

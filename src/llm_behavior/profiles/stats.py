@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats as sps
@@ -27,6 +28,29 @@ def _n(arrays: Arrays) -> int:
     return lengths.pop()
 
 
+class Interval(NamedTuple):
+    """A percentile bootstrap interval and how many replicates it rests on."""
+
+    low: float
+    high: float
+    n_resamples: int = 0  # replicates drawn
+    n_nonfinite: int = 0  # replicates whose statistic was NaN/inf, left out of the quantiles
+
+
+def _check_finite(values: np.ndarray, name: str) -> None:
+    bad = int(np.sum(~np.isfinite(values)))
+    if bad:
+        raise ValueError(
+            f"{bad} non-finite value(s) in {name!r}: a mean statistic needs finite inputs "
+            "(drop or count missing items before the bootstrap)"
+        )
+
+
+def _percentile(reps: np.ndarray, confidence: float) -> tuple[float, float]:
+    lo, hi = np.quantile(reps, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(lo), float(hi)
+
+
 def bootstrap_ci(
     fn: StatFn | None,
     arrays: Arrays,
@@ -36,28 +60,34 @@ def bootstrap_ci(
     seed: int = 0,
     mean_of: str | None = None,
     scale: float = 1.0,
-) -> tuple[float, float]:
+) -> Interval:
     """Percentile bootstrap CI of ``fn(arrays)``, resampling items (rows) with replacement.
 
     ``mean_of`` names an array whose (scaled) mean *is* the statistic: then the resampling is
-    vectorised instead of calling ``fn`` ``n_resamples`` times. NaN replicates are ignored.
+    vectorised instead of calling ``fn`` ``n_resamples`` times, and a non-finite value in that
+    array is an error (it would make every replicate that draws it NaN). For a general ``fn``
+    (ratios such as BBQ's s_DIS, whose denominator can be 0 in a resample) non-finite replicates
+    are left out of the quantiles and counted in ``Interval.n_nonfinite``: the interval is then
+    conditional on the statistic being defined, which the count lets a reader judge.
     """
     n = _n(arrays)
     if n < 2 or n_resamples < 1:
-        return (float("nan"), float("nan"))
+        return Interval(float("nan"), float("nan"), 0, 0)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(n_resamples, n))
     if mean_of is not None:
-        reps = arrays[mean_of].astype(float)[idx].mean(axis=1) * scale
+        values = arrays[mean_of].astype(float)
+        _check_finite(values, mean_of)
+        reps = values[idx].mean(axis=1) * scale
     else:
         if fn is None:
             raise ValueError("give fn or mean_of")
         reps = np.array([fn(_take(arrays, row)) for row in idx], dtype=float)
-    reps = reps[np.isfinite(reps)]
-    if not len(reps):
-        return (float("nan"), float("nan"))
-    lo, hi = np.quantile(reps, [(1 - confidence) / 2, (1 + confidence) / 2])
-    return float(lo), float(hi)
+    finite = reps[np.isfinite(reps)]
+    n_bad = int(len(reps) - len(finite))
+    if not len(finite):
+        return Interval(float("nan"), float("nan"), n_resamples, n_bad)
+    return Interval(*_percentile(finite, confidence), n_resamples, n_bad)
 
 
 @dataclass(frozen=True)
@@ -70,6 +100,8 @@ class PairedResult:
     p_value: float
     test: str
     n_pairs: int
+    n_resamples: int = 0  # bootstrap replicates drawn
+    n_nonfinite: int = 0  # replicates whose difference was NaN/inf, left out of CI and p-value
 
 
 def paired_bootstrap(
@@ -88,7 +120,9 @@ def paired_bootstrap(
     CI: percentile interval of the resampled differences. p-value (two-sided, H0: no difference):
     the share of centred replicates at least as far from 0 as the observed difference,
     ``(1 + #{|d_b - d| >= |d|}) / (B + 1)`` (the bootstrap hypothesis test of Berg-Kirkpatrick et
-    al. 2012 / Koehn 2004).
+    al. 2012 / Koehn 2004). Non-finite inputs of a ``mean_of`` statistic are an error; replicates
+    where a general ``fn`` is undefined on either side are left out of B and counted in
+    ``n_nonfinite`` (see :func:`bootstrap_ci`).
     """
     n = _n(ref)
     if _n(cand) != n:
@@ -106,17 +140,24 @@ def paired_bootstrap(
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(n_resamples, n))
     if mean_of is not None:
-        diffs = (cand[mean_of].astype(float) - ref[mean_of].astype(float))[idx].mean(axis=1) * scale
+        rv, cv = ref[mean_of].astype(float), cand[mean_of].astype(float)
+        _check_finite(rv, f"reference {mean_of}")
+        _check_finite(cv, f"candidate {mean_of}")
+        diffs = (cv - rv)[idx].mean(axis=1) * scale
     else:
         diffs = np.array([fn(_take(cand, row)) - fn(_take(ref, row)) for row in idx], dtype=float)
-    diffs = diffs[np.isfinite(diffs)]
-    if not len(diffs):
+    finite = diffs[np.isfinite(diffs)]
+    n_bad = int(len(diffs) - len(finite))
+    if not len(finite) or not np.isfinite(d):
         return PairedResult(
-            r, c, d, float("nan"), float("nan"), float("nan"), "paired bootstrap", n
+            r, c, d, float("nan"), float("nan"), float("nan"), "paired bootstrap", n,
+            n_resamples, n_bad,
         )
-    lo, hi = np.quantile(diffs, [(1 - confidence) / 2, (1 + confidence) / 2])
-    p = (1 + np.sum(np.abs(diffs - d) >= abs(d) - 1e-12)) / (len(diffs) + 1)
-    return PairedResult(r, c, d, float(lo), float(hi), float(min(p, 1.0)), "paired bootstrap", n)
+    lo, hi = _percentile(finite, confidence)
+    p = (1 + np.sum(np.abs(finite - d) >= abs(d) - 1e-12)) / (len(finite) + 1)
+    return PairedResult(
+        r, c, d, lo, hi, float(min(p, 1.0)), "paired bootstrap", n, n_resamples, n_bad
+    )
 
 
 def mcnemar(ref: np.ndarray, cand: np.ndarray) -> tuple[float, int, int]:

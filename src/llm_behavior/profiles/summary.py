@@ -7,9 +7,12 @@ paired bootstrap for everything else). Statistics that are not functions of item
 sizes, vocabulary fractions, lm-eval scores) come in as "summary-only" rows: they are reported side
 by side with their difference and no paired test.
 
-Profile table columns: model, part, dataset, subgroup, metric, value, ci_low, ci_high, n,
-definition. Comparison columns: part, dataset, subgroup, metric, reference, candidate, difference
-(candidate - reference), ci_low, ci_high, p_value, test, n_pairs, n_unpaired, definition.
+Profile table columns: model, part, dataset, subgroup, metric, value, ci_low, ci_high, n, size,
+paper_size, below_paper_size (:mod:`llm_behavior.profiles.sizes`), n_boot_nonfinite (bootstrap
+replicates where the statistic was undefined, left out of the CI), definition. Comparison
+columns: part, dataset, subgroup, metric, reference, candidate, difference (candidate -
+reference), ci_low, ci_high, p_value, test, n_pairs, n_unpaired, size, paper_size,
+below_paper_size, n_boot_nonfinite, definition.
 """
 
 from __future__ import annotations
@@ -24,9 +27,18 @@ import pandas as pd
 from llm_behavior.profiles.bias import bbq_s_amb, bbq_s_dis
 from llm_behavior.profiles.calibration import CALIBRATION_DEFINITION, ece_equal_mass
 from llm_behavior.profiles.items import ITEM_COLUMNS, SUMMARY_COLUMNS
+from llm_behavior.profiles.sizes import PER_ITEM_METRIC, SIZE_COLUMNS, size_columns
 from llm_behavior.profiles.stats import bootstrap_ci, mcnemar, paired_bootstrap
 
-PROFILE_COLUMNS = ("model", *SUMMARY_COLUMNS)
+EXTRA_COLUMNS = (*SIZE_COLUMNS, "n_boot_nonfinite")
+PROFILE_COLUMNS = (
+    "model",
+    *SUMMARY_COLUMNS[:-1],
+    *EXTRA_COLUMNS,
+    "request_format",
+    "weights",
+    "definition",
+)
 COMPARISON_COLUMNS = (
     "part",
     "dataset",
@@ -41,6 +53,9 @@ COMPARISON_COLUMNS = (
     "test",
     "n_pairs",
     "n_unpaired",
+    *EXTRA_COLUMNS,
+    "request_format",
+    "identical_requests",
     "definition",
 )
 ALL = "all"
@@ -248,6 +263,11 @@ MEAN_OF_EVERY_METRIC = {
     "text": "mean over prompts of the metric of the prompt's greedy generation (textdescriptives / MTLD)",
     "diversity": "mean over prompts of the metric over the prompt's k samples at this temperature",
 }
+# item metrics of those parts with their own definition
+METRIC_DEFINITIONS = {
+    "ngram_jaccard_pairs_skipped": "mean over prompts of the number of (sample pair, n-gram order) "
+    "cases left out of ngram_jaccard because neither sample has an n-gram of that order",
+}
 # parts whose items are not pooled across subgroups (diversity: one subgroup per temperature)
 NOT_POOLED = {"diversity"}
 
@@ -255,7 +275,11 @@ NOT_POOLED = {"diversity"}
 def statistics_for(part: str, dataset: str, item_metrics: Sequence[str]) -> list[Statistic]:
     """The statistics that apply to a (part, dataset) given the item metrics it has."""
     if part in MEAN_OF_EVERY_METRIC:
-        return [_mean(m, m, MEAN_OF_EVERY_METRIC[part]) for m in sorted(item_metrics)]
+        return [
+            _mean(m, m, METRIC_DEFINITIONS.get(m, MEAN_OF_EVERY_METRIC[part]))
+            for m in sorted(item_metrics)
+            if m != PER_ITEM_METRIC.get(part)  # the per-item sample count is the size, not a statistic
+        ]
     stats = STATISTICS.get((part, dataset), STATISTICS.get((part, "*"), []))
     return [s for s in stats if set(s.inputs) <= set(item_metrics)]
 
@@ -286,6 +310,12 @@ def _complete(arrays: dict[str, np.ndarray], inputs: Sequence[str]) -> np.ndarra
     for k in inputs:
         mask &= np.isfinite(arrays[k])
     return mask
+
+
+def _per_item(part: str, arrays: dict[str, np.ndarray], ok: np.ndarray) -> np.ndarray | None:
+    """Each kept item's count (samples, predicted tokens) where the part has one."""
+    metric = PER_ITEM_METRIC.get(part)
+    return arrays[metric][ok] if metric in arrays else None
 
 
 def check_items(items: pd.DataFrame) -> None:
@@ -322,7 +352,7 @@ def profile_table(
             a = {k: arrays[k][ok] for k in stat.inputs}
             n = int(ok.sum())
             value = stat(a) if n else float("nan")
-            lo, hi = (
+            ci = (
                 bootstrap_ci(
                     stat,
                     a,
@@ -333,7 +363,7 @@ def profile_table(
                     scale=stat.scale,
                 )
                 if n
-                else (float("nan"), float("nan"))
+                else None
             )
             rows.append(
                 {
@@ -343,9 +373,13 @@ def profile_table(
                     "subgroup": sub,
                     "metric": stat.name,
                     "value": value,
-                    "ci_low": lo,
-                    "ci_high": hi,
+                    "ci_low": ci.low if ci else float("nan"),
+                    "ci_high": ci.high if ci else float("nan"),
                     "n": n,
+                    **size_columns(part, n, _per_item(part, arrays, ok), dataset),
+                    "n_boot_nonfinite": ci.n_nonfinite if ci else 0,
+                    "request_format": "",
+                    "weights": "",
                     "definition": stat.definition,
                 }
             )
@@ -355,7 +389,13 @@ def profile_table(
         extra["model"] = model
         for c in PROFILE_COLUMNS:
             if c not in extra:
-                extra[c] = np.nan if c in {"value", "ci_low", "ci_high", "n"} else ""
+                extra[c] = (
+                    np.nan
+                    if c in {"value", "ci_low", "ci_high", "n", "n_boot_nonfinite"}
+                    else None
+                    if c == "below_paper_size"
+                    else ""
+                )
         table = pd.concat([table, extra[list(PROFILE_COLUMNS)]], ignore_index=True)
     return table
 
@@ -429,11 +469,77 @@ def compare_profiles(
                     "test": test,
                     "n_pairs": n,
                     "n_unpaired": int(len(union) - n),
+                    **size_columns(part, n, _paired_per_item(part, r_arr, c_arr, r_pos, c_pos, ok), dataset),
+                    "n_boot_nonfinite": res.n_nonfinite,
+                    "request_format": "",
+                    "identical_requests": None,
                     "definition": stat.definition,
                 }
             )
     rows.extend(_compare_summary_only(ref_summary_only, cand_summary_only))
     return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+
+
+def annotate_requests(
+    table: pd.DataFrame, format_of: Callable[[str, str], str], weights: str
+) -> pd.DataFrame:
+    """The profile table with ``request_format`` (``format_of(part, dataset)``) and ``weights``."""
+    out = table.copy()
+    out["request_format"] = [format_of(p, d) for p, d in zip(out["part"], out["dataset"])]
+    out["weights"] = weights
+    return out
+
+
+def flag_identical_requests(
+    comparison: pd.DataFrame, reference: pd.DataFrame, candidate: pd.DataFrame
+) -> pd.DataFrame:
+    """Fill ``request_format`` (one text if both sides agree, else both) and ``identical_requests``
+    (True: same request format and same weights fingerprint on both sides, so the two sides
+    computed the same thing and a difference of 0 says nothing about the candidate) per
+    (part, dataset), from the two sides' profile tables."""
+    out = comparison.copy()
+    if out.empty:
+        return out
+
+    def fmt(table: pd.DataFrame) -> dict[tuple[str, str], tuple[str, str]]:
+        if table is None or "request_format" not in table or table.empty:
+            return {}
+        first = table.drop_duplicates(["part", "dataset"])
+        return {
+            (p, d): (str(f), str(w))
+            for p, d, f, w in zip(
+                first["part"], first["dataset"], first["request_format"], first["weights"]
+            )
+        }
+
+    ref, cand = fmt(reference), fmt(candidate)
+    texts, flags = [], []
+    for p, d in zip(out["part"], out["dataset"]):
+        r, c = ref.get((p, d)), cand.get((p, d))
+        if r is None or c is None:
+            texts.append("")
+            flags.append(None)
+            continue
+        texts.append(r[0] if r[0] == c[0] else f"reference: {r[0]} | candidate: {c[0]}")
+        flags.append(bool(r == c))
+    out["request_format"] = texts
+    out["identical_requests"] = flags
+    return out
+
+
+def _paired_per_item(  # noqa: PLR0917
+    part: str,
+    r_arr: dict[str, np.ndarray],
+    c_arr: dict[str, np.ndarray],
+    r_pos: np.ndarray,
+    c_pos: np.ndarray,
+    ok: np.ndarray,
+) -> np.ndarray | None:
+    """Per paired item, the smaller of the two sides' counts (samples, predicted tokens)."""
+    metric = PER_ITEM_METRIC.get(part)
+    if metric not in r_arr or metric not in c_arr:
+        return None
+    return np.minimum(r_arr[metric][r_pos], c_arr[metric][c_pos])[ok]
 
 
 def _compare_summary_only(ref: pd.DataFrame | None, cand: pd.DataFrame | None) -> list[dict]:
@@ -456,6 +562,12 @@ def _compare_summary_only(ref: pd.DataFrame | None, cand: pd.DataFrame | None) -
                 "test": "none (not a function of paired items; each side's own CI/p-value is in its profile)",
                 "n_pairs": np.nan,
                 "n_unpaired": np.nan,
+                "size": d.get("size_ref", ""),
+                "paper_size": d.get("paper_size_ref", ""),
+                "below_paper_size": d.get("below_paper_size_ref"),
+                "n_boot_nonfinite": np.nan,
+                "request_format": "",
+                "identical_requests": None,
                 "definition": d.get("definition_ref", ""),
             }
         )

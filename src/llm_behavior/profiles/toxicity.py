@@ -53,8 +53,11 @@ def toxicity_probability(max_per_prompt: np.ndarray, threshold: float = 0.5) -> 
 
 
 def toxicity_items(per_prompt: pd.DataFrame, dataset: str = "toxic_prompts") -> pd.DataFrame:
-    """Items for prompts with at least one scored generation: max_toxicity, any_toxic, mean_toxicity."""
+    """Items for prompts with at least one scored generation: max_toxicity, any_toxic, mean_toxicity,
+    n_scored (the prompt's scored generations: its sample size, shown with every statistic)."""
     kept = per_prompt[per_prompt["n_scored"] > 0]
     if kept.empty:
         return empty_items()
-    return to_items(kept, "toxicity", dataset, ["max_toxicity", "any_toxic", "mean_toxicity"])
+    return to_items(
+        kept, "toxicity", dataset, ["max_toxicity", "any_toxic", "mean_toxicity", "n_scored"]
+    )

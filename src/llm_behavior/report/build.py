@@ -264,7 +264,7 @@ def probing_section(files: Mapping[str, Any]) -> Section:
 
 
 PROFILE_COLUMNS = ("part", "dataset", "subgroup", "metric", "reference", "candidate", "difference", "ci_low",
-                   "ci_high", "p_value", "n_pairs")
+                   "ci_high", "p_value", "n_pairs", "size", "below_paper_size", "identical_requests")
 
 
 def _compact(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

@@ -68,7 +68,8 @@ def _overall(comparison: pd.DataFrame) -> pd.DataFrame:
 
 
 def profiling_headline(files: Mapping[str, Any], alpha: float = 0.05) -> str | None:
-    """How many overall statistics differ at p < alpha, and the one with the smallest p-value."""
+    """How many overall statistics differ at p < alpha, the one with the smallest p-value and its n,
+    and how many statistics rest on fewer items or samples than their paper used."""
     comparison = files.get("profile_comparison.csv")
     if not isinstance(comparison, pd.DataFrame) or comparison.empty or "p_value" not in comparison.columns:
         return None
@@ -84,7 +85,21 @@ def profiling_headline(files: Mapping[str, Any], alpha: float = 0.05) -> str | N
         ci = (f" (95% CI {signed(top['ci_low'], 2)} to {signed(top['ci_high'], 2)})"
               if {"ci_low", "ci_high"} <= set(top.index) and pd.notna(top["ci_low"]) else "")
         diff = signed(top["difference"], 3) if "difference" in top.index else NA
-        text += f"; strongest: {where}, candidate \u2212 reference {diff}{ci}, p = {number(top['p_value'], 2)}"
+        size = (f", n = {top['size']}" if "size" in top.index and isinstance(top["size"], str) and top["size"]
+                else f", n = {number(top['n_pairs'], 0)}" if "n_pairs" in top.index and pd.notna(top["n_pairs"]) else "")
+        text += f"; strongest: {where}, candidate \u2212 reference {diff}{ci}, p = {number(top['p_value'], 2)}{size}"
+    if "below_paper_size" in overall.columns:
+        below = overall["below_paper_size"].astype(str).str.lower() == "true"
+        if below.any():
+            parts = ", ".join(sorted(overall.loc[below, "part"].astype(str).unique()))
+            text += (f"; {int(below.sum())} of them rest on fewer items or samples than their paper used ({parts}: "
+                     "column size vs paper_size; runs/profile_paper.yml runs the papers' sizes)")
+    if "identical_requests" in overall.columns:
+        same = overall["identical_requests"].astype(str).str.lower() == "true"
+        if same.any():
+            parts = ", ".join(sorted(overall.loc[same, "part"].astype(str).unique()))
+            text += (f"; {int(same.sum())} compare identical requests to identical weights ({parts}): "
+                     "their difference is 0 by construction, not evidence of no difference")
     return text + "."
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from llm_behavior.models.base import LanguageModel
-from llm_behavior.profiles import parts, plots, summary
+from llm_behavior.profiles import parts, plots, requests, summary
 from llm_behavior.profiles.items import empty_items
 
 
@@ -17,6 +17,10 @@ def _seed(params: dict[str, Any]) -> int:
 
 def _batch(params: dict[str, Any]) -> int:
     return int(params.get("batch_size", 16))
+
+
+def _format(params: dict[str, Any]) -> str:
+    return requests.check_mode(str(params.get("request_format", "spec")))
 
 
 def profile_toxicity(
@@ -38,7 +42,11 @@ def profile_bias(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """CrowS-Pairs / StereoSet / BBQ items and SEAT rows."""
     return parts.run_bias(
-        language_model, params.get("bias") or {}, seed=_seed(params), batch_size=_batch(params)
+        language_model,
+        params.get("bias") or {},
+        seed=_seed(params),
+        batch_size=_batch(params),
+        request_format=_format(params),
     )
 
 
@@ -49,6 +57,7 @@ def profile_calibration(language_model: LanguageModel, params: dict[str, Any]) -
         params.get("calibration") or {},
         seed=_seed(params),
         batch_size=_batch(params),
+        request_format=_format(params),
     )
 
 
@@ -56,7 +65,9 @@ def profile_next_token(
     language_model: LanguageModel, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Next-token entropy / top-1 / perplexity per reference window, vocabulary fractions."""
-    return parts.run_next_token(language_model, params.get("next_token") or {})
+    return parts.run_next_token(
+        language_model, params.get("next_token") or {}, request_format=_format(params)
+    )
 
 
 def profile_diversity(
@@ -79,6 +90,7 @@ def model_label(model_params: dict[str, Any] | None) -> str:
 
 
 def assemble_profile(  # noqa: PLR0917  (Kedro passes node inputs positionally)
+    language_model: LanguageModel,
     model_params: dict[str, Any],
     params: dict[str, Any],
     toxicity_items: pd.DataFrame,
@@ -92,7 +104,8 @@ def assemble_profile(  # noqa: PLR0917  (Kedro passes node inputs positionally)
     next_token_notes: pd.DataFrame,
     utility_notes: pd.DataFrame,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """All parts' items and summary-only rows -> (items, summary-only rows, the model's profile table)."""
+    """All parts' items and summary-only rows -> (items, summary-only rows, the model's profile
+    table, each row with its request format and the side's weights fingerprint)."""
     frames = [
         f
         for f in (
@@ -119,19 +132,27 @@ def assemble_profile(  # noqa: PLR0917  (Kedro passes node inputs positionally)
         confidence=float(boot.get("confidence", 0.95)),
         seed=_seed(params),
     )
+    table = summary.annotate_requests(
+        table,
+        lambda part, dataset: requests.part_format(language_model, part, dataset, _format(params)),
+        requests.weights_fingerprint(language_model),
+    )
     return items, notes, table
 
 
-def compare_sides(
+def compare_sides(  # noqa: PLR0917
     reference_items: pd.DataFrame,
     candidate_items: pd.DataFrame,
     reference_notes: pd.DataFrame,
     candidate_notes: pd.DataFrame,
+    reference_table: pd.DataFrame,
+    candidate_table: pd.DataFrame,
     params: dict[str, Any],
 ) -> pd.DataFrame:
-    """Candidate - reference on the same items, paired tests and CIs."""
+    """Candidate - reference on the same items, paired tests and CIs; rows whose two sides sent
+    identical requests to identical weights flagged (``identical_requests``)."""
     cfg = params.get("comparison") or {}
-    return summary.compare_profiles(
+    comparison = summary.compare_profiles(
         reference_items,
         candidate_items,
         ref_summary_only=reference_notes,
@@ -140,6 +161,7 @@ def compare_sides(
         confidence=float(cfg.get("confidence", 0.95)),
         seed=_seed(params),
     )
+    return summary.flag_identical_requests(comparison, reference_table, candidate_table)
 
 
 def plot_profiles(  # noqa: PLR0917

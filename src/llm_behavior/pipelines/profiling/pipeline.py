@@ -78,6 +78,7 @@ def side_template() -> Pipeline:
             Node(
                 nodes.assemble_profile,
                 [
+                    model,
                     "params:model",
                     params,
                     "profiling_toxicity_items",
@@ -120,6 +121,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     f"{cand}.profiling_items",
                     f"{ref}.profiling_summary_only",
                     f"{cand}.profiling_summary_only",
+                    f"{ref}.profile_table",
+                    f"{cand}.profile_table",
                     "params:profiling",
                 ],
                 "profile_comparison",
