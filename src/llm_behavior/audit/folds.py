@@ -59,6 +59,7 @@ def make_folds(
     fold_size: int,
     seed: int = 0,
     max_folds: int | None = None,
+    *,
     groups: np.ndarray | None = None,
 ) -> Folds:
     """Shuffle the prompts (seeded) and cut them into disjoint folds of ``fold_size`` prompts."""
@@ -104,7 +105,7 @@ def fold_run(
     """Per test: folds, rejection rate, median prompts and pairs to rejection (over rejecting
     folds), mean final log wealth; plus fixed-sample baselines at ``baseline_sizes`` (not
     anytime-valid; only with one sample per prompt, where pairs are i.i.d.)."""
-    folds = make_folds(x, y, fold_size, seed, max_folds, groups)
+    folds = make_folds(x, y, fold_size, seed, max_folds, groups=groups)
     results = {name: summarise(run_folds(folds, name, eps, alpha)) for name in tests}
     out: dict[str, object] = {
         "fold_size": int(fold_size),

@@ -44,6 +44,7 @@ def audit_behaviours(
     eps: float | Mapping[str, float] = 0.0,
     alpha: float = 0.05,
     min_pairs: int = 10,
+    *,
     groups: np.ndarray | None = None,
 ) -> dict[str, object]:
     """Audit K behaviours on row-aligned paired scores (NaN = missing, values in [0, 1]).

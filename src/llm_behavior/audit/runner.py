@@ -13,7 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llm_behavior.audit.calibration import DistanceEstimate, calibrated_power_sweep, estimate_distance, power_sweep
+from llm_behavior.audit.calibration import (
+    DistanceEstimate,
+    calibrated_power_sweep,
+    estimate_distance,
+    power_sweep,
+)
 from llm_behavior.audit.folds import fold_run
 from llm_behavior.audit.multi import audit_behaviours
 from llm_behavior.audit.settings import AuditSettings

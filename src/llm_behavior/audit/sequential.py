@@ -61,7 +61,7 @@ def _mean_test(bettor: str) -> LogWealthFn:
 
 
 def _neural(monitor: str) -> LogWealthFn:
-    def run(x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None,
+    def run(x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None, *,
             config: object | None = None, stop_log_wealth: float | None = None) -> np.ndarray:
         from llm_behavior.audit.neural import neural_test  # torch is imported only when needed
 
@@ -221,6 +221,7 @@ def run_test(
     test: str = DEFAULT_TEST,
     eps: float = 0.0,
     alpha: float = 0.05,
+    *,
     sizes: np.ndarray | None = None,
     **options: object,
 ) -> SequentialResult:

@@ -12,7 +12,12 @@ from matplotlib.figure import Figure
 from llm_behavior.audit import runner
 from llm_behavior.audit.plots import distributions_figure, wealth_figure
 from llm_behavior.audit.settings import AuditSettings
-from llm_behavior.audit.tables import audited_behaviours, pair_behaviour_scores, parse_behaviours, side_scores
+from llm_behavior.audit.tables import (
+    audited_behaviours,
+    pair_behaviour_scores,
+    parse_behaviours,
+    side_scores,
+)
 
 
 def pair_scores(scores: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
