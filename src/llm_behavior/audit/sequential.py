@@ -92,6 +92,21 @@ def combined_test(parts: dict[str, float]) -> LogWealthFn:
 
 
 DEFAULT_COMBINATION: dict[str, float] = {"mean": 0.35, "kernel": 0.15, "ratio": 0.25, "smooth": 0.25}
+SMOOTH = RankBinWitness("smooth", n_bins=32)
+
+
+def _portfolio_mean_smooth(x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None) -> np.ndarray:
+    """Joint plug-in Kelly bet on the (mean, smooth) increment vector, per prompt, max bet 0.9."""
+    from llm_behavior.audit.betting import portfolio_log_wealth
+
+    k = check_sizes(sizes, np.shape(x)[-1])
+    x2, y2 = np.atleast_2d(x), np.atleast_2d(y)
+    z = np.stack([prompt_means(mean_increments(x2, y2), k),
+                  prompt_means(rank_witness_increments(x2, y2, SMOOTH, sizes=k), k)], axis=-1)
+    return portfolio_log_wealth(z, eps=eps, lambda_max=0.9)
+
+
+PORTFOLIO_COMBINATION: dict[str, float] = {"mean": 0.25, "ratio": 0.25, "smooth": 0.25, "portfolio_mean_smooth": 0.25}
 
 TESTS: dict[str, SequentialTest] = {}
 
@@ -121,6 +136,10 @@ register(SequentialTest("ks", "CDF-indicator witness at the past Kolmogorov-Smir
                         _witness_test(RankBinWitness("ks", n_bins=32), "agrapa")))
 register(SequentialTest("smooth", "Neyman smooth witness (Legendre degree 4 of the pooled-past rank), ONS bets",
                         _witness_test(RankBinWitness("smooth", n_bins=32), "ons")))
+register(SequentialTest("portfolio_mean_smooth", "joint plug-in Kelly portfolio bet on the mean and smooth witnesses (max bet 0.9)",
+                        _portfolio_mean_smooth))
+register(SequentialTest("combined_portfolio", "average of e-processes: " + ", ".join(f"{w:g} {n}" for n, w in PORTFOLIO_COMBINATION.items()),
+                        combined_test(PORTFOLIO_COMBINATION)))
 register(SequentialTest("combined", "average of e-processes: " + ", ".join(f"{w:g} {n}" for n, w in DEFAULT_COMBINATION.items()),
                         combined_test(DEFAULT_COMBINATION)))
 register(SequentialTest("neural", "reference MLP witness of the paper (batches of 100, wealth checked per batch), first-bet and early-stopping fixes",
