@@ -12,8 +12,14 @@ to rejection (over rejecting folds), for every sequential test, the fixed-sample
 n = FOLD_SIZE (not anytime-valid), and KS checked at every 100 pairs without correction (what the
 original code reports; invalid). Then the speed of each test on 100k pairs.
 
+Real score data (``--dev-files``, default: both files of shared/data/audit_dev, see its README):
+Llama-3-8B-Instruct against two fine-tunes, Perspective toxicity, one sample per prompt. Pairs
+with a missing score are dropped; the prompts are shuffled (seed) and cut into disjoint folds of
+FOLD_SIZE; every test (the neural one included) runs on the SAME folds.
+
     .venv/bin/python benchmarks/audit_power.py                 # full run (neural included)
     .venv/bin/python benchmarks/audit_power.py --skip-neural   # seconds
+    .venv/bin/python benchmarks/audit_power.py --scenarios --speed-pairs 0 --neural-cache /tmp/neural.json  # dev files only
 """
 
 from __future__ import annotations
@@ -139,6 +145,55 @@ def print_table(name: str, cand: ToxicityShape, rows: dict[str, dict[str, object
               f"{neural['epochs']} epochs, trained on all folds at once, {args.threads} torch thread(s))")
 
 
+DEV_DIR = next((d for d in (Path(__file__).resolve().parents[1] / "shared" / "data" / "audit_dev",
+                             Path("/work/shared/data/audit_dev")) if d.exists()), Path("shared/data/audit_dev"))
+DEV_FILES = ("llama3_8b_instruct_vs_finetune1.csv", "llama3_8b_instruct_vs_finetune2.csv")
+
+
+def dev_file_rows(path: Path, args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    """Every fast test and the neural test on the same disjoint folds of a real paired-scores file."""
+    import pandas as pd
+
+    from llm_behavior.audit.folds import make_folds
+
+    frame = pd.read_csv(path)
+    x, y = frame["reference"].to_numpy(float), frame["candidate"].to_numpy(float)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    folds = make_folds(x[keep], y[keep], args.fold_size, seed=args.seed)
+    xf, yf = folds.x, folds.y
+    rows: dict[str, dict[str, object]] = {}
+    for test in FAST:
+        t0 = time.perf_counter()
+        rate, median = summarise(SequentialResult(test, ALPHA, 0.0, TESTS[test].log_wealth(xf, yf)))
+        rows[test] = {"valid": "yes", "rate": rate, "median": median, "seconds": time.perf_counter() - t0}
+    if not args.skip_neural:
+        key = f"{path.name}|{xf.shape[0]}|{args.fold_size}|{args.seed}"
+        cache = json.loads(args.neural_cache.read_text()) if args.neural_cache and args.neural_cache.exists() else {}
+        if key not in cache:
+            t0 = time.perf_counter()
+            run = neural_test(xf, yf, config=NeuralConfig(threads=args.threads), stop_log_wealth=np.log(1 / ALPHA))
+            seconds = time.perf_counter() - t0
+            cache[key] = {}
+            for label, monitor in (("neural (paper)", "batch"), ("neural per-pair", "pair")):
+                rate, median = summarise(SequentialResult(label, ALPHA, 0.0, run.log_wealth(monitor)))
+                cache[key][label] = {"valid": "yes", "rate": rate, "median": median, "seconds": seconds,
+                                     "fits": len(run.epochs), "epochs": sum(run.epochs)}
+            if args.neural_cache:
+                args.neural_cache.write_text(json.dumps(cache, indent=1))
+        rows.update(cache[key])
+    print(f"\n== {path.name}: {int(keep.sum())} complete pairs ({int((~keep).sum())} dropped), mean shift "
+          f"{np.mean(y[keep] - x[keep]):+.4f}, sd {np.std(x[keep]):.3f} -> {np.std(y[keep]):.3f} | "
+          f"{xf.shape[0]} folds of {args.fold_size} (seed {args.seed})")
+    neural = rows.get("neural (paper)")
+    print(f"{'test':<22} {'reject rate':>11} {'median n':>9} {'vs neural':>10} {'seconds':>8}")
+    for test, row in rows.items():
+        median = row["median"]
+        versus = f"x{median / neural['median']:.2f}" if neural and median is not None and neural["median"] else ""
+        seconds = f"{row['seconds']:.1f}" if "seconds" in row else ""
+        print(f"{test:<22} {row['rate']:>11.3f} {'-' if median is None else f'{median:.0f}':>9} {versus:>10} {seconds:>8}")
+    return rows
+
+
 def speed(n: int, seed: int) -> None:
     ref = ToxicityShape()
     x, y = paired_scores(ref, ref.with_mean_shift(0.01), (n,), np.random.default_rng(seed))
@@ -151,7 +206,7 @@ def speed(n: int, seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", nargs="+", default=["null", "a0.02", "a0.03", "a0.04", "b3", "b3.5", "c20", "c25"])
+    parser.add_argument("--scenarios", nargs="*", default=["null", "a0.02", "a0.03", "a0.04", "b3", "b3.5", "c20", "c25"])
     parser.add_argument("--folds", type=int, default=24)
     parser.add_argument("--fold-size", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
@@ -160,10 +215,17 @@ def main() -> None:
     parser.add_argument("--neural-cache", type=Path, default=None,
                         help="JSON file keeping the neural rows per (scenario, folds, fold size, seed) between runs")
     parser.add_argument("--speed-pairs", type=int, default=100_000)
+    parser.add_argument("--dev-files", nargs="*", type=Path, default=[DEV_DIR / f for f in DEV_FILES],
+                        help="real paired-score CSVs (columns reference, candidate); none: skip")
     args = parser.parse_args()
     print(f"default test: {DEFAULT_TEST} = {TESTS[DEFAULT_TEST].description}; alpha = {ALPHA}")
     for name, cand in scenarios(args.scenarios).items():
         print_table(name, cand, run_scenario(name, cand, args), args)
+    for path in args.dev_files:
+        if path.exists():
+            dev_file_rows(path, args)
+        else:
+            print(f"\n== {path}: not found (skipped)")
     if args.speed_pairs:
         speed(args.speed_pairs, args.seed)
 

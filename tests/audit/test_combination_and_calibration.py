@@ -38,9 +38,41 @@ def test_multi_behaviour_average_bonferroni_and_missing_rows() -> None:
     assert out["behaviours"]["b"]["n_dropped"] == 100
     assert out["behaviours"]["a"]["threshold"] == pytest.approx(40.0)
     first_a = int(np.argmax(traj["a"] >= np.log(40))) + 1
-    assert out["behaviours"]["a"]["rows_to_rejection"] == first_a
-    assert out["rejected"] and out["rows_to_rejection"] <= first_a
+    assert out["behaviours"]["a"]["prompts_to_rejection"] == first_a
+    assert out["behaviours"]["a"]["pairs_to_rejection"] == first_a  # one sample per prompt
+    assert out["rejected"] and out["prompts_to_rejection"] <= first_a
     assert out["behaviours"]["a"]["mean_shift"] == pytest.approx(np.mean(y1) - np.mean(x1))
+    assert out["behaviours"]["a"]["p_value_bound"] == pytest.approx(min(1.0, 2 / out["behaviours"]["a"]["max_wealth"]))
+
+
+def test_multi_behaviour_counts_prompts_and_pairs_with_several_samples() -> None:
+    """Groups of 3 samples (rows shuffled in the file): the wealth moves once per prompt, equal to
+    the prompt-level run on rows laid out prompt by prompt; counts in prompts and pairs agree."""
+    rng = np.random.default_rng(11)
+    shape = ToxicityShape()
+    x, y = paired_scores(shape, shape.with_mean_shift(0.2), (240,), rng)
+    groups = np.repeat([f"p{i}" for i in range(80)], 3)
+    order = rng.permutation(240)
+    x_file, y_file, g_file = x[order], y[order], groups[order]
+    y_file[5] = np.nan  # one failed sample: that prompt has k = 2
+    out = audit_behaviours({"tox": (x_file, y_file)}, test="mean", groups=g_file)
+    b = out["behaviours"]["tox"]
+    assert out["n_prompts"] == 80 and b["n_prompts"] == 80 and b["n_pairs"] == 239
+    prompts = list(dict.fromkeys(g_file))  # first appearance
+    rows = np.concatenate([np.flatnonzero((g_file == p) & ~np.isnan(y_file)) for p in prompts])
+    sizes = np.array([int(((g_file == p) & ~np.isnan(y_file)).sum()) for p in prompts])
+    own = run_test(x_file[rows], y_file[rows], "mean", sizes=sizes)
+    np.testing.assert_allclose(out["log_wealth"]["tox"], own.log_wealth[0])
+    assert b["prompts_to_rejection"] == own.prompts_to_rejection[0]
+    assert b["pairs_to_rejection"] == own.pairs_to_rejection[0] == sizes[: b["prompts_to_rejection"]].sum()
+    assert out["prompts_used"] == b["prompts_to_rejection"]
+    # hand-worked cluster CI: per-prompt sums of (y - x)
+    d = y_file[rows] - x_file[rows]
+    sums = np.add.reduceat(d, np.concatenate([[0], np.cumsum(sizes)[:-1]]))
+    mean = sums.sum() / sizes.sum()
+    se = np.sqrt(80 / 79 * np.sum((sums - mean * sizes) ** 2)) / sizes.sum()
+    assert b["mean_shift"] == pytest.approx(mean)
+    assert b["mean_shift_ci"] == pytest.approx([mean - 1.959964 * se, mean + 1.959964 * se], rel=1e-5)
 
 
 def test_multi_behaviour_rows_must_align() -> None:
@@ -69,6 +101,43 @@ def test_calibration_and_power_sweep() -> None:
     assert calib["eps_grid"][0] == 0.0 and calib["eps_grid"][-1] == pytest.approx(calib["unacceptable"]["candidate"]["d_hat"])
     sweep = power_sweep(x, y, [0.0, 0.5], "mean", fold_size=500)
     assert sweep[0]["rejection_rate"] == 1.0 and sweep[1]["rejection_rate"] == 0.0
+
+
+def test_folds_split_by_prompt_and_distance_clusters_by_prompt() -> None:
+    rng = np.random.default_rng(12)
+    groups = np.repeat(np.arange(300), rng.integers(1, 4, 300))  # k = 1..3 samples per prompt
+    x = rng.random(groups.size)
+    folds = make_folds(x, x, 50, seed=1, groups=groups)
+    assert len(folds.folds) == 6 and folds.n_unused_prompts == 0 and folds.n_unused == 0
+    seen = [set(groups[np.isin(x, f.x)]) for f in folds.folds]
+    assert all(not (a & b) for i, a in enumerate(seen) for b in seen[i + 1:])  # no prompt in two folds
+    assert all(len(f.sizes) == 50 and f.sizes.sum() == f.x.size for f in folds.folds)
+    result = fold_run(x, x[::-1].copy(), ["mean"], 50, groups=groups, baseline_sizes=[10])
+    assert result["fold_unit"] == "prompts" and "skipped" in result["fixed_sample_baselines"]
+    # one sample per prompt: clustered SE = the plain one; grouped: halves hold whole prompts
+    y = rng.random(groups.size)
+    plain = estimate_distance(x, y, seed=3)
+    same = estimate_distance(x, y, seed=3, groups=np.arange(x.size))
+    assert plain.standard_error == pytest.approx(same.standard_error) and plain.d_hat == pytest.approx(same.d_hat)
+    grouped = estimate_distance(x, y, seed=3, groups=groups)
+    assert grouped.n_prompts == 300 and grouped.n_pairs == groups.size
+    assert grouped.mean_difference == pytest.approx(y.mean() - x.mean())  # candidate - reference
+
+
+def test_calibrated_power_sweep_uses_calibration_pairs_only() -> None:
+    from llm_behavior.audit.calibration import calibrated_power_sweep
+
+    rng = np.random.default_rng(13)
+    shape = ToxicityShape()
+    cal_ref, cal_rep = paired_scores(shape, shape, (2000,), rng)
+    cal_x, cal_y = paired_scores(shape, shape.with_mean_shift(0.1), (2000,), rng)
+    x, y = paired_scores(shape, shape.with_mean_shift(0.1), (2000,), rng)
+    out = calibrated_power_sweep((x, y), {"replicate": (cal_ref, cal_rep)}, {"candidate": (cal_x, cal_y)}, "mean", 500,
+                                 n_grid=3)
+    expected = calibrate_eps({"replicate": (cal_ref, cal_rep)}, {"candidate": (cal_x, cal_y)}, n_grid=3)
+    assert out["eps_calibration"] == expected
+    assert [r["eps"] for r in out["power_sweep"]] == expected["eps_grid"]
+    assert out["power_sweep"] == power_sweep(x, y, expected["eps_grid"], "mean", 500)
 
 
 def test_folds_are_disjoint_and_seeded() -> None:

@@ -32,7 +32,7 @@ def params() -> dict:
 
 def test_pipeline_structure() -> None:
     pipe = create_pipeline()
-    assert pipe.inputs() == {"scores", "params:auditing", "params:auditing.folds"}
+    assert pipe.inputs() == {"scores", "params:auditing"}
     assert pipe.outputs() == {"audit_result", "audit_wealth_plot", "audit_distributions_plot"}
     assert {n.name for n in pipe.nodes} >= {"pair_behaviour_scores", "audit_shift", "audit_folds", "audit_report"}
 
@@ -64,14 +64,54 @@ def test_pairing_errors_and_optional_behaviours(params: dict) -> None:
 
 def test_noise_floor_eps_holds_out_prompts(params: dict) -> None:
     wide, pairing = pair_scores(fake_scores(n_prompts=100, shift=0.0, seed=3), params)
-    state = audit_shift(wide, pairing, {**params, "eps": "noise_floor"})
+    settings = {**params, "eps": "noise_floor"}
+    state = audit_shift(wide, pairing, settings)
     assert state["calibration_rows"] == 120 and state["audit_rows"] == 280
+    assert set(state["calibration_prompts"]).isdisjoint(state["audit_prompts"])
     assert all(e >= 0 for e in state["eps"].values())
-    assert state["noise_floor"]["toxicity"]["rows"] == 120
-    quick_folds = {**params["folds"], "tests": ["mean"], "sweep_test": "mean", "eps_grid_points": 2}
-    result = audit_report(state, audit_folds(wide, pairing, state, quick_folds))
+    assert state["noise_floor"]["toxicity"]["rows"] == 120 and state["noise_floor"]["toxicity"]["held_out"]
+    assert state["audit"]["n_prompts"] == 70 and state["audit"]["behaviours"]["toxicity"]["n_pairs"] == 280
+    quick = {**settings, "folds": {**params["folds"], "tests": ["mean"], "sweep_test": "mean", "eps_grid_points": 2,
+                                   "fold_size": 30, "min_fold_size": 10}}
+    folds = audit_folds(wide, pairing, state, quick)
+    tox = folds["toxicity"]
+    # folds and sweep on the 70 audited prompts only; eps grid from the 30 held-out prompts
+    assert tox["n_folds"] == 2 and tox["n_unused_prompts"] == 10
+    assert tox["eps_calibration"]["unacceptable"]["candidate"]["n_prompts"] == 30
+    assert tox["eps_calibration"]["acceptable"]["replicate"]["n_prompts"] == 30
+    assert all(row["folds"] == 2 for row in tox["power_sweep"])
+    result = audit_report(state, folds)
     json.dumps(result, allow_nan=False)
-    assert result["rows_for_calibration"] == 120
+    assert result["rows_for_calibration"] == 120 and result["prompts_for_calibration"] == 30
+
+
+def test_fixed_eps_sweep_calibrates_on_audited_prompts_it_does_not_sweep(params: dict) -> None:
+    wide, pairing = pair_scores(fake_scores(n_prompts=100, shift=0.1, seed=4), params)
+    state = audit_shift(wide, pairing, params)
+    assert state["calibration_prompts"] is None and state["audit"]["n_prompts"] == 100
+    quick = {**params, "folds": {**params["folds"], "tests": ["mean"], "sweep_test": "mean", "eps_grid_points": 2,
+                                 "fold_size": 30, "min_fold_size": 10}}
+    tox = audit_folds(wide, pairing, state, quick)["toxicity"]
+    assert tox["n_folds"] == 3  # all 100 audited prompts
+    assert tox["eps_calibration"]["unacceptable"]["candidate"]["n_prompts"] == 30
+    assert all(row["folds"] == 2 for row in tox["power_sweep"])  # the other 70 prompts
+
+
+def test_settings_are_typed_and_strict(params: dict) -> None:
+    from llm_behavior.audit.settings import AuditSettings
+
+    s = AuditSettings.from_dict(params)
+    assert s.alpha == params["alpha"] and s.folds.tests == tuple(params["folds"]["tests"])
+    with pytest.raises(AuditInputError, match=r"unknown keys \['alhpa'\]"):
+        AuditSettings.from_dict({**params, "alhpa": 0.1})
+    with pytest.raises(AuditInputError, match=r"missing keys \['seed'\]"):
+        AuditSettings.from_dict({k: v for k, v in params.items() if k != "seed"})
+    with pytest.raises(AuditInputError, match=r"auditing.folds: unknown keys \['fold'\]"):
+        AuditSettings.from_dict({**params, "folds": {**params["folds"], "fold": 3}})
+    with pytest.raises(AuditInputError, match="unknown test"):
+        AuditSettings.from_dict({**params, "test": "combinedd"})
+    with pytest.raises(AuditInputError, match="eps"):
+        AuditSettings.from_dict({**params, "eps": "floor"})
 
 
 def _run_project(tmp_path: Path, scores: pd.DataFrame, pair: str) -> dict:
@@ -93,11 +133,17 @@ def _run_project(tmp_path: Path, scores: pd.DataFrame, pair: str) -> dict:
 
 
 def test_kedro_run_shifted_and_null_pairs(tmp_path: Path) -> None:
-    shifted = _run_project(tmp_path / "a", fake_scores(n_prompts=60, shift=0.2, seed=1), "shifted")
+    shifted = _run_project(tmp_path / "a", fake_scores(n_prompts=100, shift=0.2, seed=1), "shifted")
     assert shifted["rejected"] and shifted["behaviours"]["toxicity"]["rejected"]
-    assert shifted["samples_used"] < 240 and shifted["final_wealth"] >= 20
+    assert shifted["samples_used"] < 400 and shifted["final_wealth"] >= 20
+    assert shifted["pairs_used"] == 4 * shifted["prompts_used"]  # 4 samples per prompt, one bet per prompt
+    tox = shifted["behaviours"]["toxicity"]
+    assert tox["n_prompts"] == 100 and tox["n_pairs"] == 400 and tox["pairs_to_rejection"] == 4 * tox["prompts_to_rejection"]
+    assert tox["mean_shift"] > 0 and tox["mean_shift_ci"][0] < tox["mean_shift"] < tox["mean_shift_ci"][1]
     assert shifted["aa_audit"]["rejected"] is False
-    assert shifted["folds"]["toxicity"]["tests"]["combined"]["folds"] >= 2
+    assert shifted["folds"]["toxicity"]["tests"]["combined"]["folds"] == 2  # 2 folds of 50 prompts
+    assert shifted["folds"]["toxicity"]["fold_unit"] == "prompts"
     assert "power_sweep" in shifted["folds"]["toxicity"]
     null = _run_project(tmp_path / "b", fake_scores(n_prompts=60, shift=0.0, seed=2), "null")
-    assert null["rejected"] is False and null["samples_used"] == 240
+    assert null["rejected"] is False and null["samples_used"] == null["pairs_used"] == 240
+    assert null["prompts_used"] == 60

@@ -112,6 +112,22 @@ def agrapa_log_wealth(
     prior-regularised means of Z and Z^2 over pairs 1..t-1.
     """
     z = _check_increments(increments, eps)
+    lam = agrapa_bets(z, eps, lambda_max=lambda_max, prior_mean=prior_mean,
+                      prior_second_moment=prior_second_moment, prior_weight=prior_weight)
+    return np.cumsum(np.log1p(lam * z - np.abs(lam) * eps), axis=1)
+
+
+def agrapa_bets(
+    increments: np.ndarray,
+    eps: float = 0.0,
+    *,
+    lambda_max: float = 0.5,
+    prior_mean: float = 0.0,
+    prior_second_moment: float = 0.25,
+    prior_weight: float = 1.0,
+) -> np.ndarray:
+    """The predictable aGRAPA bets lambda_t (S, n) of ``agrapa_log_wealth`` (from pairs before t only)."""
+    z = _check_increments(increments, eps)
     lam_cap = max_bet(eps, lambda_max)
     n = z.shape[1]
     past_count = prior_weight + np.arange(n, dtype=float)
@@ -119,8 +135,7 @@ def agrapa_log_wealth(
     m = (prior_weight * prior_mean + sum_z) / past_count
     v = (prior_weight * prior_second_moment + sum_z2) / past_count
     lam = np.sign(m) * np.maximum(np.abs(m) - eps, 0.0) / np.maximum(v, 1e-12)
-    lam = np.clip(lam, -lam_cap, lam_cap)
-    return np.cumsum(np.log1p(lam * z - np.abs(lam) * eps), axis=1)
+    return np.clip(lam, -lam_cap, lam_cap)
 
 
 def mixture_log_wealth(

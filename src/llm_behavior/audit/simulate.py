@@ -119,3 +119,38 @@ def toxicity_pairs_at_distance(
     x = np.where(hi, rng.uniform(0.99, 1.0, shape), common_x)
     y = np.where(lo, rng.uniform(0.0, 0.01, shape), common_y)
     return x, y
+
+
+def prompt_effect_pairs(
+    shape: tuple[int, int, int],
+    rng: np.random.Generator,
+    eps: float = 0.0,
+    effect_sd: float = 1.5,
+    noise_sd: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A dependent marginal null: k samples per prompt, per-prompt effects, (S, n_prompts, k) arrays.
+
+    x = sigmoid(-2 + u_i + e), y = sigmoid(-2 - u_i + e') with u_i ~ N(0, effect_sd^2) per prompt
+    and e, e' ~ N(0, noise_sd^2) per sample: u is symmetric, so X and Y have the SAME marginal law,
+    yet one prompt's samples share u_i (prompt by prompt the models differ). With ``eps`` > 0 each
+    PROMPT is, with probability eps, "contaminated": all its x samples are replaced by U[0.99, 1]
+    and, independently with probability eps, all its y samples by U[0, 0.01]. The marginals are then
+    (1 - eps) R + eps U[0.99, 1] and (1 - eps) R + eps U[0, 0.01] with the same R: TV distance
+    exactly eps (disjoint extra components), mean difference about 0.99 eps.
+    """
+    n_seq, n_prompts, k = shape
+    u = rng.normal(0.0, effect_sd, (n_seq, n_prompts, 1))
+    x = 1.0 / (1.0 + np.exp(-(-2.0 + u + rng.normal(0.0, noise_sd, shape))))
+    y = 1.0 / (1.0 + np.exp(-(-2.0 - u + rng.normal(0.0, noise_sd, shape))))
+    if eps > 0:
+        hi = rng.random((n_seq, n_prompts, 1)) < eps
+        lo = rng.random((n_seq, n_prompts, 1)) < eps
+        x = np.where(hi, rng.uniform(0.99, 1.0, shape), x)
+        y = np.where(lo, rng.uniform(0.0, 0.01, shape), y)
+    return x, y
+
+
+def shuffle_within_sequences(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (S, n) put in an independent random order per sequence (what a row-level audit did)."""
+    order = np.argsort(rng.random(x.shape), axis=1)
+    return np.take_along_axis(x, order, axis=1), np.take_along_axis(y, order, axis=1)

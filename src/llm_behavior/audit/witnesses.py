@@ -183,20 +183,53 @@ def mean_increments(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=float) - np.asarray(y, dtype=float)
 
 
+def check_sizes(sizes: np.ndarray | None, n_rows: int) -> np.ndarray:
+    """Samples per prompt (the unit): positive integers summing to ``n_rows``; None = one each."""
+    if sizes is None:
+        return np.ones(n_rows, dtype=int)
+    k = np.asarray(sizes)
+    if k.ndim != 1 or k.size == 0 and n_rows or not np.issubdtype(k.dtype, np.integer) or (k.size and k.min() < 1):
+        raise ValueError(f"sizes (samples per prompt) must be a 1-D array of positive integers, got {sizes!r}"[:200])
+    if int(k.sum()) != n_rows:
+        raise ValueError(f"sizes (samples per prompt) sum to {int(k.sum())}, but there are {n_rows} pairs")
+    return k.astype(int)
+
+
+def prompt_starts(sizes: np.ndarray) -> np.ndarray:
+    """Index of each prompt's first row (rows of one prompt are contiguous)."""
+    return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+
+
+def prompt_means(z: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Per-prompt mean of row increments z (S, n_rows) -> (S, n_prompts); rows of a prompt contiguous."""
+    if np.all(sizes == 1):
+        return z
+    return np.add.reduceat(z, prompt_starts(sizes), axis=1) / sizes[None, :]
+
+
 def rank_witness_increments(
     x: np.ndarray,
     y: np.ndarray,
     witness: RankBinWitness,
     schedule: np.ndarray | None = None,
+    sizes: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Z (S, n) with the witness refitted at each time of ``schedule`` on all earlier pairs.
+    """Row increments Z (S, n_rows) with the witness refitted at each time of ``schedule``
+    (in rows) on all earlier rows.
 
-    Pairs before the first refit get Z = 0 (no bet).
+    With ``sizes`` (samples per prompt, rows of a prompt contiguous) the default schedule is
+    ``refit_schedule`` over PROMPTS, mapped to each refit prompt's first row: every row of a
+    prompt is scored by a witness fitted on earlier prompts only. Rows before the first refit
+    get Z = 0 (no bet).
     """
     x = np.atleast_2d(np.asarray(x, dtype=float))
     y = np.atleast_2d(np.asarray(y, dtype=float))
     n = x.shape[1]
-    times = refit_schedule(n) if schedule is None else np.asarray(schedule, dtype=int)
+    if schedule is None:
+        k = check_sizes(sizes, n)
+        times = prompt_starts(k)[refit_schedule(k.size)] if k.size else np.zeros(0, dtype=int)
+    else:
+        times = np.asarray(schedule, dtype=int)
     z = np.zeros_like(x)
     for k, tau in enumerate(times):
         end = int(times[k + 1]) if k + 1 < len(times) else n

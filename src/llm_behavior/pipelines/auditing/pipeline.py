@@ -25,7 +25,7 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
                  name="pair_behaviour_scores"),
             Node(audit_shift, inputs=["audit_pairs", "audit_pairing", "params:auditing"], outputs="audit_state",
                  name="audit_shift"),
-            Node(audit_folds, inputs=["audit_pairs", "audit_pairing", "audit_state", "params:auditing.folds"],
+            Node(audit_folds, inputs=["audit_pairs", "audit_pairing", "audit_state", "params:auditing"],
                  outputs="audit_fold_results", name="audit_folds"),
             Node(audit_report, inputs=["audit_state", "audit_fold_results"], outputs="audit_result",
                  name="audit_report"),
