@@ -114,7 +114,8 @@ def activation_writer(
     """The extraction to run, handed to ActivationStoreDataset (lazy save: streams to its folder)."""
     ext = dict(params.get("extraction") or {})
     gens = generations[generations["prompt_id"].isin(set(prompt_labels["prompt_id"]))]
-    gens = gens[["prompt_id", "sample", "text"]].reset_index(drop=True)
+    cols = ["prompt_id", "sample", "text"] + (["token_ids"] if "token_ids" in gens else [])
+    gens = gens[cols].reset_index(drop=True)
 
     def write(root: Path) -> ActivationStore:
         return extract_activations(
