@@ -312,13 +312,17 @@ def probe_target(
         if progress is not None:
             progress(len(block))
     out = pd.DataFrame.from_records(records)
+    out["n_prompts"] = int(len(np.unique(target.groups)))
+    out["n_rows"] = n
     out["n_dropped"] = target.n_dropped
     return out
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Per (scenario, layer): mean/std over folds x seeds of the real and control probes, selectivity."""
+    """Per (scenario, layer): mean/std over folds x seeds of the real and control probes, selectivity,
+    and the size behind them (n_prompts, n_rows probed; n_runs = folds x seeds)."""
     keys = [c for c in ("side", "scenario", "probe", "layer", "layer_name") if c in results]
+    sizes = {c: (c, "max") for c in ("n_prompts", "n_rows") if c in results}
     agg = (
         results.groupby(keys + ["task"])
         .agg(
@@ -328,6 +332,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
             auc=("auc", "mean"),
             accuracy=("accuracy", "mean"),
             n_runs=("pearson_r", "size"),
+            **sizes,
         )
         .reset_index()
     )
