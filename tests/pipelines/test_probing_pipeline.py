@@ -119,6 +119,9 @@ def test_pipeline_writes_stores_results_and_plots(run):
     assert {"selectivity", "control_pearson_r", "compression", "control_compression"} <= set(
         summary.columns
     )
+    sizes = summary.groupby("scenario")[["n_prompts", "n_rows"]].agg(["min", "max"])
+    for scenario, rows in (("input", 16), ("backward", 16), ("output", 32), ("forward", 32)):
+        assert tuple(sizes.loc[scenario]) == (16, 16, rows, rows)
     assert (tmp / "report" / "probing_pearson_r.png").stat().st_size > 10_000
     assert (tmp / "report" / "probing_mdl.png").exists()
     diff = catalog.load("probe_side_difference")
@@ -186,3 +189,28 @@ def test_prompt_labels_from_a_column_and_clear_errors():
     )
     with pytest.raises(ValueError, match="no profanity_check/toxicity values"):
         generation_toxicity(scores, "reference", {})
+
+
+def test_plot_titles_state_the_sizes(run):
+    import matplotlib.pyplot as plt
+
+    from llm_behavior.pipelines.probing.nodes import plot_probing
+
+    _, catalog, *_ = run
+    summary = catalog.load("probe_summary")
+    fig_r, fig_mdl = plot_probing(summary, catalog.load("probing_behaviour"), PARAMS)
+    for fig in (fig_r, fig_mdl):
+        titles = {ax.get_title().split(":")[0]: ax.get_title() for ax in fig.axes if ax.get_title()}
+        assert titles["input"].endswith("n = 16 prompts")
+        assert titles["output"].endswith("n = 16 prompts, 32 rows")
+        assert titles["forward"].endswith("n = 16 prompts, 32 rows")
+    assert "over 8 folds x seeds" in fig_r._suptitle.get_text()
+    # sides probed on different rows: each side's size
+    uneven = summary.copy()
+    uneven.loc[uneven["side"] == "candidate", "n_rows"] -= 1
+    fig, _ = plot_probing(uneven, None, PARAMS)
+    out = [ax.get_title() for ax in fig.axes if ax.get_title().startswith("output")][0]
+    assert (
+        "reference: n = 16 prompts, 32 rows" in out and "candidate: n = 16 prompts, 31 rows" in out
+    )
+    plt.close("all")

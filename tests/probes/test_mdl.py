@@ -78,3 +78,52 @@ def test_binary_labels_are_coded_in_bits_per_label(targets, tmp_path):
     assert (res["uniform_bits"] == 400).all()
     assert res.loc[("real", 3), "compression"] > 1.2
     assert res.loc[("control", 3), "compression_vs_null"] == pytest.approx(1.0, abs=0.08)
+
+
+def test_block_cuts_fall_between_prompts():
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 6, size=150)
+    groups = np.repeat(np.arange(150), sizes)
+    n = len(groups)
+    rows_only = block_ends(n)
+    ends = block_ends(n, groups=groups)
+    assert ends[-1] == n and ends == sorted(set(ends))
+    for c in ends[:-1]:
+        assert groups[c - 1] != groups[c]  # no prompt on both sides of a cut
+        assert len(np.unique(groups[:c])) >= 2
+    # row cuts that split a prompt exist here and are moved forward to its end
+    assert any(groups[c - 1] == groups[c] for c in rows_only[:-1])
+    # each cut is the first boundary at or after a row cut (brute force over all boundaries)
+    bounds = [b for b in range(1, n) if groups[b - 1] != groups[b] and len(set(groups[:b])) >= 2]
+    expected = sorted({min(b for b in bounds if b >= r) for r in rows_only[:-1] if r <= bounds[-1]})
+    assert ends[:-1] == expected
+    # one row per prompt: the row cuts unchanged
+    assert block_ends(500, groups=np.arange(500)) == block_ends(500)
+    with pytest.raises(ValueError, match="adjacent"):
+        block_ends(6, groups=np.array([0, 1, 0, 2, 2, 3]))
+    with pytest.raises(ValueError, match="too few"):
+        block_ends(8, groups=np.zeros(8))
+
+
+def test_online_code_never_scores_a_prompt_it_trained_on(tmp_path, monkeypatch):
+    """Every probe of the online code is trained on whole prompts and scored on other prompts."""
+    from llm_behavior.probes import mdl
+
+    store, prompt_labels, gen_labels = planted_store(tmp_path / "k", n_prompts=120, k=3)
+    t = build_targets(store, prompt_labels, gen_labels, scenarios=["forward"])["forward"]
+    seen = []
+    real_fit = mdl.ridge_fit
+
+    def spy(X, Y, alphas, standardize, groups=None):
+        seen.append(np.asarray(groups))
+        return real_fit(X, Y, alphas, standardize, groups=groups)
+
+    monkeypatch.setattr(mdl, "ridge_fit", spy)
+    res = online_code(store, t, settings=ProbeSettings(layers=(2,)))
+    assert res["n"].eq(360).all() and res["n_prompts"].eq(120).all()
+    assert len(seen) == res["n_blocks"].iloc[0] - 1
+    for train, nxt in zip(seen, seen[1:]):
+        a = len(train)
+        assert a % 3 == 0  # k = 3 rows per prompt: whole prompts only
+        scored = nxt[a:]  # the rows the probe trained on ``train`` encoded
+        assert len(scored) and not set(train) & set(scored)

@@ -28,6 +28,7 @@ class Generation:
     n_prompt_tokens: int
     n_new_tokens: int
     finish_reason: str  # "eos" | "length" | "stop"
+    token_ids: list[int] | None = None  # the generated tokens of ``text`` (None: backend has none)
 
 
 @dataclass

@@ -206,6 +206,7 @@ class TransformersLM(LanguageModel):
                     n_prompt_tokens=len(token_ids[prompt_index]),
                     n_new_tokens=len(kept) + (0 if cut is None else 1),
                     finish_reason="stop" if stopped else ("eos" if cut is not None else "length"),
+                    token_ids=_ids_of_text(self.tokenizer, kept, text) if stopped else [int(t) for t in kept],
                 )
             )
         return results
@@ -467,6 +468,17 @@ def shared_prefix_cache(lm: Any, token_ids: Sequence[Sequence[int]]) -> tuple[in
             logits_to_keep=1,
         )
     return p, cache
+
+
+def _ids_of_text(tokenizer: Any, ids: Sequence[int], text: str) -> list[int]:
+    """The shortest prefix of the generated ``ids`` whose decoding covers ``text`` (the text cut at
+    a stop string): the tokens the model produced up to the one that completes the kept text."""
+    if not text:
+        return []
+    for j in range(1, len(ids) + 1):
+        if len(tokenizer.decode(ids[:j], skip_special_tokens=True)) >= len(text):
+            return [int(t) for t in ids[:j]]
+    return [int(t) for t in ids]
 
 
 def _apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

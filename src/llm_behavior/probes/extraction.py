@@ -6,7 +6,11 @@ For each generation the sequence ``formatted prompt + continuation`` goes throug
 * input encoding: mean over the tokens of the user's prompt text inside the formatted prompt
   (the original's choice: the chat template / system prompt tokens are left out; set
   ``input_span="full_prompt"`` to average over every prompt token instead);
-* output encoding: mean over the continuation's tokens (EOS and padding masked).
+* output encoding: mean over the continuation's tokens (EOS and padding masked). The continuation
+  is the token ids the model generated (the generations table's ``token_ids``), not a
+  re-tokenisation of the decoded text, which can differ at word boundaries and special tokens.
+  Rows without stored ids (cached before the ids were stored, or a backend that gives none) are
+  re-tokenised from their text, counted in a warning and in the store's ``n_retokenized``.
 
 The model is causal, so a prompt's encoding does not depend on its continuation: it is taken from
 the first generation of each prompt (prompts without generations get a prompt-only pass). Results
@@ -159,6 +163,20 @@ class _HiddenStates:
         return hs
 
 
+def _stored_ids(value: Any) -> list[int] | None:
+    """A generations table's ``token_ids`` cell as a list of ints (None where it is missing)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return [int(t) for t in np.asarray(value, dtype=np.int64).ravel()]
+
+
+def generated_ids(generations: pd.DataFrame) -> list[list[int] | None]:
+    """Per row: the stored generated token ids, or None (no ``token_ids`` column or cell)."""
+    if "token_ids" not in generations:
+        return [None] * len(generations)
+    return [_stored_ids(v) for v in generations["token_ids"]]
+
+
 def extraction_key(
     lm: LanguageModel, prompts: pd.DataFrame, generations: pd.DataFrame, input_span: str, dtype: str
 ) -> str:
@@ -177,6 +195,7 @@ def extraction_key(
                         generations["prompt_id"].astype(str),
                         generations["sample"].astype(int),
                         generations["text"],
+                        generated_ids(generations),
                     )
                 )
             ),
@@ -216,17 +235,21 @@ def _plan(
     skip = {int(i) for i in (getattr(lm, "eos_ids", None) or [])}
     if tok.pad_token_id is not None:
         skip.add(int(tok.pad_token_id))
-    cont = (
-        tok(list(gens["text"].fillna("")), add_special_tokens=False)["input_ids"]
-        if len(gens)
-        else []
-    )
-    cont = [[t for t in c if t not in skip] for c in cont]
+    stored = generated_ids(gens)
+    missing = [j for j, c in enumerate(stored) if c is None]
+    cont: list[list[int]] = [c if c is not None else [] for c in stored]
+    if missing:  # re-tokenise the decoded text of rows without stored ids
+        texts = list(gens["text"].iloc[missing].fillna(""))
+        for j, c in zip(missing, tok(texts, add_special_tokens=False)["input_ids"]):
+            cont[j] = [t for t in c if t not in skip]
     output_index = pd.DataFrame(
         {
             "prompt_id": gens["prompt_id"].to_numpy(),
             "sample": gens["sample"].astype(int).to_numpy(),
             "n_tokens": np.array([len(c) for c in cont], dtype=int),
+            "token_source": np.where(
+                np.isin(np.arange(len(gens)), missing), "retokenized", "generated"
+            ),
         }
     )
     items: list[_Item] = []
@@ -284,7 +307,8 @@ def extract_activations(
     """Write input and output encodings of every layer to a store at ``root`` and return it.
 
     ``prompts``: prompt_id, prompt (one row per prompt). ``generations``: prompt_id, sample, text
-    (the continuation only). A complete store with the same content key is reused as is; an
+    (the continuation only) and, where stored, token_ids (the generated ids of the continuation;
+    rows without them are re-tokenised from their text and counted). A complete store with the same content key is reused as is; an
     incomplete one is resumed; one written for other inputs is replaced.
     """
     import torch
@@ -440,6 +464,15 @@ def extract_activations(
         )
     elapsed = time.perf_counter() - t0
     empty = int((output_index["n_tokens"] == 0).sum())
+    retokenized = int((output_index["token_source"] == "retokenized").sum())
+    if retokenized:
+        logger.warning(
+            "%d of %d generation(s) have no stored token ids (generated before the ids were "
+            "stored, or by a backend without them): their output encodings re-tokenise the "
+            "decoded text, which can differ from the generated tokens",
+            retokenized,
+            len(output_index),
+        )
     fallback = int((input_index["span"] == "full_prompt_fallback").sum())
     if empty:
         logger.warning("%d generation(s) have no tokens: their output encodings are NaN", empty)
@@ -455,6 +488,7 @@ def extract_activations(
         else store.meta.get("final_layer", runner.final_layer),
         n_empty_generations=empty,
         n_prompt_span_fallbacks=fallback,
+        n_retokenized=retokenized,
         seconds=round(elapsed, 3),
     )
     logger.info("Extracted %d sequences in %.1f s into %s", len(todo), elapsed, root)

@@ -12,6 +12,14 @@ with ``P = X V`` (so ``P^T P = diag(lam)``) the fitted values are
 leave-one-out error ``mean(((y - yhat)/(1 - h))^2)`` - the same criterion as scikit-learn's
 ``RidgeCV`` - so no refitting per fold of an inner CV is needed.
 
+With ``groups`` (the prompt of each row) the penalty is chosen by exact leave-one-GROUP-out
+error instead, the same grouping as the outer CV: for a linear smoother the residuals of group
+g refit without g are ``(I - H_gg)^{-1} e_g`` with ``H_gg`` the group's block of the hat matrix
+(``1/n + P_g diag(1/(lam+alpha)) P_g^T``, the unpenalised intercept included). Row-level LOO
+leaks when a prompt's rows are near copies of each other (its other generations stay in the
+training data and share its label); the grouped choice does not. The standardisation (mean and
+scale of the features, label-free) stays that of the whole training set, as in ``RidgeCV``.
+
 Logistic. Minimises ``mean(logloss) + lam/2 ||w||^2`` (intercept free) in the same spectral basis
 with Böhning's fixed curvature bound (X^T X/4 + lam n I is diagonal there): a monotone MM
 iteration whose every step costs one matrix product. ``lam`` is chosen on a held-out 20% of the
@@ -139,14 +147,17 @@ def ridge_fit(
     Y: np.ndarray | torch.Tensor,
     alphas: tuple[float, ...] | list[float] = DEFAULT_ALPHAS,
     standardize: bool = True,
+    groups: np.ndarray | None = None,
 ) -> RidgeFit:
-    """Ridge for every (layer, target), penalty chosen by exact leave-one-out error."""
+    """Ridge for every (layer, target), penalty chosen by exact leave-one-out error
+    (leave-one-group-out where ``groups`` gives each row's group, e.g. its prompt)."""
     sp = X if isinstance(X, Spectral) else spectral(X, standardize)
     Y = _as_t(Y)
     if Y.ndim == 1:
         Y = Y[:, None]
     if Y.shape[0] != sp.n:
         raise ValueError(f"Y has {Y.shape[0]} rows, X has {sp.n}")
+    group_index = _group_index(groups, sp.n)
     alphas_t = torch.as_tensor(list(alphas), dtype=torch.float64)
     if (alphas_t <= 0).any():
         raise ValueError("ridge alphas must be > 0")
@@ -166,16 +177,81 @@ def ridge_fit(
         a = C.shape[1]
         M = (C[..., None] * PTy[:, None]).permute(0, 2, 1, 3).reshape(G, r, a * T)
         fitted = (sp.P @ M).reshape(G, n, a, T)
-        h = 1.0 / n + P2 @ C.transpose(1, 2)  # (G, n, a)
-        loo = (Yc[None, :, None, :] - fitted) / (1.0 - h)[..., None]
-        path.append((loo**2).mean(1))  # (G, a, T)
+        resid = Yc[None, :, None, :] - fitted  # (G, n, a, T)
+        if group_index is None:
+            h = 1.0 / n + P2 @ C.transpose(1, 2)  # (G, n, a)
+            loo = resid / (1.0 - h)[..., None]
+            path.append((loo**2).mean(1))  # (G, a, T)
+        else:
+            path.append(_group_out_sse(sp.P, C, resid, group_index) / n)
     path_mse = torch.cat(path, 1)  # (G, A, T)
+    path_mse = torch.where(torch.isfinite(path_mse), path_mse, torch.full_like(path_mse, torch.inf))
     best = path_mse.argmin(1)  # (G, T)
     alpha = alphas_t[best]
     c_best = 1.0 / (sp.lam[:, :, None] + alpha[:, None, :])  # (G, r, T)
     coef = sp.V @ (c_best * PTy)
     loo_mse = torch.gather(path_mse, 1, best[:, None, :])[:, 0, :]
     return RidgeFit(sp, coef, ybar, alpha, loo_mse, path_mse)
+
+
+def _group_index(groups: np.ndarray | None, n: int) -> list[np.ndarray] | None:
+    """Row numbers of the groups, as one (K_m, m) array per group size m; None: one row a group."""
+    if groups is None:
+        return None
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(f"groups must give one group per row ({n}), got shape {groups.shape}")
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    if len(counts) < 2:
+        raise ValueError("leave-one-group-out needs at least 2 groups, got 1")
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out = []
+    for m in np.unique(counts):
+        sel = np.flatnonzero(counts == m)
+        out.append(order[starts[sel][:, None] + np.arange(m)[None, :]])
+    return out
+
+
+def _group_out_sse(
+    P: torch.Tensor, C: torch.Tensor, resid: torch.Tensor, group_index: list[np.ndarray]
+) -> torch.Tensor:
+    """Sum over rows of squared leave-one-group-out residuals ``(I - H_gg)^{-1} e_g``.
+
+    P (G, n, r) training scores, C (G, a, r) = 1/(lam + alpha), resid (G, n, a, T) in-sample
+    residuals; returns (G, a, T). A singular ``I - H_gg`` (the group fitted exactly) gives inf.
+    """
+    G, n, r = P.shape
+    a, T = C.shape[1], resid.shape[-1]
+    sse = torch.zeros((G, a, T), dtype=torch.float64)
+    for idx in group_index:
+        K, m = idx.shape
+        if m == 1:  # a group of one row: the row-level formula
+            rows = torch.from_numpy(idx[:, 0])
+            h = 1.0 / n + (P[:, rows] ** 2) @ C.transpose(1, 2)  # (G, K, a)
+            sse += ((resid[:, rows] / (1.0 - h)[..., None]) ** 2).sum(1)
+            continue
+        iu, ju = np.triu_indices(m)
+        # chunks of groups keep the pairwise products (G, k, pairs, r) under ~128 MB
+        step = max(1, int(2**24 // max(G * len(iu) * max(r, a), 1)))
+        for s0 in range(0, K, step):
+            blk = torch.from_numpy(idx[s0 : s0 + step])  # (k, m)
+            k = blk.shape[0]
+            Pg = P[:, blk]  # (G, k, m, r)
+            Q = Pg[:, :, iu, :] * Pg[:, :, ju, :]  # (G, k, pairs, r)
+            hv = 1.0 / n + Q.reshape(G, -1, r) @ C.transpose(1, 2)  # (G, k*pairs, a)
+            hv = hv.reshape(G, k, len(iu), a).permute(0, 3, 1, 2)  # (G, a, k, pairs)
+            H = torch.zeros((G, a, k, m, m), dtype=torch.float64)
+            H[..., iu, ju] = hv
+            H[..., ju, iu] = hv
+            A_ = torch.eye(m, dtype=torch.float64) - H
+            e = resid[:, blk].permute(0, 3, 1, 2, 4)  # (G, a, k, m, T)
+            with _single_thread():
+                x, info = torch.linalg.solve_ex(A_, e)
+            sq = (x**2).sum(-2)  # (G, a, k, T)
+            sq = torch.where((info == 0)[..., None], sq, torch.full_like(sq, torch.inf))
+            sse += sq.sum(2)
+    return sse
 
 
 # ------------------------------------------------------------------------------------- logistic
@@ -312,11 +388,13 @@ def logistic_fit(
     seed: int = 0,
     max_iter: int = 3000,
     tol: float = 1e-6,
+    groups: np.ndarray | None = None,
 ) -> LogisticFit:
     """L2 logistic regression for every (layer, target); ``Y`` holds 0/1 labels.
 
     With several ``lambdas`` and ``select="holdout"`` the strength is chosen per (layer, target) by
-    log-loss on a random ``holdout`` share of the rows, then the model is refit on all rows.
+    log-loss on a random ``holdout`` share of the rows (of the groups, where ``groups`` gives each
+    row's group: a prompt's rows then fall on one side), then the model is refit on all rows.
     """
     Y = _as_t(Y)
     if Y.ndim == 1:
@@ -338,9 +416,20 @@ def logistic_fit(
     if len(lambdas) > 1 and select == "holdout":
         n = Y.shape[0]
         rng = np.random.default_rng(seed)
-        perm = rng.permutation(n)
-        n_dev = max(1, int(round(holdout * n)))
-        dev, tr = np.sort(perm[:n_dev]), np.sort(perm[n_dev:])
+        if groups is None:
+            perm = rng.permutation(n)
+            n_dev = max(1, int(round(holdout * n)))
+            dev, tr = np.sort(perm[:n_dev]), np.sort(perm[n_dev:])
+        else:
+            groups = np.asarray(groups)
+            if groups.shape != (n,):
+                raise ValueError(f"groups must give one group per row ({n}), got {groups.shape}")
+            uniq, inverse = np.unique(groups, return_inverse=True)
+            if len(uniq) < 2:
+                raise ValueError("a grouped holdout needs at least 2 groups, got 1")
+            n_dev = min(len(uniq) - 1, max(1, int(round(holdout * len(uniq)))))
+            is_dev = np.isin(inverse, rng.permutation(len(uniq))[:n_dev])
+            dev, tr = np.flatnonzero(is_dev), np.flatnonzero(~is_dev)
         sp_tr = spectral(Xraw[:, tr], standardize)
         z, b, _, _ = _logistic_mm(sp_tr, Y[tr], lams_all, max_iter, tol)
         S_dev = sp_tr.transform(Xraw[:, dev])  # (G, m, r)

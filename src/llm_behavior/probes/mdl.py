@@ -1,8 +1,10 @@
 """Minimum description length of labels given encodings: the online (prequential) code.
 
 Voita & Titov (2020): order the data (prompts shuffled with a seed, a prompt's rows kept
-together), cut it at fractions 1/1024 .. 1/2 of N, send the first block with the uniform code,
-then each following block with a probe trained on everything before it. Everything is in bits.
+together), cut it at fractions 1/1024 .. 1/2 of N - each cut moved forward to the next prompt
+boundary, so no prompt has rows on both sides of a cut - send the first block with the uniform
+code, then each following block with a probe trained on everything before it (its penalty chosen
+leaving whole prompts out, as in the cross-validated probes). Everything is in bits.
 
 Units (the original mixes a SmoothL1 *sum* for the online part with a squared-error sum for the
 "uniform" part, which are not code lengths and cannot be compared):
@@ -49,9 +51,32 @@ FRACTIONS: tuple[float, ...] = (
 )
 
 
-def block_ends(n: int, fractions: Sequence[float] = FRACTIONS, min_first: int = 4) -> list[int]:
-    """Increasing cut points: the training sizes of the online code, then ``n``."""
+def block_ends(
+    n: int,
+    fractions: Sequence[float] = FRACTIONS,
+    min_first: int = 4,
+    groups: np.ndarray | None = None,
+) -> list[int]:
+    """Increasing cut points: the training sizes of the online code, then ``n``.
+
+    With ``groups`` (each row's prompt, in the coding order, a prompt's rows adjacent) every cut
+    is moved forward to the next prompt boundary, so no prompt has rows on both sides of a cut
+    (a probe is never scored on a prompt it was trained on), and the first block holds at least
+    2 prompts.
+    """
     cuts = sorted({int(f * n) for f in fractions if int(f * n) >= min_first and int(f * n) < n})
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != (n,):
+            raise ValueError(f"groups must give one group per row ({n}), got shape {groups.shape}")
+        change = np.flatnonzero(groups[1:] != groups[:-1]) + 1  # rows that start a new prompt
+        if len(np.unique(groups)) != len(change) + 1:
+            raise ValueError("the rows of a prompt must be adjacent in the coding order")
+        if len(change) < 2:
+            raise ValueError(f"{len(change) + 1} prompt(s) are too few for an online code")
+        starts = change[1:]  # a block ending here holds >= 2 prompts
+        pos = np.searchsorted(starts, np.asarray(cuts, dtype=int), side="left")
+        cuts = sorted({int(starts[p]) for p in pos if p < len(starts)})
     if not cuts:
         raise ValueError(
             f"{n} examples are too few for an online code (first block >= {min_first})"
@@ -120,7 +145,7 @@ def online_code(
     ys = [y_real] + ([permuted(y_real, groups, target.level, seed)] if control else [])
     Y = np.stack(ys, 1)
     n = len(rows)
-    ends = block_ends(n, fractions)
+    ends = block_ends(n, fractions, groups=groups)
     classification = target.task == "classification"
     per_label_uniform = 1.0 if classification else float(np.log2(n_bins))
     uniform_bits = n * per_label_uniform
@@ -152,12 +177,14 @@ def online_code(
         for a, b in zip(ends[:-1], ends[1:]):
             Yt = torch.from_numpy(Y[:a])
             if classification:
-                fit = logistic_fit(X[:, :a], Yt, lambdas, settings.standardize, seed=seed)
+                fit = logistic_fit(
+                    X[:, :a], Yt, lambdas, settings.standardize, seed=seed, groups=groups[:a]
+                )
                 p = fit.predict_proba(X[:, a:b]).numpy()  # (G, m, T)
                 for t in range(Y.shape[1]):
                     online[:, t] += bernoulli_bits(Y[a:b, t][None, :], p[:, :, t], eps).sum(-1)
             else:
-                fit = ridge_fit(X[:, :a], Yt, alphas, settings.standardize)
+                fit = ridge_fit(X[:, :a], Yt, alphas, settings.standardize, groups=groups[:a])
                 mu = fit.predict(X[:, a:b]).numpy()  # (G, m, T)
                 sd = np.sqrt(fit.loo_mse.numpy())  # (G, T)
                 for t in range(Y.shape[1]):
@@ -174,6 +201,7 @@ def online_code(
                         "layer_name": layer_name(li),
                         "seed": seed,
                         "n": n,
+                        "n_prompts": int(len(uniq)),
                         "first_block": first,
                         "n_blocks": len(ends),
                         "online_bits": float(online[gi, t]),

@@ -25,6 +25,28 @@ def _behaviour_text(behaviour: pd.DataFrame | None) -> str:
     return "\n".join(lines)
 
 
+def size_text(part: pd.DataFrame) -> str:
+    """``n = P prompts, R rows`` of one scenario's summary rows (per side where the sides differ)."""
+    if "n_prompts" not in part or part["n_prompts"].isna().all():
+        return ""
+    cols = ["n_prompts"] + (["n_rows"] if "n_rows" in part else [])
+    by_side = (
+        part.groupby("side", sort=False)[cols].max()
+        if "side" in part
+        else part[cols].max().to_frame().T
+    )
+
+    def one(row: pd.Series) -> str:
+        text = f"{int(row['n_prompts'])} prompts"
+        if "n_rows" in row and pd.notna(row["n_rows"]) and row["n_rows"] != row["n_prompts"]:
+            text += f", {int(row['n_rows'])} rows"
+        return text
+
+    if len(by_side.drop_duplicates()) <= 1:
+        return "n = " + one(by_side.iloc[0])
+    return "; ".join(f"{side}: n = {one(row)}" for side, row in by_side.iterrows())
+
+
 def plot_probe_curves(
     summary: pd.DataFrame,
     behaviour: pd.DataFrame | None = None,
@@ -95,8 +117,11 @@ def plot_probe_curves(
                     s=40, zorder=5, label=f"models differ (p < {alpha})",
                 )  # fmt: skip
         spec = SCENARIOS[scenario]
+        n_text = size_text(part)
         ax.set_title(
-            f"{scenario}: {spec['label']} toxicity from {spec['encoding']} encodings", fontsize=10
+            f"{scenario}: {spec['label']} toxicity from {spec['encoding']} encodings"
+            + (f"\n{n_text}" if n_text else ""),
+            fontsize=10,
         )
         ax.set_xlabel("layer (0 = embeddings)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

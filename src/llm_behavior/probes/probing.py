@@ -14,7 +14,9 @@ backward   prompt (input)        max toxicity over the prompt's gens    prompt
 Evaluation: KFold(4) over *prompts* (all generations of a prompt fall in the same fold, so a probe
 is never tested on a prompt it was trained on), repeated for 5 seeds that reshuffle the folds
 (the original fixed the split and varied only the SGD initialisation, which a closed-form probe
-does not have). Metric: Pearson r on the held-out fold (and R^2; AUC/accuracy for binary labels).
+does not have). The probe's penalty is chosen inside each training fold with the same grouping
+(exact leave-one-prompt-out error for ridge, a held-out 20% of the prompts for logistic probes),
+so a prompt's other generations never inform the choice made for it. Metric: Pearson r on the held-out fold (and R^2; AUC/accuracy for binary labels).
 Control task: the same probe on labels permuted with the seed - across prompts for prompt-level
 labels, across rows for row-level labels - and selectivity = real r - control r.
 """
@@ -223,16 +225,20 @@ def _fit_predict(
     settings: ProbeSettings,
     *,
     seed: int,
+    groups: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predictions (G, m, T) and the chosen regularisation (G, T)."""
+    """Predictions (G, m, T) and the chosen regularisation (G, T), chosen with the training rows'
+    ``groups`` (prompts) kept together, as in the outer CV."""
     if task == "classification":
-        fit = logistic_fit(Xtr, Ytr, settings.lambdas, settings.standardize, seed=seed)
+        fit = logistic_fit(
+            Xtr, Ytr, settings.lambdas, settings.standardize, seed=seed, groups=groups
+        )
         if not bool(fit.converged.all()):
             logger.warning(
                 "%d logistic probe(s) stopped before converging", int((~fit.converged).sum())
             )
         return fit.predict_proba(Xte), fit.lam
-    fit = ridge_fit(Xtr, Ytr, settings.alphas, settings.standardize)
+    fit = ridge_fit(Xtr, Ytr, settings.alphas, settings.standardize, groups=groups)
     return fit.predict(Xte), fit.alpha
 
 
@@ -266,7 +272,13 @@ def probe_target(
             for f, (tr, te) in enumerate(splits[s]):
                 Y = Ys[s]
                 pred, reg = _fit_predict(
-                    target.task, X[:, tr], Y[tr], X[:, te], settings, seed=1000 * s + f
+                    target.task,
+                    X[:, tr],
+                    Y[tr],
+                    X[:, te],
+                    settings,
+                    seed=1000 * s + f,
+                    groups=target.groups[tr],
                 )
                 yte = Y[te]
                 r = pearson_r(pred, yte)
@@ -300,13 +312,17 @@ def probe_target(
         if progress is not None:
             progress(len(block))
     out = pd.DataFrame.from_records(records)
+    out["n_prompts"] = int(len(np.unique(target.groups)))
+    out["n_rows"] = n
     out["n_dropped"] = target.n_dropped
     return out
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Per (scenario, layer): mean/std over folds x seeds of the real and control probes, selectivity."""
+    """Per (scenario, layer): mean/std over folds x seeds of the real and control probes, selectivity,
+    and the size behind them (n_prompts, n_rows probed; n_runs = folds x seeds)."""
     keys = [c for c in ("side", "scenario", "probe", "layer", "layer_name") if c in results]
+    sizes = {c: (c, "max") for c in ("n_prompts", "n_rows") if c in results}
     agg = (
         results.groupby(keys + ["task"])
         .agg(
@@ -316,6 +332,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
             auc=("auc", "mean"),
             accuracy=("accuracy", "mean"),
             n_runs=("pearson_r", "size"),
+            **sizes,
         )
         .reset_index()
     )

@@ -114,7 +114,8 @@ def activation_writer(
     """The extraction to run, handed to ActivationStoreDataset (lazy save: streams to its folder)."""
     ext = dict(params.get("extraction") or {})
     gens = generations[generations["prompt_id"].isin(set(prompt_labels["prompt_id"]))]
-    gens = gens[["prompt_id", "sample", "text"]].reset_index(drop=True)
+    cols = ["prompt_id", "sample", "text"] + (["token_ids"] if "token_ids" in gens else [])
+    gens = gens[cols].reset_index(drop=True)
 
     def write(root: Path) -> ActivationStore:
         return extract_activations(
@@ -246,13 +247,22 @@ def plot_probing(
     params: dict[str, Any],
     differences: pd.DataFrame | None = None,
 ) -> tuple[Any, Any]:
-    """Pearson r per layer (with control curves) and MDL compression per layer, both models together."""
+    """Pearson r per layer (with control curves) and MDL compression per layer, both models together.
+
+    Every panel's title states the size it stands on (prompts, rows); the r figure's title the
+    number of runs (folds x seeds) behind each mean and band.
+    """
     title = params.get("title") or "Aligned probing"
+    runs = (
+        f" (mean ± s.d. over {int(summary['n_runs'].max())} folds x seeds)"
+        if "n_runs" in summary and len(summary)
+        else ""
+    )
     fig_r = plot_probe_curves(
         summary,
         behaviour,
         "pearson_r",
-        title=f"{title}: Pearson r of held-out predictions",
+        title=f"{title}: Pearson r of held-out predictions{runs}",
         differences=differences,
     )
     metric = "compression" if "compression" in summary else "r2"
