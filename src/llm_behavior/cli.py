@@ -147,6 +147,14 @@ def read_score_columns(path: Path, a: str | None, b: str | None, args: argparse.
     args = args or argparse.Namespace(group=None, scorer=None, metric=None, clip=False)
     if not path.exists():
         raise CliError(f"file not found: {path}")
+    if path.is_dir():  # a versioned catalog entry (data/04_feature/<pair>/scores.parquet/<version>/...)
+        from llm_behavior.versions import latest_path
+
+        try:
+            path = latest_path(path)
+        except FileNotFoundError as exc:
+            raise CliError(str(exc)) from None
+        print(f"reading the latest saved version: {path}", file=sys.stderr)
     suffix = path.suffix.lower()
     group = args.group
     try:

@@ -86,6 +86,27 @@ def test_reads_the_pipelines_long_scores_table(tmp_path: Path, capsys) -> None:
     assert err.count("\n") == 1 and "several (scorer, metric)" in err and "n_tokens" in err
 
 
+def test_reads_the_latest_version_of_a_versioned_scores_folder(tmp_path: Path, capsys) -> None:
+    """The catalog saves scores.parquet/<version>/scores.parquet: the folder reads as its latest version."""
+    from llm_behavior.versions import version_path
+    from tests.audit.fakes import fake_scores
+
+    folder = tmp_path / "scores.parquet"
+    fake_scores(n_prompts=20, n_samples=2, shift=0.0).to_parquet(version_path(folder, "2026-12-01T10.00.00.000Z"))
+    newest = fake_scores(n_prompts=30, n_samples=3, shift=0.3)
+    newest.to_parquet(version_path(folder, "2026-12-02T10.00.00.000Z"))
+    assert main(["audit", str(folder), "--metric", "toxicity", "--test", "mean", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["n_prompts"] == 30 and report["n_pairs"] == 90
+    assert "reading the latest saved version" in captured.err and "2026-12-02T10.00.00.000Z" in captured.err
+    empty = tmp_path / "empty.parquet"
+    empty.mkdir()
+    assert main(["audit", str(empty), "--metric", "toxicity"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no file and no saved version" in err
+
+
 def test_text_output_is_a_verdict_sentence(tmp_path: Path, shifted, capsys) -> None:
     x, y = shifted
     path = tmp_path / "s.csv"
