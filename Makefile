@@ -21,6 +21,11 @@ export UV_LINK_MODE := copy
 define uv_install
 	@$(UV) pip install --python $(BIN)/python --require-hashes $(FIND_LINKS) $(1) > $(VENV)/uv.log 2>&1 || { cat $(VENV)/uv.log; exit 1; }
 endef
+# uv itself, once, into .cache/lock-tools (pip's notices go to a log, shown on failure)
+define bootstrap_uv
+	@test -x $(UV) || { mkdir -p $(LOCK_TOOLS) && $(PYTHON) -m pip install -q --disable-pip-version-check \
+	  --target $(LOCK_TOOLS) uv > $(LOCK_TOOLS).log 2>&1 || { grep -v "is ignored" $(LOCK_TOOLS).log; exit 1; }; }
+endef
 # Locked packages published only as source whose isolated build fails (confseq 0.0.11 pins pybind11
 # 2.6.2, which does not compile on Python 3.11): built without isolation, after the rest of the lock.
 SDIST_BUILDS := confseq
@@ -53,7 +58,7 @@ $(STAMP): $(LOCK) $(ASSETS_LOCK) $(LOCK_INPUTS) requirements-assets.txt pyprojec
 	$(call check_lock,$(ASSETS_LOCK),requirements-assets.txt)
 	@echo "==> setting up $(VENV) from $(LOCK) (idempotent)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@test -x $(UV) || $(PYTHON) -m pip install -q --disable-pip-version-check --target $(LOCK_TOOLS) uv
+	$(bootstrap_uv)
 	@echo "==> runtime and dev dependencies, torch 2.13.0 CPU build (uv; exact versions, hashes checked)"
 	@# --no-deps: the lock is the whole resolved set (every dependency and extra pinned)
 	@awk '/^[^ #]/ {skip = ($$0 ~ /^($(SDIST_BUILDS))==/)} !skip' $(LOCK) > $(VENV)/lock-wheels.txt
@@ -92,7 +97,7 @@ viz: setup
 
 # Refresh the lock files from requirements*.txt (uv, installed once into .cache/lock-tools).
 lock:
-	@test -x $(UV) || $(PYTHON) -m pip install -q --disable-pip-version-check --target $(LOCK_TOOLS) uv
+	$(bootstrap_uv)
 	$(UV_COMPILE) $(LOCK_INPUTS) -o $(LOCK).tmp
 	@{ echo "# inputs: $(LOCK_INPUTS) sha256=$(call inputs_digest,$(LOCK_INPUTS))"; cat $(LOCK).tmp; } > $(LOCK)
 	$(UV_COMPILE) --no-deps requirements-assets.txt -o $(ASSETS_LOCK).tmp
