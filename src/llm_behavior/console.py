@@ -47,7 +47,7 @@ def summary_lines(
         shift = signed(b.mean_shift) + (f" ({signed(raw)} {b.unit.raw_unit})" if raw is not None else "")
         rows.append([
             b.name, b.status, count(b.prompts), count(b.pairs), shift,
-            b.distance.text() if b.distance else NA, number(b.noise_ratio, 2), number(b.p_value_bound, 2),
+            b.distance.text() if b.distance else NA, b.noise_text(), number(b.p_value_bound, 2),
         ])
     lines = ["", "=" * 78, title, answer.headline(), "", *_table(rows), "",
              f"{answer.eps_text}. Prompts and pairs: to rejection, or all audited when not rejected.",

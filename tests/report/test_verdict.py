@@ -90,3 +90,17 @@ def test_unit_descriptions_name_the_scorer_once():
     assert behaviour_unit({}, {"metric": "toxicity"}).description == "toxicity score in [0, 1] (toxicity), used as scored"
     assert behaviour_unit({}, {"metric": "bleu", "transform": {"kind": "scale", "max": 100}}).description == (
         "bleu, divided by 100")
+
+
+def test_a_zero_noise_floor_is_said_not_hidden():
+    """The A/A distance's 95% upper bound can be 0 (its estimate negative): the ratio is undefined,
+    and the sentence and the console say the floor is 0 instead of n/a."""
+    audit = contract_audit()
+    floor = audit["noise_floor"]["toxicity"]
+    floor["reference_vs_replicate"]["upper"] = 0.0
+    floor["candidate_distance_over_noise_floor"] = None
+    tox = audit_verdict(audit, AUDITING_BEHAVIOURS).behaviours[0]
+    assert tox.noise_ratio is None and tox.noise_text() == "floor 0"
+    assert "against an A/A noise floor of 0 (the A/A distance's 95% upper bound)" in tox.sentence()
+    floor["reference_vs_replicate"]["upper"] = None
+    assert audit_verdict(audit, AUDITING_BEHAVIOURS).behaviours[0].noise_text() == "n/a"

@@ -167,6 +167,15 @@ class BehaviourVerdict:
     p_value_bound: float | None
     skipped: str | None = None
 
+    def noise_text(self) -> str:
+        """The candidate distance as a multiple of the A/A noise floor; "floor 0" when the A/A
+        distance's 95% upper bound is 0 (no noise to compare with: the ratio is undefined)."""
+        if self.noise_ratio is not None:
+            return number(self.noise_ratio, 2)
+        if self.noise_floor == 0:
+            return "floor 0"
+        return NA
+
     @property
     def status(self) -> str:
         if self.skipped:
@@ -217,6 +226,8 @@ class BehaviourVerdict:
             floor = ""
             if self.noise_ratio is not None:
                 floor = f", {number(self.noise_ratio, 2)}x the A/A noise floor"
+            elif self.noise_floor == 0:
+                floor = ", against an A/A noise floor of 0 (the A/A distance's 95% upper bound)"
             parts.append(f"distance {self.distance.text()} (total variation, {number(self.distance.level * 100)}%)"
                          + floor)
         else:
