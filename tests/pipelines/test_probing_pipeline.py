@@ -144,7 +144,7 @@ def test_prompt_labels_and_behaviour_match_direct_computation(run):
 
 def test_rerun_reuses_complete_activation_stores(run):
     tmp, catalog, *_ = run
-    store = tmp / "reference_activations" / "input" / "blocks.0.resid_post.npy"
+    store = tmp / "reference_activations" / "input" / "blocks.0.hook_resid_pre.npy"
     before = store.stat().st_mtime_ns
     SequentialRunner().run(
         create_pipeline().filter(node_names=["reference.extract_activations"]), catalog

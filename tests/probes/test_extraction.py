@@ -120,7 +120,13 @@ def test_encodings_equal_per_sequence_hooked_means(lm, expected, tmp_path, batch
         lm, PROMPTS, GENS, tmp_path / "s", batch_size=batch_size, show_progress=False
     )
     inputs, outputs = expected
-    assert store.layer_names == [layer_name(li) for li in range(4)]
+    # TransformerLens' names: the embeddings, then each block's output (blocks count from 0)
+    assert store.layer_names == [
+        "blocks.0.hook_resid_pre", "blocks.0.hook_resid_post", "blocks.1.hook_resid_post", "blocks.2.hook_resid_post"
+    ]
+    assert layer_name(3) == "blocks.2.hook_resid_post" and store.path("input", 0).name == "blocks.0.hook_resid_pre.npy"
+    with pytest.raises(ValueError, match="layer must be >= 0"):
+        layer_name(-1)
     assert store.meta["final_layer"] == "pre_final_norm"
     assert list(store.input_index["prompt_id"]) == list(PROMPTS["prompt_id"])
     for li in range(4):

@@ -5,13 +5,15 @@ Layout of a store folder::
     meta.json                         format, layer names, width, dtype, content key, completeness
     input_index.parquet               one row per prompt: prompt_id, n_tokens, span
     output_index.parquet              one row per generation: prompt_id, sample, n_tokens
-    input/blocks.{l}.resid_post.npy   (n_prompts, d) float16, memory-mapped
-    output/blocks.{l}.resid_post.npy  (n_generations, d) float16, memory-mapped
+    input/<layer name>.npy            (n_prompts, d) float16, memory-mapped
+    output/<layer name>.npy           (n_generations, d) float16, memory-mapped
     progress.npy                      bool per work item (resume marker)
 
-Names follow TransformerLens' stable hook names. Layer ``l`` is Hugging Face's
-``hidden_states[l]``: ``l = 0`` is the embedding output, ``l = i`` the residual stream after the
-i-th block; the last layer is taken *before* the final norm (see ``meta["final_layer"]``).
+Layer ``l`` is Hugging Face's ``hidden_states[l]``: ``l = 0`` is the embedding output, ``l = i``
+the residual stream after the i-th block; the last layer is taken *before* the final norm (see
+``meta["final_layer"]``). Names are TransformerLens' hook names exactly: layer 0 is
+``blocks.0.hook_resid_pre`` (the embeddings, = ``hook_embed`` plus any positional embedding), layer
+``i >= 1`` is ``blocks.{i-1}.hook_resid_post``, the output of block ``i - 1`` (blocks count from 0).
 
 Rows are written in chunks straight into the memory maps, so memory stays bounded by one batch
 whatever the number of prompts; readers get a read-only memmap per layer.
@@ -29,25 +31,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-FORMAT = "llm_behavior.activations/1"
+FORMAT = "llm_behavior.activations/2"  # /2: TransformerLens layer names (stores of /1 are rebuilt)
 KINDS: tuple[str, ...] = ("input", "output")
 
 
 def layer_name(layer: int) -> str:
-    """Stable name of the residual stream at ``layer`` (0 = embeddings)."""
-    return f"blocks.{layer}.resid_post"
-
-
-def layer_index(name: str) -> int:
-    parts = name.split(".")
-    if (
-        len(parts) != 3
-        or parts[0] != "blocks"
-        or parts[2] != "resid_post"
-        or not parts[1].isdigit()
-    ):
-        raise ValueError(f"Not a layer name of the form 'blocks.<l>.resid_post': {name!r}")
-    return int(parts[1])
+    """TransformerLens' name of ``hidden_states[layer]``: the embeddings (``blocks.0.hook_resid_pre``)
+    for 0, else the output of block ``layer - 1`` (``blocks.{layer-1}.hook_resid_post``)."""
+    if layer < 0:
+        raise ValueError(f"layer must be >= 0 (0 = embeddings), got {layer}")
+    return "blocks.0.hook_resid_pre" if layer == 0 else f"blocks.{layer - 1}.hook_resid_post"
 
 
 class ActivationStoreError(RuntimeError):
