@@ -6,7 +6,8 @@ import pytest
 import torch
 from tiny_models import direct_token_logprobs, make_tiny_llama
 
-from llm_behavior.models.hf import TransformersLM, filter_logits
+from llm_behavior.models.hf import TransformersLM
+from llm_behavior.models.sampling import filter_logits
 from llm_behavior.models.spec import GenerationSettings, ModelSpec
 
 PROMPTS = ["the quick brown", "you are", "a sequential test bets against the null hypothesis"]

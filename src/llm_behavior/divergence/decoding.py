@@ -24,7 +24,8 @@ from typing import Any
 
 from llm_behavior.divergence.pair import check_pair
 from llm_behavior.models.base import LanguageModel
-from llm_behavior.models.hf import batch_after_prefix, filter_logits, row_seed, shared_prefix_cache
+from llm_behavior.models.batching import batch_after_prefix, shared_prefix_cache
+from llm_behavior.models.sampling import filter_logits, row_seed
 
 MODES: tuple[str, ...] = ("starting", "comparison", "combined")
 COMBINE_EPS = 1e-7

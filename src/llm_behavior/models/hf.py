@@ -18,33 +18,13 @@ import numpy as np
 
 from llm_behavior.models import packing
 from llm_behavior.models.base import Generation, LanguageModel, LogLikelihood
+from llm_behavior.models.batching import batch_after_prefix, pad_batch, shared_prefix_cache
+from llm_behavior.models.sampling import apply_stop, filter_logits, row_seed
 from llm_behavior.models.spec import GenerationSettings, ModelSpec
 
 logger = logging.getLogger(__name__)
 
 
-def row_seed(seed: int, *keys: Any) -> int:
-    """A 63-bit seed derived from a base seed and keys (prompt id, sample index, ...)."""
-    blob = ":".join(str(k) for k in (seed, *keys)).encode()
-    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little") & ((1 << 63) - 1)
-
-
-def filter_logits(logits: Any, temperature: float, top_p: float, top_k: int) -> Any:
-    """Temperature, top-k and top-p (nucleus) filtering of a (B, V) logits tensor (-inf outside)."""
-    import torch
-
-    logits = logits / max(temperature, 1e-8)
-    if top_k and top_k < logits.shape[-1]:
-        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        probs = torch.softmax(sorted_logits, dim=-1)
-        # drop a token if the mass strictly before it already reaches top_p (keeps >= 1 token)
-        drop_sorted = (torch.cumsum(probs, dim=-1) - probs) >= top_p
-        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-        logits = logits.masked_fill(drop, float("-inf"))
-    return logits
 
 
 class TransformersLM(LanguageModel):
@@ -197,7 +177,7 @@ class TransformersLM(LanguageModel):
         for (prompt_index, sample), toks in zip(rows, gen):
             cut = next((j for j, t in enumerate(toks) if t in eos_set), None)
             kept = toks if cut is None else toks[:cut]
-            text, stopped = _apply_stop(self.tokenizer.decode(kept, skip_special_tokens=True), settings.stop)
+            text, stopped = apply_stop(self.tokenizer.decode(kept, skip_special_tokens=True), settings.stop)
             results.append(
                 Generation(
                     prompt_index=prompt_index,
@@ -403,73 +383,6 @@ class TransformersLM(LanguageModel):
         }
 
 
-def pad_batch(seqs: Sequence[Sequence[int]], pad: int, *, left: bool) -> tuple[Any, Any]:
-    """(ids, attention mask) of token sequences padded with ``pad`` to one width, on the left or right."""
-    import torch
-
-    width = max((len(x) for x in seqs), default=0)
-    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-    att = torch.zeros((len(seqs), width), dtype=torch.long)
-    for r, x in enumerate(seqs):
-        if len(x):
-            cols = slice(width - len(x), width) if left else slice(0, len(x))
-            ids[r, cols] = torch.as_tensor(x, dtype=torch.long)
-            att[r, cols] = 1
-    return ids, att
-
-
-def batch_after_prefix(lm: Any, suffixes: Sequence[Sequence[int]], prefix: tuple[int, Any]) -> tuple[Any, Any, Any, Any]:
-    """Inputs to prefill ``suffixes`` after a shared prefix already in a KV cache.
-
-    Returns (ids, attention, positions, cache): the suffixes left-padded (the padding sits between
-    the prefix and each suffix), the attention mask over prefix + suffix, the suffix tokens'
-    positions, and a fresh cache holding the prefix's keys and values once per row.
-    """
-    import torch
-    from transformers import DynamicCache
-
-    n_prefix, prefix_cache = prefix
-    ids, att = pad_batch(suffixes, lm.tokenizer.pad_token_id, left=True)
-    attention = torch.cat([torch.ones((len(suffixes), n_prefix), dtype=torch.long), att], dim=1)
-    ids, attention = ids.to(lm.device), attention.to(lm.device)
-    positions = ((attention.cumsum(-1) - 1).clamp(min=0))[:, n_prefix:]
-    cache = DynamicCache(config=lm.model.config)
-    if prefix_cache is not None:
-        for layer_idx, layer in enumerate(prefix_cache.layers):
-            cache.update(
-                layer.keys.expand(len(suffixes), -1, -1, -1).contiguous(),
-                layer.values.expand(len(suffixes), -1, -1, -1).contiguous(),
-                layer_idx,
-            )
-    return ids, attention, positions, cache
-
-
-def shared_prefix_cache(lm: Any, token_ids: Sequence[Sequence[int]]) -> tuple[int, Any]:
-    """(length, KV cache) of the token prefix all prompts share (template, system prompt), computed once.
-
-    ``lm`` needs ``.model`` and ``.device`` (a :class:`TransformersLM`).
-    """
-    import torch
-    from transformers import DynamicCache
-
-    n = min(len(x) for x in token_ids) - 1  # every prompt keeps >= 1 token of its own to prefill
-    first = token_ids[0]
-    p = 0
-    while p < n and all(x[p] == first[p] for x in token_ids):
-        p += 1
-    if p == 0:
-        return 0, None
-    cache = DynamicCache(config=lm.model.config)
-    with torch.inference_mode():
-        lm.model(
-            input_ids=torch.tensor([list(first[:p])], device=lm.device),
-            cache=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-    return p, cache
-
-
 def _ids_of_text(tokenizer: Any, ids: Sequence[int], text: str) -> list[int]:
     """The shortest prefix of the generated ``ids`` whose decoding covers ``text`` (the text cut at
     a stop string): the tokens the model produced up to the one that completes the kept text."""
@@ -479,11 +392,6 @@ def _ids_of_text(tokenizer: Any, ids: Sequence[int], text: str) -> list[int]:
         if len(tokenizer.decode(ids[:j], skip_special_tokens=True)) >= len(text):
             return [int(t) for t in ids[:j]]
     return [int(t) for t in ids]
-
-
-def _apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
-    cut = min((text.find(s) for s in stop if s and s in text), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)
 
 
 def perplexity(ll: LogLikelihood) -> float:

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from llm_behavior.models.base import CapabilityError, LanguageModel
-from llm_behavior.models.hf import pad_batch
+from llm_behavior.models.batching import pad_batch
 from llm_behavior.models.spec import stable_hash
 from llm_behavior.probes.store import FORMAT, ActivationStore
 
