@@ -184,15 +184,10 @@ class _Stream:
         self.cache = cache if use_cache else None
 
     def _forward(self, input_ids: Any, positions: Any) -> Any:
-        out = self.lm.model(
-            input_ids=input_ids,
-            attention_mask=self.attention,
-            position_ids=positions,
-            cache=self.cache,
-            use_cache=self.use_cache,
-            logits_to_keep=1,
+        logits = self.lm.next_token_logits(
+            input_ids, attention_mask=self.attention, position_ids=positions, cache=self.cache
         )
-        return out.logits[:, -1, :].float()
+        return logits[:, -1, :].float()
 
     def prefill(self) -> Any:
         """Raw next-token logits (B, V) float32 after the prompts (one row per (prompt, sample))."""
@@ -222,7 +217,7 @@ class _Stream:
 # ---------------------------------------------------------------------- decoding
 def encode_prompts(lm: Any, prompts: Sequence[str]) -> list[list[int]]:
     """Token ids of each prompt as the model's own generate() renders it (template, system prompt)."""
-    return lm._encode_prompts([lm.format_prompt(p) for p in prompts])
+    return lm.encode_prompts([lm.format_prompt(p) for p in prompts])
 
 
 def token_pieces(tokenizer: Any, ids: Sequence[int]) -> list[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from llm_behavior.models.base import TransformersCapable
+
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad: int, *, left: bool) -> tuple[Any, Any]:
     """(ids, attention mask) of token sequences padded with ``pad`` to one width, on the left or right."""
@@ -22,7 +24,7 @@ def pad_batch(seqs: Sequence[Sequence[int]], pad: int, *, left: bool) -> tuple[A
     return ids, att
 
 
-def batch_after_prefix(lm: Any, suffixes: Sequence[Sequence[int]], prefix: tuple[int, Any]) -> tuple[Any, Any, Any, Any]:
+def batch_after_prefix(lm: TransformersCapable, suffixes: Sequence[Sequence[int]], prefix: tuple[int, Any]) -> tuple[Any, Any, Any, Any]:
     """Inputs to prefill ``suffixes`` after a shared prefix already in a KV cache.
 
     Returns (ids, attention, positions, cache): the suffixes left-padded (the padding sits between
@@ -30,14 +32,13 @@ def batch_after_prefix(lm: Any, suffixes: Sequence[Sequence[int]], prefix: tuple
     positions, and a fresh cache holding the prefix's keys and values once per row.
     """
     import torch
-    from transformers import DynamicCache
 
     n_prefix, prefix_cache = prefix
     ids, att = pad_batch(suffixes, lm.tokenizer.pad_token_id, left=True)
     attention = torch.cat([torch.ones((len(suffixes), n_prefix), dtype=torch.long), att], dim=1)
     ids, attention = ids.to(lm.device), attention.to(lm.device)
     positions = ((attention.cumsum(-1) - 1).clamp(min=0))[:, n_prefix:]
-    cache = DynamicCache(config=lm.model.config)
+    cache = lm.new_cache()
     if prefix_cache is not None:
         for layer_idx, layer in enumerate(prefix_cache.layers):
             cache.update(
@@ -48,13 +49,12 @@ def batch_after_prefix(lm: Any, suffixes: Sequence[Sequence[int]], prefix: tuple
     return ids, attention, positions, cache
 
 
-def shared_prefix_cache(lm: Any, token_ids: Sequence[Sequence[int]]) -> tuple[int, Any]:
+def shared_prefix_cache(lm: TransformersCapable, token_ids: Sequence[Sequence[int]]) -> tuple[int, Any]:
     """(length, KV cache) of the token prefix all prompts share (template, system prompt), computed once.
 
-    ``lm`` needs ``.model`` and ``.device`` (a :class:`TransformersLM`).
+    ``lm`` is :class:`~llm_behavior.models.base.TransformersCapable`.
     """
     import torch
-    from transformers import DynamicCache
 
     n = min(len(x) for x in token_ids) - 1  # every prompt keeps >= 1 token of its own to prefill
     first = token_ids[0]
@@ -63,12 +63,7 @@ def shared_prefix_cache(lm: Any, token_ids: Sequence[Sequence[int]]) -> tuple[in
         p += 1
     if p == 0:
         return 0, None
-    cache = DynamicCache(config=lm.model.config)
+    cache = lm.new_cache()
     with torch.inference_mode():
-        lm.model(
-            input_ids=torch.tensor([list(first[:p])], device=lm.device),
-            cache=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
+        lm.next_token_logits(torch.tensor([list(first[:p])], device=lm.device), cache=cache)
     return p, cache
