@@ -56,7 +56,7 @@ def naive_logprobs(lm, requests) -> list[tuple[float, int]]:
     out = []
     with torch.inference_mode():
         for ctx, cont in requests:
-            c, x = lm._encode_pair(ctx, cont)  # noqa: SLF001  (the backend's own tokenisation)
+            c, x = lm.encode_pair(ctx, cont)  # the backend's own tokenisation
             logits = lm.model(input_ids=torch.tensor([c + x], device=lm.device)).logits[0]
             logp = torch.log_softmax(logits.float(), dim=-1)[len(c) - 1 : len(c) - 1 + len(x)]
             out.append((float(logp.gather(-1, torch.tensor(x)[:, None]).sum()), len(x)))
@@ -119,7 +119,7 @@ def batching(lm, params: dict, n_pairs: int, n_items: int) -> None:
     totals = dict.fromkeys(methods, 0.0)
     n_total = 0
     for title, reqs in batching_workloads(params, n_pairs, n_items).items():
-        n_tok = sum(sum(map(len, lm._encode_pair(c, x))) for c, x in reqs)  # noqa: SLF001
+        n_tok = sum(sum(map(len, lm.encode_pair(c, x))) for c, x in reqs)
         print(f"\n{title}: {len(reqs)} requests, {n_tok} tokens")
         print(head)
         results, times = {}, {}

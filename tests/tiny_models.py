@@ -82,7 +82,7 @@ def direct_token_logprobs(lm, context: str, continuation: str) -> tuple[list[flo
     forward pass with ``log_softmax`` everywhere, on the backend's own token split."""
     import torch
 
-    ctx_ids, cont_ids = lm._encode_pair(context, continuation)
+    ctx_ids, cont_ids = lm.encode_pair(context, continuation)
     with torch.no_grad():
         logp = torch.log_softmax(lm.model(torch.tensor([ctx_ids + cont_ids])).logits[0].float(), -1)
     rows = logp[len(ctx_ids) - 1 : len(ctx_ids) - 1 + len(cont_ids)]

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from llm_behavior.chunks import ChunkStore
 from llm_behavior.models.base import LanguageModel
-from llm_behavior.models.hf import row_seed
+from llm_behavior.models.sampling import row_seed
 from llm_behavior.models.spec import GenerationSettings, stable_hash
 from llm_behavior.schemas import GENERATION_COLUMNS
 

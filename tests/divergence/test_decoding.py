@@ -22,7 +22,7 @@ from tests.tiny_models import make_tokenizer
 
 def direct_distributions(lm: TransformersLM, prompt: str, tokens: list[int]) -> np.ndarray:
     """Next-token probabilities (float64) at each generated position: one full pass, batch 1, no cache."""
-    ids = lm._encode_prompts([lm.format_prompt(prompt)])[0]
+    ids = lm.encode_prompts([lm.format_prompt(prompt)])[0]
     with torch.no_grad():
         logits = lm.model(input_ids=torch.tensor([ids + tokens])).logits[0].double()
     rows = logits[len(ids) - 1 : len(ids) - 1 + len(tokens)]

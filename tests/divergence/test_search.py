@@ -21,7 +21,7 @@ from llm_behavior.divergence.search import (
     rescale_0_10,
     subsample_probabilities,
 )
-from llm_behavior.models.hf import row_seed
+from llm_behavior.models.sampling import row_seed
 from llm_behavior.models.spec import GenerationSettings
 from tests.divergence.conftest import wrap
 

@@ -23,7 +23,7 @@ from llm_behavior.divergence.summaries import (
     validation_prompts,
 )
 from llm_behavior.divergence.tables import TEXT_COLUMNS, texts_frame
-from llm_behavior.models.hf import row_seed
+from llm_behavior.models.sampling import row_seed
 from llm_behavior.report.divergence_page import divergence_html, kl_token_spans
 from tests.divergence.conftest import wrap
 from tests.divergence.test_decoding import direct_distributions

@@ -2,11 +2,13 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from tiny_models import direct_token_logprobs, make_tiny_llama
 
-from llm_behavior.models.hf import TransformersLM, filter_logits
+from llm_behavior.models.hf import TransformersLM
+from llm_behavior.models.sampling import filter_logits
 from llm_behavior.models.spec import GenerationSettings, ModelSpec
 
 PROMPTS = ["the quick brown", "you are", "a sequential test bets against the null hypothesis"]
@@ -99,20 +101,37 @@ def test_loglikelihood_tokens_and_greedy_equal_direct_forward_for_mixed_lengths(
         with torch.no_grad():
             ids = ids + [int(tiny.model(torch.tensor([ids])).logits[0, -1].argmax())]
     text = tiny.tokenizer.decode(ids)
-    ctx_ids, cont_ids = tiny._encode_pair("the quick brown", text[len("the quick brown") :])
+    ctx_ids, cont_ids = tiny.encode_pair("the quick brown", text[len("the quick brown") :])
     if ctx_ids + cont_ids == ids:  # decode/encode round trip kept the tokens
         [res] = tiny.loglikelihood([("the quick brown", text[len("the quick brown") :])], batch_size=batch_size)
         assert res.is_greedy
 
 
 def test_hidden_states_shape_and_mean_pooling(tiny):
-    hs = tiny.hidden_states(["the quick brown fox", "you"], batch_size=2)
+    texts = ["the quick brown fox", "you"]
+    hs = tiny.hidden_states(texts, batch_size=2)
+    normed = tiny.hidden_states(texts, batch_size=2, final_norm=True)
     n_layers = tiny.model.config.num_hidden_layers
-    assert hs.shape == (2, n_layers + 1, tiny.model.config.hidden_size)
+    assert hs.shape == normed.shape == (2, n_layers + 1, tiny.model.config.hidden_size)
+    assert tiny.n_layers == n_layers and tiny.d_model == tiny.model.config.hidden_size
     ids = tiny.tokenizer("you", return_tensors="pt")["input_ids"]
+    block_out: list[torch.Tensor] = []  # the last block's output, independently of the norm hook
+    handle = tiny.model.model.layers[-1].register_forward_hook(
+        lambda _m, _a, out: block_out.append(out[0] if isinstance(out, tuple) else out)
+    )
     with torch.no_grad():
-        direct = tiny.model(ids, output_hidden_states=True).hidden_states[-1][0].mean(0).numpy()
-    assert abs(hs[1, -1] - direct).max() < 1e-4
+        direct = tiny.model(ids, output_hidden_states=True).hidden_states
+    handle.remove()
+    # layers 0..L-1 as transformers returns them; the last before the final norm by default,
+    # after it with final_norm=True (transformers' hidden_states[-1])
+    # (the tiny random model's residual stream reaches ~1e4, hence the relative tolerance)
+    for layer in range(n_layers):
+        np.testing.assert_allclose(hs[1, layer], direct[layer][0].mean(0).numpy(), rtol=1e-5, atol=1e-4)
+        np.testing.assert_array_equal(normed[1, layer], hs[1, layer])
+    np.testing.assert_allclose(normed[1, -1], direct[-1][0].mean(0).numpy(), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(hs[1, -1], block_out[0][0].mean(0).numpy(), rtol=1e-5, atol=1e-4)
+    assert not np.allclose(hs[1, -1], normed[1, -1], rtol=1e-2)  # the norm does change it
+    assert tiny.final_layer == "pre_final_norm"
 
 
 def test_chat_template_and_system_prompt_formatting():

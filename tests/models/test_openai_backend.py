@@ -12,7 +12,6 @@ import time
 import pytest
 
 from llm_behavior.models import CapabilityError, GenerationSettings, ModelSpec, load_language_model
-from llm_behavior.models.hf import row_seed
 from llm_behavior.models.openai_backend import (
     LOGLIKELIHOOD_CAPABILITY,
     EndpointAuthError,
@@ -21,6 +20,7 @@ from llm_behavior.models.openai_backend import (
     RateLimiter,
     _first_continuation_token,
 )
+from llm_behavior.models.sampling import row_seed
 from tests.fake_openai_server import (
     TOP_LOGPROB,
     FakeOpenAIServer,

@@ -163,7 +163,7 @@ def test_shared_prefix_loglikelihood_equals_direct_forward(arch, attn, batch_siz
     model, tok = _tiny(arch)
     model.config._attn_implementation = attn
     lm = TransformersLM(model.eval(), tok, ModelSpec(source="tiny"))
-    seqs = [sum(lm._encode_pair(c, x), []) for c, x in REQUESTS]
+    seqs = [sum(lm.encode_pair(c, x), []) for c, x in REQUESTS]
     groups = packing.group_by_prefix(seqs)
     assert len(groups) < len(REQUESTS)  # the test really shares prefixes
     for share in (True, False):

@@ -94,7 +94,7 @@ def expected_encodings(lm, input_span="prompt_text"):
 
 def test_prompt_span_is_the_prompt_text_and_ids_are_what_generation_feeds(lm):
     ids, masks, located = prompt_token_spans(lm, list(PROMPTS["prompt"]))
-    assert ids == lm._encode_prompts([lm.format_prompt(p) for p in PROMPTS["prompt"]])
+    assert ids == lm.encode_prompts([lm.format_prompt(p) for p in PROMPTS["prompt"]])
     assert all(located)
     for k, prompt in enumerate(PROMPTS["prompt"]):
         pos = np.flatnonzero(masks[k])

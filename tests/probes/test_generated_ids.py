@@ -31,7 +31,7 @@ def _ids(tok, text):
 def test_generations_store_the_generated_ids(lm, tmp_path):
     settings = GenerationSettings(max_new_tokens=8, num_samples=2, do_sample=False, batch_size=4)
     out = generate_continuations(lm, PROMPTS, "reference", ChunkStore(tmp_path), settings)
-    prompt_ids = lm._encode_prompts([lm.format_prompt(p) for p in PROMPTS["prompt"]])
+    prompt_ids = lm.encode_prompts([lm.format_prompt(p) for p in PROMPTS["prompt"]])
     tok = lm.tokenizer
     for row in out.itertuples(index=False):
         ids = [int(t) for t in row.token_ids]

@@ -126,7 +126,7 @@ def test_a_token_spanning_the_boundary_follows_the_documented_rule():
     model, tok = make_tiny_llama(seed=0)
     ours = TransformersLM(model, tok, ModelSpec(source="tiny"))
     ctx, cont, whole, alone = _boundary_case(tok)
-    ctx_ids, cont_ids = ours._encode_pair(ctx, cont)  # noqa: SLF001
+    ctx_ids, cont_ids = ours.encode_pair(ctx, cont)
     # our rule: the whole text's tokens, split after len(tokenise(context)) of them
     assert ctx_ids + cont_ids == whole
     assert ctx_ids == whole[: len(alone)] and cont_ids == whole[len(alone) :]

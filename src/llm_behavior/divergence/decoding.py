@@ -24,7 +24,8 @@ from typing import Any
 
 from llm_behavior.divergence.pair import check_pair
 from llm_behavior.models.base import LanguageModel
-from llm_behavior.models.hf import batch_after_prefix, filter_logits, row_seed, shared_prefix_cache
+from llm_behavior.models.batching import batch_after_prefix, shared_prefix_cache
+from llm_behavior.models.sampling import filter_logits, row_seed
 
 MODES: tuple[str, ...] = ("starting", "comparison", "combined")
 COMBINE_EPS = 1e-7
@@ -183,15 +184,10 @@ class _Stream:
         self.cache = cache if use_cache else None
 
     def _forward(self, input_ids: Any, positions: Any) -> Any:
-        out = self.lm.model(
-            input_ids=input_ids,
-            attention_mask=self.attention,
-            position_ids=positions,
-            cache=self.cache,
-            use_cache=self.use_cache,
-            logits_to_keep=1,
+        logits = self.lm.next_token_logits(
+            input_ids, attention_mask=self.attention, position_ids=positions, cache=self.cache
         )
-        return out.logits[:, -1, :].float()
+        return logits[:, -1, :].float()
 
     def prefill(self) -> Any:
         """Raw next-token logits (B, V) float32 after the prompts (one row per (prompt, sample))."""
@@ -221,7 +217,7 @@ class _Stream:
 # ---------------------------------------------------------------------- decoding
 def encode_prompts(lm: Any, prompts: Sequence[str]) -> list[list[int]]:
     """Token ids of each prompt as the model's own generate() renders it (template, system prompt)."""
-    return lm._encode_prompts([lm.format_prompt(p) for p in prompts])
+    return lm.encode_prompts([lm.format_prompt(p) for p in prompts])
 
 
 def token_pieces(tokenizer: Any, ids: Sequence[int]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_behavior.models.base import CapabilityError, LanguageModel
+from llm_behavior.models.base import LanguageModel, require_transformers
 
 
 class TokenizerMismatchError(ValueError):
@@ -56,16 +56,10 @@ def check_same_tokenizer(tok_a: Any, tok_b: Any, names: tuple[str, str] = ("star
 
 def check_pair(starting: LanguageModel, comparison: LanguageModel) -> None:
     """Both models expose full logits (transformers backend) and share one tokenizer and vocabulary width."""
-    for name, lm in (("starting", starting), ("comparison", comparison)):
-        if not (hasattr(lm, "model") and hasattr(lm, "tokenizer")):
-            raise CapabilityError(
-                f"The {name} model ({lm.spec.source!r}, backend {lm.spec.backend!r}) does not expose full "
-                "next-token distributions; contrastive decoding and per-token KL need the transformers "
-                "backend for both models."
-            )
-    check_same_tokenizer(starting.tokenizer, comparison.tokenizer)  # type: ignore[attr-defined]
-    width_s = starting.model.get_output_embeddings().weight.shape[0]  # type: ignore[attr-defined]
-    width_c = comparison.model.get_output_embeddings().weight.shape[0]  # type: ignore[attr-defined]
+    s = require_transformers(starting, "Contrastive decoding and per-token KL (starting model)")
+    c = require_transformers(comparison, "Contrastive decoding and per-token KL (comparison model)")
+    check_same_tokenizer(s.tokenizer, c.tokenizer)
+    width_s, width_c = s.vocab_width, c.vocab_width
     if width_s != width_c:
         raise TokenizerMismatchError(
             f"The models share a tokenizer but their output layers differ in width ({width_s} vs "

@@ -42,7 +42,7 @@ from llm_behavior.divergence.embeddings import Embedder, nearest_neighbour_dista
 from llm_behavior.divergence.parsing import ParsedList, parse_prompt_list, parse_yes_no
 from llm_behavior.divergence.tables import DIRECTIONS, text_divergence
 from llm_behavior.models.base import LanguageModel
-from llm_behavior.models.hf import row_seed
+from llm_behavior.models.sampling import row_seed
 from llm_behavior.models.spec import GenerationSettings, stable_hash
 
 logger = logging.getLogger(__name__)

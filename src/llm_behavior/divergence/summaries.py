@@ -44,7 +44,7 @@ from llm_behavior.divergence.parsing import parse_yes_no
 from llm_behavior.divergence.tables import texts_frame
 from llm_behavior.divergence.validation import CORRECTIONS, adjust_p_values, permutation_auc_test
 from llm_behavior.models.base import LanguageModel
-from llm_behavior.models.hf import row_seed
+from llm_behavior.models.sampling import row_seed
 from llm_behavior.models.spec import GenerationSettings
 
 logger = logging.getLogger(__name__)

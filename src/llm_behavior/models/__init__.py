@@ -1,6 +1,14 @@
-"""Model specs, the LM interface and its backends (transformers, OpenAI-compatible)."""
+"""Model specs, the LM interface and its backends (transformers, OpenAI-compatible), and the
+transformers capability (:class:`TransformersCapable`, :func:`require_transformers`)."""
 
-from llm_behavior.models.base import CapabilityError, Generation, LanguageModel, LogLikelihood
+from llm_behavior.models.base import (
+    CapabilityError,
+    Generation,
+    LanguageModel,
+    LogLikelihood,
+    TransformersCapable,
+    require_transformers,
+)
 from llm_behavior.models.factory import load_language_model, resolve_api_key
 from llm_behavior.models.spec import GenerationSettings, ModelSpec, stable_hash
 
@@ -11,7 +19,9 @@ __all__ = [
     "LanguageModel",
     "LogLikelihood",
     "ModelSpec",
+    "TransformersCapable",
     "load_language_model",
+    "require_transformers",
     "resolve_api_key",
     "stable_hash",
 ]

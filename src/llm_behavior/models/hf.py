@@ -17,38 +17,20 @@ from typing import Any
 import numpy as np
 
 from llm_behavior.models import packing
-from llm_behavior.models.base import Generation, LanguageModel, LogLikelihood
+from llm_behavior.models.base import Generation, LanguageModel, LogLikelihood, TransformersCapable
+from llm_behavior.models.batching import batch_after_prefix, pad_batch, shared_prefix_cache
+from llm_behavior.models.sampling import apply_stop, filter_logits, row_seed
 from llm_behavior.models.spec import GenerationSettings, ModelSpec
 
 logger = logging.getLogger(__name__)
 
 
-def row_seed(seed: int, *keys: Any) -> int:
-    """A 63-bit seed derived from a base seed and keys (prompt id, sample index, ...)."""
-    blob = ":".join(str(k) for k in (seed, *keys)).encode()
-    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little") & ((1 << 63) - 1)
 
 
-def filter_logits(logits: Any, temperature: float, top_p: float, top_k: int) -> Any:
-    """Temperature, top-k and top-p (nucleus) filtering of a (B, V) logits tensor (-inf outside)."""
-    import torch
-
-    logits = logits / max(temperature, 1e-8)
-    if top_k and top_k < logits.shape[-1]:
-        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        probs = torch.softmax(sorted_logits, dim=-1)
-        # drop a token if the mass strictly before it already reaches top_p (keeps >= 1 token)
-        drop_sorted = (torch.cumsum(probs, dim=-1) - probs) >= top_p
-        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
-        logits = logits.masked_fill(drop, float("-inf"))
-    return logits
-
-
-class TransformersLM(LanguageModel):
-    """A causal LM from transformers behind the project's LM interface."""
+class TransformersLM(LanguageModel, TransformersCapable):
+    """A causal LM from transformers behind the project's LM interface, with the
+    :class:`~llm_behavior.models.base.TransformersCapable` capability (tokenizer, next-token
+    logits with a KV cache, per-token hidden states)."""
 
     def __init__(self, model: Any, tokenizer: Any, spec: ModelSpec, source_info: dict[str, Any] | None = None):
         self.model = model
@@ -58,6 +40,9 @@ class TransformersLM(LanguageModel):
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         self.eos_ids = self._eos_ids()
+        self._final_norm = _final_norm(model)
+        self._use_pre: bool | None = None  # whether hidden_states[-1] is the normed last layer
+        self._logits_to_keep = True  # the model's forward takes ``logits_to_keep``
 
     # ------------------------------------------------------------------ formatting
     @property
@@ -96,7 +81,7 @@ class TransformersLM(LanguageModel):
                 ids.update(int(i) for i in source)
         return sorted(ids)
 
-    def _encode_prompts(self, formatted: Sequence[str]) -> list[list[int]]:
+    def encode_prompts(self, formatted: Sequence[str]) -> list[list[int]]:
         add_special = not self.uses_chat_template  # a chat template writes its own special tokens
         enc = self.tokenizer(list(formatted), add_special_tokens=add_special)["input_ids"]
         return [list(ids) for ids in enc]
@@ -120,7 +105,7 @@ class TransformersLM(LanguageModel):
             raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
         if not prompts:
             return []
-        token_ids = self._encode_prompts([self.format_prompt(p) for p in prompts])
+        token_ids = self.encode_prompts([self.format_prompt(p) for p in prompts])
         prefix = shared_prefix_cache(self, token_ids)
         rows = [(i, s) for i in range(len(prompts)) for s in range(settings.num_samples)]
         # length-sorted batching: similar lengths share a batch, so little padding is computed;
@@ -160,14 +145,9 @@ class TransformersLM(LanguageModel):
         done = torch.zeros(len(rows), dtype=torch.bool, device=device)
         new_tokens: list[Any] = []
         with torch.inference_mode():
-            logits = self.model(
-                input_ids=input_ids,
-                attention_mask=attention,
-                position_ids=positions,
-                cache=cache,
-                use_cache=True,
-                logits_to_keep=1,
-            ).logits[:, -1, :].float()
+            logits = self.next_token_logits(
+                input_ids, attention_mask=attention, position_ids=positions, cache=cache
+            )[:, -1, :].float()
             if len(uniq) != len(rows):  # expand prompts to their samples
                 cache.reorder_cache(row_of)
                 attention, positions, logits = attention[row_of], positions[row_of], logits[row_of]
@@ -175,14 +155,9 @@ class TransformersLM(LanguageModel):
             nxt: Any = None  # the previous step's tokens
             for step in range(settings.max_new_tokens):
                 if step:
-                    logits = self.model(
-                        input_ids=nxt[:, None],
-                        attention_mask=attention,
-                        position_ids=step_pos,
-                        cache=cache,
-                        use_cache=True,
-                        logits_to_keep=1,
-                    ).logits[:, -1, :].float()
+                    logits = self.next_token_logits(
+                        nxt[:, None], attention_mask=attention, position_ids=step_pos, cache=cache
+                    )[:, -1, :].float()
                 nxt = self._pick(logits, settings, gens)
                 nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
                 new_tokens.append(nxt)
@@ -197,7 +172,7 @@ class TransformersLM(LanguageModel):
         for (prompt_index, sample), toks in zip(rows, gen):
             cut = next((j for j, t in enumerate(toks) if t in eos_set), None)
             kept = toks if cut is None else toks[:cut]
-            text, stopped = _apply_stop(self.tokenizer.decode(kept, skip_special_tokens=True), settings.stop)
+            text, stopped = apply_stop(self.tokenizer.decode(kept, skip_special_tokens=True), settings.stop)
             results.append(
                 Generation(
                     prompt_index=prompt_index,
@@ -224,7 +199,7 @@ class TransformersLM(LanguageModel):
         return (filtered + gumbel).argmax(-1)
 
     # ------------------------------------------------------------------ scoring
-    def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         """Token ids of context and continuation, split as lm-evaluation-harness's ``HFLM`` does
         (docs/profiling.md, "Parity with lm-evaluation-harness"): the context's trailing whitespace
         moves onto the continuation; the whole text is tokenised once and the continuation is its
@@ -280,7 +255,7 @@ class TransformersLM(LanguageModel):
         token is predicted, and the results equal a plain forward pass per request with
         ``log_softmax`` up to float error (tests).
         """
-        encoded = [self._encode_pair(c, x) for c, x in requests]
+        encoded = [self.encode_pair(c, x) for c, x in requests]
         if self.model.config._attn_implementation in packing.PACKABLE_ATTENTION:
             return self._loglikelihood_packed(encoded, batch_size, share_prefixes)
         import torch
@@ -356,8 +331,112 @@ class TransformersLM(LanguageModel):
             )
         return out
 
-    def hidden_states(self, texts: Sequence[str], *, batch_size: int = 16, **_: Any) -> np.ndarray:
-        """Mean over each text's tokens of every layer's hidden state: (n_texts, n_layers+1, d) float32."""
+    # ------------------------------------------------------------------ TransformersCapable
+    @property
+    def vocab_width(self) -> int:
+        return int(self.model.get_output_embeddings().weight.shape[0])
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.model.config.get_text_config().num_hidden_layers)
+
+    @property
+    def d_model(self) -> int:
+        return int(self.model.config.get_text_config().hidden_size)
+
+    def new_cache(self) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(config=self.model.config)
+
+    def next_token_logits(
+        self,
+        input_ids: Any,
+        *,
+        attention_mask: Any = None,
+        position_ids: Any = None,
+        cache: Any = None,
+        keep: int | None = 1,
+    ) -> Any:
+        """Logits (B, keep, V) of the last ``keep`` positions (None: all); ``cache`` is extended."""
+        kwargs: dict[str, Any] = {"input_ids": input_ids}
+        if attention_mask is not None:
+            kwargs["attention_mask"] = attention_mask
+        if position_ids is not None:
+            kwargs["position_ids"] = position_ids
+        if cache is not None:
+            kwargs.update(cache=cache, use_cache=True)
+        elif keep is not None:
+            kwargs["use_cache"] = False
+        if keep is not None:
+            kwargs["logits_to_keep"] = keep
+        return self.model(**kwargs).logits
+
+    @property
+    def final_layer(self) -> str | None:
+        """How the last layer of :meth:`token_hidden_states` was obtained: ``pre_final_norm`` (a
+        hook on the final norm), ``as_returned_by_transformers`` (no separate final norm found, or
+        transformers already returns the un-normed state); None before the first call."""
+        if self._use_pre is None:
+            return None
+        return "pre_final_norm" if self._use_pre else "as_returned_by_transformers"
+
+    def token_hidden_states(self, input_ids: Any, attention_mask: Any, *, final_norm: bool = False) -> list[Any]:
+        """Every layer's per-token hidden states: ``n_layers + 1`` tensors (B, T, d).
+
+        Layer 0 is the embeddings and layer ``l`` block ``l - 1``'s output (the residual stream),
+        the last one before the final norm (captured by a hook on it); ``final_norm=True`` gives
+        the last layer after the norm instead, as transformers returns it.
+        """
+        import torch
+
+        captured: list[Any] = []
+        handle = None
+        if self._final_norm is not None and not final_norm:
+            handle = self._final_norm.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
+        kwargs = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "output_hidden_states": True,
+            "use_cache": False,
+        }
+        try:
+            if self._logits_to_keep:
+                try:  # only the last position's logits: skips most of the vocabulary projection
+                    out = self.model(**kwargs, logits_to_keep=1)
+                except TypeError:
+                    self._logits_to_keep = False
+                    captured.clear()
+                    out = self.model(**kwargs)
+            else:
+                out = self.model(**kwargs)
+        finally:
+            if handle is not None:
+                handle.remove()
+        hs = list(out.hidden_states)
+        if captured:
+            pre = captured[-1]
+            if self._use_pre is None:
+                # use the pre-norm state only where transformers returned the normed one
+                with torch.no_grad():
+                    normed = self._final_norm(pre)
+                self._use_pre = torch.allclose(
+                    normed.float(), hs[-1].float(), atol=1e-4, rtol=1e-3
+                ) and not (torch.allclose(pre.float(), hs[-1].float(), atol=1e-6))
+            if self._use_pre:
+                hs[-1] = pre
+        elif self._final_norm is None and self._use_pre is None:
+            self._use_pre = False
+        return hs
+
+    def hidden_states(
+        self, texts: Sequence[str], *, batch_size: int = 16, final_norm: bool = False, **_: Any
+    ) -> np.ndarray:
+        """Mean over each text's tokens of every layer's hidden state: (n_texts, n_layers+1, d) float32.
+
+        The layers of :meth:`token_hidden_states`: the last one before the final norm unless
+        ``final_norm`` (SEAT asks for it after the norm, the model's output representation).
+        """
         import torch
 
         enc_all = self.tokenizer(list(texts), add_special_tokens=True)["input_ids"]
@@ -366,12 +445,7 @@ class TransformersLM(LanguageModel):
         with torch.inference_mode():
             for start in range(0, len(enc_all), batch_size):
                 inp, att = pad_batch(enc_all[start : start + batch_size], pad, left=False)
-                hs = self.model(
-                    input_ids=inp.to(self.device),
-                    attention_mask=att.to(self.device),
-                    output_hidden_states=True,
-                    logits_to_keep=1,  # only the hidden states are used
-                ).hidden_states
+                hs = self.token_hidden_states(inp.to(self.device), att.to(self.device), final_norm=final_norm)
                 stacked = torch.stack([h.float() for h in hs], dim=1)  # (B, L+1, T, d)
                 mask = att.to(stacked.device)[:, None, :, None].float()
                 mean = (stacked * mask).sum(2) / mask.sum(2).clamp(min=1)
@@ -403,71 +477,17 @@ class TransformersLM(LanguageModel):
         }
 
 
-def pad_batch(seqs: Sequence[Sequence[int]], pad: int, *, left: bool) -> tuple[Any, Any]:
-    """(ids, attention mask) of token sequences padded with ``pad`` to one width, on the left or right."""
-    import torch
-
-    width = max((len(x) for x in seqs), default=0)
-    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-    att = torch.zeros((len(seqs), width), dtype=torch.long)
-    for r, x in enumerate(seqs):
-        if len(x):
-            cols = slice(width - len(x), width) if left else slice(0, len(x))
-            ids[r, cols] = torch.as_tensor(x, dtype=torch.long)
-            att[r, cols] = 1
-    return ids, att
-
-
-def batch_after_prefix(lm: Any, suffixes: Sequence[Sequence[int]], prefix: tuple[int, Any]) -> tuple[Any, Any, Any, Any]:
-    """Inputs to prefill ``suffixes`` after a shared prefix already in a KV cache.
-
-    Returns (ids, attention, positions, cache): the suffixes left-padded (the padding sits between
-    the prefix and each suffix), the attention mask over prefix + suffix, the suffix tokens'
-    positions, and a fresh cache holding the prefix's keys and values once per row.
-    """
-    import torch
-    from transformers import DynamicCache
-
-    n_prefix, prefix_cache = prefix
-    ids, att = pad_batch(suffixes, lm.tokenizer.pad_token_id, left=True)
-    attention = torch.cat([torch.ones((len(suffixes), n_prefix), dtype=torch.long), att], dim=1)
-    ids, attention = ids.to(lm.device), attention.to(lm.device)
-    positions = ((attention.cumsum(-1) - 1).clamp(min=0))[:, n_prefix:]
-    cache = DynamicCache(config=lm.model.config)
-    if prefix_cache is not None:
-        for layer_idx, layer in enumerate(prefix_cache.layers):
-            cache.update(
-                layer.keys.expand(len(suffixes), -1, -1, -1).contiguous(),
-                layer.values.expand(len(suffixes), -1, -1, -1).contiguous(),
-                layer_idx,
-            )
-    return ids, attention, positions, cache
-
-
-def shared_prefix_cache(lm: Any, token_ids: Sequence[Sequence[int]]) -> tuple[int, Any]:
-    """(length, KV cache) of the token prefix all prompts share (template, system prompt), computed once.
-
-    ``lm`` needs ``.model`` and ``.device`` (a :class:`TransformersLM`).
-    """
-    import torch
-    from transformers import DynamicCache
-
-    n = min(len(x) for x in token_ids) - 1  # every prompt keeps >= 1 token of its own to prefill
-    first = token_ids[0]
-    p = 0
-    while p < n and all(x[p] == first[p] for x in token_ids):
-        p += 1
-    if p == 0:
-        return 0, None
-    cache = DynamicCache(config=lm.model.config)
-    with torch.inference_mode():
-        lm.model(
-            input_ids=torch.tensor([list(first[:p])], device=lm.device),
-            cache=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-    return p, cache
+def _final_norm(model: Any) -> Any:
+    """The decoder's final norm module (``norm``, ``final_layernorm`` or ``ln_f``), or None."""
+    try:
+        decoder = model.get_decoder()
+    except (AttributeError, NotImplementedError):
+        decoder = getattr(model, "model", None)
+    for name in ("norm", "final_layernorm", "ln_f"):
+        mod = getattr(decoder, name, None)
+        if mod is not None:
+            return mod
+    return None
 
 
 def _ids_of_text(tokenizer: Any, ids: Sequence[int], text: str) -> list[int]:
@@ -479,11 +499,6 @@ def _ids_of_text(tokenizer: Any, ids: Sequence[int], text: str) -> list[int]:
         if len(tokenizer.decode(ids[:j], skip_special_tokens=True)) >= len(text):
             return [int(t) for t in ids[:j]]
     return [int(t) for t in ids]
-
-
-def _apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
-    cut = min((text.find(s) for s in stop if s and s in text), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)
 
 
 def perplexity(ll: LogLikelihood) -> float:

@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from llm_behavior.models.base import CapabilityError, Generation, LanguageModel, LogLikelihood
-from llm_behavior.models.hf import _apply_stop, row_seed
+from llm_behavior.models.sampling import apply_stop, row_seed
 from llm_behavior.models.spec import GenerationSettings, ModelSpec, stable_hash
 
 logger = logging.getLogger(__name__)
@@ -492,7 +492,7 @@ class OpenAICompatibleLM(LanguageModel):
     @staticmethod
     def _finish(choice: Any, text: str, settings: GenerationSettings) -> tuple[str, str]:
         """Text cut at a stop string, and the finish reason in the transformers backend's terms."""
-        text, cut = _apply_stop(text, settings.stop)  # servers that ignore `stop`
+        text, cut = apply_stop(text, settings.stop)  # servers that ignore `stop`
         if cut:
             return text, "stop"
         reason = choice.finish_reason

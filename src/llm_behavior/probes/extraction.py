@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llm_behavior.models.base import CapabilityError, LanguageModel
-from llm_behavior.models.hf import pad_batch
+from llm_behavior.models.base import LanguageModel, TransformersCapable, require_transformers
+from llm_behavior.models.batching import pad_batch
 from llm_behavior.models.spec import stable_hash
 from llm_behavior.probes.store import FORMAT, ActivationStore
 
@@ -50,14 +50,12 @@ class _Item:
     n_prompt: int  # tokens of the formatted prompt; continuation tokens follow
 
 
+def _capable(lm: LanguageModel) -> TransformersCapable:
+    return require_transformers(lm, "Probing (per-token hidden states)")
+
+
 def _tokenizer_of(lm: LanguageModel) -> Any:
-    tok = getattr(lm, "tokenizer", None)
-    if tok is None or not hasattr(lm, "model"):
-        raise CapabilityError(
-            f"Probing needs the model's hidden states: backend {lm.spec.backend!r} does not expose them "
-            "(use the transformers backend)"
-        )
-    return tok
+    return _capable(lm).tokenizer
 
 
 def prompt_token_spans(
@@ -94,73 +92,6 @@ def prompt_token_spans(
         masks.append(mask)
         located.append(found)
     return ids_all, masks, located
-
-
-def _final_norm(model: Any) -> Any:
-    try:
-        decoder = model.get_decoder()
-    except (AttributeError, NotImplementedError):
-        decoder = getattr(model, "model", None)
-    for name in ("norm", "final_layernorm", "ln_f"):
-        mod = getattr(decoder, name, None)
-        if mod is not None:
-            return mod
-    return None
-
-
-class _HiddenStates:
-    """Runs the model and returns all layers' hidden states, the last one before the final norm."""
-
-    def __init__(self, model: Any):
-        self.model = model
-        self.norm = _final_norm(model)
-        self.final_layer = "as_returned_by_transformers"
-        self._checked = False
-        self.logits_to_keep = True
-
-    def __call__(self, input_ids: Any, attention_mask: Any) -> list[Any]:
-        import torch
-
-        captured: list[Any] = []
-        handle = None
-        if self.norm is not None:
-            handle = self.norm.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
-        kwargs = {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "output_hidden_states": True,
-            "use_cache": False,
-        }
-        try:
-            if self.logits_to_keep:
-                try:  # only the last position's logits: skips most of the vocabulary projection
-                    out = self.model(**kwargs, logits_to_keep=1)
-                except TypeError:
-                    self.logits_to_keep = False
-                    captured.clear()
-                    out = self.model(**kwargs)
-            else:
-                out = self.model(**kwargs)
-        finally:
-            if handle is not None:
-                handle.remove()
-        hs = list(out.hidden_states)
-        if captured:
-            pre = captured[-1]
-            if not self._checked:
-                # use the pre-norm state only where transformers returned the normed one
-                with torch.no_grad():
-                    normed = self.norm(pre)
-                self._use_pre = torch.allclose(
-                    normed.float(), hs[-1].float(), atol=1e-4, rtol=1e-3
-                ) and not (torch.allclose(pre.float(), hs[-1].float(), atol=1e-6))
-                self.final_layer = (
-                    "pre_final_norm" if self._use_pre else "as_returned_by_transformers"
-                )
-                self._checked = True
-            if self._use_pre:
-                hs[-1] = pre
-        return hs
 
 
 def _stored_ids(value: Any) -> list[int] | None:
@@ -327,8 +258,8 @@ def extract_activations(
         raise ValueError("prompts table has duplicated prompt_id values")
     if generations.duplicated(["prompt_id", "sample"]).any():
         raise ValueError("generations table has duplicated (prompt_id, sample) rows")
-    model = lm.model  # type: ignore[attr-defined]
-    tok = _tokenizer_of(lm)
+    cap = _capable(lm)
+    tok = cap.tokenizer
     root = Path(root)
     key = extraction_key(lm, prompts, generations, input_span, dtype)
 
@@ -348,8 +279,7 @@ def extract_activations(
             logger.info("Activations at %s were written for other inputs; rebuilding", root)
 
     input_index, output_index, items = _plan(lm, prompts, generations, input_span)
-    n_layers = int(model.config.get_text_config().num_hidden_layers)
-    d_model = int(model.config.get_text_config().hidden_size)
+    n_layers, d_model = cap.n_layers, cap.d_model
     if store is None:
         store = ActivationStore.create(
             root,
@@ -401,8 +331,7 @@ def extract_activations(
             parts.clear()
         store.mark_done(done)
 
-    runner = _HiddenStates(model)
-    device = next(model.parameters()).device
+    device = cap.device
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     bar = None
     if show_progress and todo:
@@ -426,7 +355,7 @@ def extract_activations(
             for r, it in enumerate(batch):
                 in_mask[r, : it.n_prompt] = torch.from_numpy(it.input_mask.astype(np.float32))
                 out_mask[r, it.n_prompt : len(it.ids)] = 1.0
-            hs = runner(inp.to(device), att.to(device))
+            hs = cap.token_hidden_states(inp.to(device), att.to(device))
             for kind, mask, sel in (
                 ("input", in_mask, [r for r, it in enumerate(batch) if it.do_input]),
                 ("output", out_mask, [r for r, it in enumerate(batch) if it.output_row >= 0]),
@@ -483,9 +412,8 @@ def extract_activations(
             fallback,
         )
     store.mark_complete(
-        final_layer=runner.final_layer
-        if runner._checked
-        else store.meta.get("final_layer", runner.final_layer),
+        final_layer=cap.final_layer
+        or store.meta.get("final_layer", "as_returned_by_transformers"),
         n_empty_generations=empty,
         n_prompt_span_fallbacks=fallback,
         n_retokenized=retokenized,

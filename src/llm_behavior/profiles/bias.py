@@ -216,8 +216,9 @@ def seat_sentences(
 def sentence_embeddings(
     lm: LanguageModel, sentences: Sequence[str], *, batch_size: int = 16
 ) -> np.ndarray:
-    """Mean over tokens of the last hidden layer: (n, d)."""
-    hs = lm.hidden_states(list(sentences), batch_size=batch_size)
+    """Mean over tokens of the last hidden layer after the final norm (the model's output
+    representation, as transformers returns it): (n, d)."""
+    hs = lm.hidden_states(list(sentences), batch_size=batch_size, final_norm=True)
     return np.asarray(hs)[:, -1, :]
 
 

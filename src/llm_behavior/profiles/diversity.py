@@ -36,19 +36,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llm_behavior.models.base import CapabilityError, LanguageModel
+from llm_behavior.models.base import LanguageModel, require_transformers
 
 # ----------------------------------------------------------------------------- next-token statistics
-
-
-def _model_and_tokenizer(lm: LanguageModel) -> tuple[Any, Any]:
-    model, tok = getattr(lm, "model", None), getattr(lm, "tokenizer", None)
-    if model is None or tok is None:
-        raise CapabilityError(
-            f"next-token statistics need full next-token distributions (a transformers backend); "
-            f"{type(lm).__name__} does not expose .model/.tokenizer"
-        )
-    return model, tok
 
 
 def reference_windows(
@@ -91,9 +81,9 @@ def next_token_statistics(
     """
     import torch
 
-    model, tok = _model_and_tokenizer(lm)
-    windows = reference_windows(tok, texts, window, n_windows)
-    device = next(model.parameters()).device
+    cap = require_transformers(lm, "Next-token statistics (full next-token distributions)")
+    windows = reference_windows(cap.tokenizer, texts, window, n_windows)
+    device = cap.device
     rows = []
     mean_probs = None
     n_total = 0
@@ -101,7 +91,7 @@ def next_token_statistics(
         for start in range(0, len(windows), batch_size):
             chunk = windows[start : start + batch_size]
             inp = torch.tensor([list(prefix_ids) + w for w in chunk], dtype=torch.long, device=device)
-            logits = model(input_ids=inp).logits[:, len(prefix_ids) : -1, :]
+            logits = cap.next_token_logits(inp, keep=None)[:, len(prefix_ids) : -1, :]
             target = inp[:, len(prefix_ids) + 1 :]
             nll = torch.empty(target.shape, dtype=torch.float64)
             ent = torch.empty(target.shape, dtype=torch.float64)

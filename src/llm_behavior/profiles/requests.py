@@ -101,8 +101,8 @@ def format_requests(
 class FormattedLM(LanguageModel):
     """A language model whose :meth:`loglikelihood` formats each request per ``mode`` first.
 
-    Everything else (generation, hidden states, ``.model`` / ``.tokenizer``) is the wrapped
-    model's.
+    Everything else (generation, hidden states, the transformers capability: tokenizer,
+    next-token logits, per-token hidden states) is the wrapped model's.
     """
 
     def __init__(self, lm: LanguageModel, mode: str = "spec"):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from llm_behavior.divergence.decoding import token_pieces
-from llm_behavior.models.base import CapabilityError, LanguageModel
+from llm_behavior.models.base import LanguageModel, require_transformers
 
 DIVERGENT_COLUMNS: tuple[str, ...] = (
     "rank",
@@ -82,10 +82,7 @@ def top_divergent_texts(
 
 def _continuation_ids(lm: Any, context: str, text: str) -> list[int]:
     """The text's token ids as ``lm.loglikelihood`` splits them (transformers backend only)."""
-    encode = getattr(lm, "_encode_pair", None)
-    if encode is None:
-        raise CapabilityError(f"{type(lm).__name__} gives no token ids; per-token divergence needs the transformers backend")
-    return list(encode(context, text)[1])
+    return list(require_transformers(lm, "Per-token divergence").encode_pair(context, text)[1])
 
 
 def token_log_ratios(
@@ -125,7 +122,7 @@ def token_log_ratios(
         for i, a, b in zip(todo, lp_ref, lp_cand):
             diff = np.asarray(b.token_logprobs, dtype=float) - np.asarray(a.token_logprobs, dtype=float)
             ratios[i] = diff.tolist()
-            pieces[i] = token_pieces(candidate.tokenizer, ids_of[i])  # type: ignore[attr-defined]
+            pieces[i] = token_pieces(require_transformers(candidate, "Per-token divergence").tokenizer, ids_of[i])
     out["token_pieces"] = pieces
     out["token_log_ratio"] = ratios
     out["mean_log_ratio"] = [float(np.mean(r)) if r else float("nan") for r in ratios]
