@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from llm_behavior.profiles.bias import bbq_s_amb, bbq_s_dis
+from llm_behavior.profiles.benchmarks.bbq import bbq_s_amb, bbq_s_dis
 from llm_behavior.profiles.calibration import CALIBRATION_DEFINITION, ece_equal_mass
 from llm_behavior.profiles.items import ITEM_COLUMNS, SUMMARY_COLUMNS
 from llm_behavior.profiles.sizes import PER_ITEM_METRIC, SIZE_COLUMNS, size_columns
