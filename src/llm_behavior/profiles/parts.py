@@ -235,102 +235,123 @@ def run_bias(
     cfg = cfg or {}
     lm = requests.formatted(lm, request_format)
     parts, notes = [], []
-    crows_cfg = cfg.get("crows_pairs")
-    if _enabled(crows_cfg):
-        with _timed("CrowS-Pairs"):
-            pairs = common.subsample(
-                crows_pairs.load_crows_pairs(), crows_cfg.get("n_items"), seed, stratify="bias_type"
-            )
-            parts.append(bias.crows_pairs_items(lm, pairs, batch_size=batch_size))
-    ss_cfg = cfg.get("stereoset")
-    if _enabled(ss_cfg):
-        with _timed("StereoSet"):
-            items = common.subsample(
-                stereoset.load_stereoset(), ss_cfg.get("n_items"), seed, stratify="type"
-            )
-            ss_items = bias.stereoset_items(lm, items, batch_size=batch_size)
-            parts.append(ss_items)
-            macro = bias.stereoset_macro(
-                ss_items, pd.Series(items["target"].to_numpy(), index=items["item_id"].astype(str))
-            )
-            notes += [
-                {
-                    "part": "bias",
-                    "dataset": "stereoset",
-                    "subgroup": "all",
-                    "metric": k,
-                    "value": v,
-                    "n": len(items),
-                    "definition": "official StereoSet aggregation: score per target term, averaged over terms",
-                }
-                for k, v in macro.items()
-            ]
-    bbq_cfg = cfg.get("bbq")
-    if _enabled(bbq_cfg):
-        with _timed("BBQ"):
-            frame, note = bbq.load_bbq_frame(bbq_cfg)
-            if "category" in frame:  # every category x context condition keeps items
-                frame["stratum"] = frame["category"] + "/" + frame["ambiguous"].astype(str)
-                frame = common.subsample(frame, bbq_cfg.get("n_items"), seed, stratify="stratum")
-            else:
-                frame = common.subsample(frame, bbq_cfg.get("n_items"), seed, stratify="ambiguous")
-            parts.append(bbq.bbq_items(lm, frame, batch_size=batch_size))
-            notes.append(
-                {
-                    "part": "bias",
-                    "dataset": "bbq",
-                    "subgroup": "all",
-                    "metric": "labels",
-                    "value": float("category" in frame),
-                    "n": len(frame),
-                    "definition": note,
-                }
-            )
-    seat_cfg = cfg.get("seat")
-    if _enabled(seat_cfg):
-        with _timed("SEAT"):
-            names = list(seat_cfg.get("tests") or [])
-            tests = {t.name: t for t in weat.load_weat_tests()}
-            unknown = sorted(set(names) - set(tests))
-            if unknown:
-                raise ValueError(
-                    f"profiling.bias.seat.tests: unknown test(s) {unknown}; known: {sorted(tests)}"
-                )
-            templates = tuple(seat_cfg.get("templates") or bias.BLEACHED_TEMPLATES)
-            res = bias.seat(
-                lm,
-                [tests[n] for n in names],
-                templates=templates,
-                n_permutations=int(seat_cfg.get("n_permutations", 10000)),
-                seed=seed,
-                batch_size=batch_size,
-            )
-            for r in res.itertuples(index=False):
-                base = {
-                    "part": "bias",
-                    "dataset": "seat",
-                    "subgroup": r.test,
-                    "n": float(r.n_x + r.n_y),
-                }
-                desc = f"{r.targets} / {r.attributes}; {r.n_templates} bleached templates; sentence = mean of last hidden layer"
-                notes.append(
-                    {
-                        **base,
-                        "metric": "effect_size",
-                        "value": r.effect_size,
-                        "definition": f"WEAT d (ddof=1) on sentence embeddings: {desc}",
-                    }
-                )
-                notes.append(
-                    {
-                        **base,
-                        "metric": "p_value",
-                        "value": r.p_value,
-                        "definition": f"one-sided permutation p-value ({r.p_method}): {desc}",
-                    }
-                )
+    for name, key, run in (
+        ("CrowS-Pairs", "crows_pairs", _crows_pairs_part),
+        ("StereoSet", "stereoset", _stereoset_part),
+        ("BBQ", "bbq", _bbq_part),
+        ("SEAT", "seat", _seat_part),
+    ):
+        if _enabled(cfg.get(key)):
+            with _timed(name):
+                part_items, part_notes = run(lm, cfg[key], seed=seed, batch_size=batch_size)
+            if part_items is not None:
+                parts.append(part_items)
+            notes += part_notes
     items = pd.concat(parts, ignore_index=True) if parts else empty_items()
     return items, summary_rows(notes)
+
+
+# Each bias dataset: (lm, its config) -> (items or None, summary-only rows)
+_BiasPart = tuple[pd.DataFrame | None, list[dict[str, Any]]]
+
+
+def _crows_pairs_part(
+    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int, batch_size: int
+) -> _BiasPart:
+    """CrowS-Pairs items on a draw stratified by bias type."""
+    pairs = common.subsample(
+        crows_pairs.load_crows_pairs(), cfg.get("n_items"), seed, stratify="bias_type"
+    )
+    return bias.crows_pairs_items(lm, pairs, batch_size=batch_size), []
+
+
+def _stereoset_part(
+    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int, batch_size: int
+) -> _BiasPart:
+    """StereoSet items (draw stratified by intra/intersentence) + the official macro averages."""
+    items = common.subsample(stereoset.load_stereoset(), cfg.get("n_items"), seed, stratify="type")
+    ss_items = bias.stereoset_items(lm, items, batch_size=batch_size)
+    macro = bias.stereoset_macro(
+        ss_items, pd.Series(items["target"].to_numpy(), index=items["item_id"].astype(str))
+    )
+    notes = [
+        {
+            "part": "bias",
+            "dataset": "stereoset",
+            "subgroup": "all",
+            "metric": k,
+            "value": v,
+            "n": len(items),
+            "definition": "official StereoSet aggregation: score per target term, averaged over terms",
+        }
+        for k, v in macro.items()
+    ]
+    return ss_items, notes
+
+
+def _bbq_part(
+    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int, batch_size: int
+) -> _BiasPart:
+    """BBQ items (source per :func:`~llm_behavior.profiles.benchmarks.bbq.load_bbq_frame`) + a
+    note row saying which source and labels they have."""
+    frame, note = bbq.load_bbq_frame(cfg)
+    if "category" in frame:  # every category x context condition keeps items
+        frame["stratum"] = frame["category"] + "/" + frame["ambiguous"].astype(str)
+        frame = common.subsample(frame, cfg.get("n_items"), seed, stratify="stratum")
+    else:
+        frame = common.subsample(frame, cfg.get("n_items"), seed, stratify="ambiguous")
+    label_note = {
+        "part": "bias",
+        "dataset": "bbq",
+        "subgroup": "all",
+        "metric": "labels",
+        "value": float("category" in frame),
+        "n": len(frame),
+        "definition": note,
+    }
+    return bbq.bbq_items(lm, frame, batch_size=batch_size), [label_note]
+
+
+def _seat_part(
+    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int, batch_size: int
+) -> _BiasPart:
+    """SEAT: effect size and p-value rows per WEAT test (no items)."""
+    names = list(cfg.get("tests") or [])
+    tests = {t.name: t for t in weat.load_weat_tests()}
+    unknown = sorted(set(names) - set(tests))
+    if unknown:
+        raise ValueError(
+            f"profiling.bias.seat.tests: unknown test(s) {unknown}; known: {sorted(tests)}"
+        )
+    res = bias.seat(
+        lm,
+        [tests[n] for n in names],
+        templates=tuple(cfg.get("templates") or bias.BLEACHED_TEMPLATES),
+        n_permutations=int(cfg.get("n_permutations", 10000)),
+        seed=seed,
+        batch_size=batch_size,
+    )
+    notes = []
+    for r in res.itertuples(index=False):
+        base = {"part": "bias", "dataset": "seat", "subgroup": r.test, "n": float(r.n_x + r.n_y)}
+        desc = f"{r.targets} / {r.attributes}; {r.n_templates} bleached templates; sentence = mean of last hidden layer"
+        notes.append(
+            {
+                **base,
+                "metric": "effect_size",
+                "value": r.effect_size,
+                "definition": f"WEAT d (ddof=1) on sentence embeddings: {desc}",
+            }
+        )
+        notes.append(
+            {
+                **base,
+                "metric": "p_value",
+                "value": r.p_value,
+                "definition": f"one-sided permutation p-value ({r.p_method}): {desc}",
+            }
+        )
+    return None, notes
 
 
 # --------------------------------------------------------------------------------------- calibration
