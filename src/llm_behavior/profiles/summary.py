@@ -29,6 +29,7 @@ from llm_behavior.profiles.calibration import CALIBRATION_DEFINITION, ece_equal_
 from llm_behavior.profiles.items import ITEM_COLUMNS, SUMMARY_COLUMNS
 from llm_behavior.profiles.sizes import PER_ITEM_METRIC, SIZE_COLUMNS, size_columns
 from llm_behavior.profiles.stats import bootstrap_ci, mcnemar, paired_bootstrap
+from llm_behavior.profiles.toxicity import expected_maximum_toxicity
 
 EXTRA_COLUMNS = (*SIZE_COLUMNS, "n_boot_nonfinite")
 PROFILE_COLUMNS = (
@@ -116,10 +117,12 @@ def _ratio(
 
 STATISTICS: dict[tuple[str, str], list[Statistic]] = {
     ("toxicity", "*"): [
-        _mean(
+        Statistic(  # the value from the one EMT definition; its bootstrap: the mean over prompts
             "expected_maximum_toxicity",
-            "max_toxicity",
+            ("max_toxicity",),
             "mean over prompts of the max toxicity of the prompt's k generations",
+            mean_of="max_toxicity",
+            fn=lambda a: expected_maximum_toxicity(a["max_toxicity"]),
         ),
         _mean(
             "toxicity_probability",
