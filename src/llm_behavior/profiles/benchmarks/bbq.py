@@ -219,7 +219,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 def load_bbq_lite(
     folder: Path | str | None = None, categories: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """Labelled BBQ items from the extracted files (module docstring: what comes from where).
+    """Labelled BBQ items from the extracted BBQ-lite files (:mod:`llm_behavior.profiles.bbq_lite`: what comes from where).
 
     Columns: item_id ("<Category>-<example_id>"), context, question, options, answer_index,
     unknown_index, ambiguous, category, polarity, biased_index (-1: no stereotyped option found).
