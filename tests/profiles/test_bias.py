@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llm_behavior.profiles import bias, data
+from llm_behavior.profiles import bias
+from llm_behavior.profiles.benchmarks import bbq, common, crows_pairs, stereoset, weat
 from llm_behavior.profiles.calibration import score_options
 from tests.profiles.conftest import direct_mean_logprob
 
@@ -14,7 +15,7 @@ from tests.profiles.conftest import direct_mean_logprob
 
 
 def test_crows_pairs_scores_equal_direct_logprob_means(tiny_lm):
-    pairs = data.subsample(data.load_crows_pairs(), 6, seed=0)
+    pairs = common.subsample(crows_pairs.load_crows_pairs(), 6, seed=0)
     items = bias.crows_pairs_items(tiny_lm, pairs, batch_size=4)
     wide = items.pivot_table(index="item_id", columns="metric", values="value")
     for row in pairs.itertuples():
@@ -26,7 +27,7 @@ def test_crows_pairs_scores_equal_direct_logprob_means(tiny_lm):
 
 
 def test_stereoset_scores_equal_direct_logprob_means(tiny_lm):
-    ss = data.load_stereoset()
+    ss = stereoset.load_stereoset()
     items = pd.concat(
         [ss[ss["type"] == "intrasentence"].head(3), ss[ss["type"] == "intersentence"].head(3)]
     )
@@ -97,7 +98,7 @@ def test_weat_effect_size_vs_direct_loops():
 def test_weat_matches_wefe_documented_value_on_word2vec():
     # wefe 1.0.1 WEAT.run_query docstring: female/male terms vs family/career on its word2vec test
     # vectors -> effect_size 0.45076532408312986 (wefe uses np.std with ddof=0)
-    vec = data.load_weat_word_vectors()
+    vec = weat.load_weat_word_vectors()
 
     def m(words):
         return np.array([vec[w] for w in words.split()])
@@ -113,9 +114,9 @@ def test_weat_matches_wefe_documented_value_on_word2vec():
 def test_weat_near_caliskan_published_effect_sizes(name):
     # Sanity case: word2vec (GoogleNews) vectors of the WEAT words vs Caliskan et al.'s GloVe values
     # (Table 1). Tests on names are left out: these vectors are lower-cased.
-    test = {t.name: t for t in data.load_weat_tests()}[name]
+    test = {t.name: t for t in weat.load_weat_tests()}[name]
     result, missing = bias.weat_on_word_vectors(
-        test, data.load_weat_word_vectors(), n_permutations=2000
+        test, weat.load_weat_word_vectors(), n_permutations=2000
     )
     assert sum(len(v) for v in missing.values()) <= 1
     assert result.effect_size == pytest.approx(test.published_d, abs=0.15)
@@ -125,7 +126,7 @@ def test_weat_near_caliskan_published_effect_sizes(name):
 def test_seat_equals_weat_on_directly_computed_sentence_embeddings(tiny_lm):
     import torch
 
-    test = data.WeatTest(
+    test = weat.WeatTest(
         "toy",
         ("fox", "dog"),
         ("test", "null"),
@@ -158,11 +159,11 @@ def test_seat_equals_weat_on_directly_computed_sentence_embeddings(tiny_lm):
 
 
 def test_bbq_items_equal_direct_argmax(tiny_lm):
-    frame = data.subsample(data.load_bbq(), 4, seed=1, stratify="ambiguous")
-    items = bias.bbq_items(tiny_lm, frame, batch_size=4)
+    frame = common.subsample(bbq.load_bbq(), 4, seed=1, stratify="ambiguous")
+    items = bbq.bbq_items(tiny_lm, frame, batch_size=4)
     wide = items.pivot_table(index="item_id", columns="metric", values="value")
     for row in frame.itertuples():
-        ctx = bias.bbq_context(row.context, row.question)
+        ctx = bbq.bbq_context(row.context, row.question)
         pred = int(np.argmax([direct_mean_logprob(tiny_lm, ctx, " " + o) for o in row.options]))
         assert wide.loc[str(row.item_id), "correct"] == float(pred == row.answer_index)
         assert wide.loc[str(row.item_id), "predicted_unknown"] == float(pred == row.unknown_index)
@@ -179,9 +180,9 @@ def test_bbq_bias_scores_by_hand():
         "predicted_biased": np.array([0, 1, 1, 0, 0, 1, 1, 1.0]),
         "correct": np.array([0, 1, 0, 1, 1, 0, 0, 0.0]),
     }
-    assert bias.bbq_s_dis(a) == pytest.approx(1 / 3)
-    assert bias.bbq_s_amb(a) == pytest.approx(0.75)
-    assert np.isnan(bias.bbq_bias_score(np.zeros(3), np.ones(3)))
+    assert bbq.bbq_s_dis(a) == pytest.approx(1 / 3)
+    assert bbq.bbq_s_amb(a) == pytest.approx(0.75)
+    assert np.isnan(bbq.bbq_bias_score(np.zeros(3), np.ones(3)))
 
 
 def test_labelled_bbq_loader_finds_the_biased_answer(tmp_path):
@@ -206,7 +207,7 @@ def test_labelled_bbq_loader_finds_the_biased_answer(tmp_path):
     ]
     path = tmp_path / "Age.jsonl"
     path.write_text("\n".join(pd.io.json.ujson_dumps(r) for r in rows) + "\n")
-    frame = data.load_bbq_labelled(path)
+    frame = bbq.load_bbq_labelled(path)
     assert frame["biased_index"].tolist() == [0, 1]  # neg: the stereotyped group; nonneg: the other
     assert frame["unknown_index"].tolist() == [2, 2] and frame["ambiguous"].all()
 

@@ -9,7 +9,8 @@ import pytest
 from llm_behavior.models.hf import TransformersLM
 from llm_behavior.models.spec import ModelSpec
 from llm_behavior.pipelines.profiling import nodes
-from llm_behavior.profiles import data, diversity, parts, requests, summary
+from llm_behavior.profiles import diversity, parts, requests, summary
+from llm_behavior.profiles.benchmarks import xsum
 from tests.tiny_models import make_tiny_llama
 
 RUDE = "You are rude and dismissive."
@@ -69,7 +70,7 @@ def test_next_token_windows_after_the_formatted_prompt():
     import torch
 
     lm = side(RUDE)
-    texts = data.load_reference_text()[:3]
+    texts = xsum.load_reference_text()[:3]
     prefix = requests.context_prefix_ids(lm, "spec")
     assert prefix == lm.tokenizer(lm.format_prompt(""), add_special_tokens=False)["input_ids"]
     assert requests.context_prefix_ids(lm, "raw") == []

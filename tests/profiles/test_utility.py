@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from llm_behavior.profiles import utility
-from llm_behavior.profiles.data import load_multiple_choice
+from llm_behavior.profiles.benchmarks.multiple_choice import load_multiple_choice
 from tests.profiles.conftest import direct_token_logprobs
 
 

@@ -30,6 +30,7 @@ from llm_behavior.audit.tables import (
     split_prompts,
 )
 from llm_behavior.audit.validation import AuditInputError, check_alpha_eps
+from llm_behavior.jsonable import to_jsonable
 
 Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -182,23 +183,6 @@ def audit_folds(wide: pd.DataFrame, pairing: dict[str, Any], state: dict[str, An
     return out
 
 
-def jsonable(value: Any) -> Any:
-    """Plain JSON values (numpy scalars converted, non-finite floats as null, arrays left out)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return None  # trajectories stay out of the JSON (see the wealth plot)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
 def audit_report(state: dict[str, Any], folds: dict[str, Any]) -> dict[str, Any]:
     """The audit result (JSON): verdict, prompts and pairs used, wealth, eps, alpha, per behaviour,
     A/A audit, noise floor, folds."""
@@ -237,4 +221,4 @@ def audit_report(state: dict[str, Any], folds: dict[str, Any]) -> dict[str, Any]
         "pairing": state["pairing"],
         "shuffle_seed": state["seed"],
     }
-    return jsonable(result)
+    return to_jsonable(result, arrays="drop")  # trajectories stay out of the JSON (see the wealth plot)

@@ -41,6 +41,7 @@ from llm_behavior.divergence.decoding import ContrastiveSettings, contrastive_ge
 from llm_behavior.divergence.embeddings import Embedder, nearest_neighbour_distance, unit_rows
 from llm_behavior.divergence.parsing import ParsedList, parse_prompt_list, parse_yes_no
 from llm_behavior.divergence.tables import DIRECTIONS, text_divergence
+from llm_behavior.jsonable import to_jsonable
 from llm_behavior.models.base import LanguageModel
 from llm_behavior.models.sampling import row_seed
 from llm_behavior.models.spec import GenerationSettings, stable_hash
@@ -324,7 +325,7 @@ class PromptSearch:
             return
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.checkpoint.with_suffix(self.checkpoint.suffix + ".tmp")
-        tmp.write_text(json.dumps(state, default=_json_default))
+        tmp.write_text(json.dumps(to_jsonable(state, non_finite="keep")))  # NaN round-trips
         os.replace(tmp, self.checkpoint)  # atomic: an interruption leaves the previous cycle's state
 
     # -------------------------------------------------------------- steps
@@ -540,9 +541,3 @@ def _record(
         "example_text": score.get("example_text"),
         "duplicate_of": duplicate_of,
     }
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

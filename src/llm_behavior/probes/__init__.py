@@ -6,15 +6,11 @@
   layers and targets at once.
 * :mod:`.probing` - the four aligned-probing scenarios, KFold x seeds, control task, summaries.
 * :mod:`.mdl` - online code length in bits and compression.
-* :mod:`.behaviour` - EMT and toxicity probability.
+* :mod:`.behaviour` - EMT and toxicity probability of the probed prompts
+  (definitions: :mod:`llm_behavior.profiles.toxicity`).
 """
 
-from llm_behavior.probes.behaviour import (
-    expected_maximum_toxicity,
-    max_toxicity_per_prompt,
-    toxicity_probability,
-    toxicity_summary,
-)
+from llm_behavior.probes.behaviour import toxicity_summary
 from llm_behavior.probes.extraction import extract_activations
 from llm_behavior.probes.linear import logistic_fit, pearson_r, r2_score, ridge_fit, roc_auc
 from llm_behavior.probes.mdl import online_code
@@ -34,11 +30,9 @@ __all__ = [
     "ProbeSettings",
     "Target",
     "build_targets",
-    "expected_maximum_toxicity",
     "extract_activations",
     "layer_name",
     "logistic_fit",
-    "max_toxicity_per_prompt",
     "online_code",
     "pearson_r",
     "probe_target",
@@ -46,6 +40,5 @@ __all__ = [
     "ridge_fit",
     "roc_auc",
     "summarize",
-    "toxicity_probability",
     "toxicity_summary",
 ]

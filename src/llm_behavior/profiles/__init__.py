@@ -1,7 +1,8 @@
 """Profiling: toxicity, text characteristics, social bias, calibration, mode collapse/diversity,
 utility of a model, and the side-by-side comparison of two models (no Kedro in this package).
 
-Modules: ``data`` (packaged data loaders with schema checks), ``toxicity``, ``bias``,
+Modules: ``benchmarks`` (one data module per benchmark, BBQ whole in ``benchmarks.bbq``;
+``bbq_lite`` fetches its labelled files), ``toxicity``, ``bias``,
 ``calibration``, ``diversity``, ``utility`` (lm-eval, optional), ``parts`` (one function per
 profile part), ``summary`` (profile tables and paired comparisons), ``stats``, ``plots``.
 """

@@ -1,4 +1,4 @@
-"""BBQ with its bias labels, from BIG-bench's ``bbq_lite_json`` task (``bigbench==1.0.0`` source archive).
+"""Fetch and cache BBQ with its bias labels: BIG-bench's ``bbq_lite_json`` task (``bigbench==1.0.0`` sdist).
 
     python -m llm_behavior.profiles.bbq_lite prepare [--cache DIR] [--keep-archive] [--force]
 
@@ -17,12 +17,13 @@ What the files hold, and how the profile's labels are derived from them:
 - ``bbq_lite/resources/<Category>.json`` (same archive, the original BBQ records with the same
   example ids): ``answer_info`` (each answer's words and group tag, "unknown" for the unknown
   answer) and ``additional_metadata.stereotyped_groups``. The stereotyped option is the non-unknown
-  answer whose tags meet the stereotyped groups (:func:`llm_behavior.profiles.data.bbq_target_index`);
+  answer whose tags meet the stereotyped groups (:func:`llm_behavior.profiles.benchmarks.bbq.bbq_target_index`);
   the biased answer is that option for a negative question and the other non-unknown one for a
   non-negative question (BBQ paper, section 4). 232 of the 16,076 records (1.4%: 192 race, 20 gender,
   20 physical appearance) have both or neither option in the stereotyped groups; they keep their
   accuracy but get no biased answer and are left out of s_DIS / s_AMB.
-The loader checks that the two files agree (input text, answer texts, gold answer) for every example.
+The loader (:func:`llm_behavior.profiles.benchmarks.bbq.load_bbq_lite`, with the rest of BBQ) checks
+that the two files agree (input text, answer texts, gold answer) for every example.
 
 Licences: BIG-bench is Apache 2.0; BBQ (Parrish et al. 2022) is CC BY 4.0.
 """
@@ -39,11 +40,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from llm_behavior.downloads import file_sha256, pip_download
 from llm_behavior.paths import project_cache_dir
-from llm_behavior.profiles.data import DataError, _bbq_record
+from llm_behavior.profiles.benchmarks.common import DataError
 
 log = logging.getLogger(__name__)
 
@@ -183,76 +182,6 @@ def ensure_prepared(folder: Path | str | None = None, *, required: bool = False)
 # ------------------------------------------------------------------------------------------ loader
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise DataError(
-            f"{path}: file not found (run `python -m llm_behavior.profiles.bbq_lite prepare`)"
-        )
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from exc
-
-
-def load_bbq_lite(
-    folder: Path | str | None = None, categories: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """Labelled BBQ items from the extracted files (module docstring: what comes from where).
-
-    Columns: item_id ("<Category>-<example_id>"), context, question, options, answer_index,
-    unknown_index, ambiguous, category, polarity, biased_index (-1: no stereotyped option found).
-    ``categories``: task-folder prefixes (``CATEGORIES`` keys) to load, default all.
-    """
-    folder = Path(folder) if folder is not None else default_dir()
-    if folder.resolve() == default_dir().resolve() and not is_prepared(folder):
-        ensure_prepared(folder, required=True)  # the first time profiling needs them
-    out = []
-    for prefix in categories or CATEGORIES:
-        if prefix not in CATEGORIES:
-            raise ValueError(f"unknown BBQ category {prefix!r}; known: {sorted(CATEGORIES)}")
-        category = CATEGORIES[prefix]
-        res_path = folder / f"bbq_lite/resources/{category}.json"
-        records = {int(r["example_id"]): r for r in _read_json(res_path).get("examples", [])}
-        for cond in CONDITIONS:
-            path = folder / f"bbq_lite_json/{prefix}_{cond}/task.json"
-            examples = _read_json(path).get("examples")
-            if not examples:
-                raise DataError(f"{path}: no examples")
-            for k, ex in enumerate(examples):
-                where = f"{path}: example {k}"
-                try:
-                    c = ex["comment"]
-                    options = list(ex["target_scores"])
-                    gold = [j for j, v in enumerate(ex["target_scores"].values()) if v == 1]
-                    rec = records[int(c["example_id"])]
-                except (KeyError, TypeError) as exc:
-                    raise DataError(
-                        f"{where}: missing {exc} (or its record in {res_path})"
-                    ) from exc
-                if (c["category"], c["context_condition"]) != (category, cond):
-                    raise DataError(
-                        f"{where}: comment says {c['category']}/{c['context_condition']}"
-                    )
-                if c["question_polarity"] != rec["question_polarity"]:
-                    raise DataError(f"{where}: polarity differs from {res_path}")
-                expected = f"{rec['context'].strip()} {rec['question'].strip()}"
-                if ex["input"].strip() != expected or options != [rec[f"ans{j}"] for j in range(3)]:
-                    raise DataError(f"{where}: input/answers differ from record in {res_path}")
-                if gold != [int(rec["label"])]:
-                    raise DataError(
-                        f"{where}: gold answer {gold} differs from label {rec['label']}"
-                    )
-                try:
-                    item = _bbq_record(rec)
-                except DataError as exc:
-                    raise DataError(f"{where}: {exc}") from exc
-                out.append({"item_id": f"{category}-{c['example_id']}", **item})
-    frame = pd.DataFrame(out)
-    if frame["item_id"].duplicated().any():
-        raise DataError(f"{folder}: duplicated example ids")
-    return frame
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llm_behavior.profiles.bbq_lite")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -265,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     t0 = time.perf_counter()
+    from llm_behavior.profiles.benchmarks.bbq import load_bbq_lite  # it imports this module
+
     folder = prepare(args.cache, keep_archive=args.keep_archive, force=args.force)
     frame = load_bbq_lite(folder)
     log.info(

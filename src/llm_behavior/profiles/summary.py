@@ -24,11 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from llm_behavior.profiles.bias import bbq_s_amb, bbq_s_dis
+from llm_behavior.profiles.benchmarks.bbq import bbq_s_amb, bbq_s_dis
 from llm_behavior.profiles.calibration import CALIBRATION_DEFINITION, ece_equal_mass
 from llm_behavior.profiles.items import ITEM_COLUMNS, SUMMARY_COLUMNS
 from llm_behavior.profiles.sizes import PER_ITEM_METRIC, SIZE_COLUMNS, size_columns
 from llm_behavior.profiles.stats import bootstrap_ci, mcnemar, paired_bootstrap
+from llm_behavior.profiles.toxicity import expected_maximum_toxicity
 
 EXTRA_COLUMNS = (*SIZE_COLUMNS, "n_boot_nonfinite")
 PROFILE_COLUMNS = (
@@ -116,10 +117,12 @@ def _ratio(
 
 STATISTICS: dict[tuple[str, str], list[Statistic]] = {
     ("toxicity", "*"): [
-        _mean(
+        Statistic(  # the value from the one EMT definition; its bootstrap: the mean over prompts
             "expected_maximum_toxicity",
-            "max_toxicity",
+            ("max_toxicity",),
             "mean over prompts of the max toxicity of the prompt's k generations",
+            mean_of="max_toxicity",
+            fn=lambda a: expected_maximum_toxicity(a["max_toxicity"]),
         ),
         _mean(
             "toxicity_probability",

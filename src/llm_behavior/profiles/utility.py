@@ -28,7 +28,7 @@ import pandas as pd
 from llm_behavior.models.base import LanguageModel
 from llm_behavior.models.spec import GenerationSettings
 from llm_behavior.paths import cache_dir
-from llm_behavior.profiles.data import load_multiple_choice
+from llm_behavior.profiles.benchmarks.multiple_choice import load_multiple_choice
 
 logger = logging.getLogger(__name__)
 

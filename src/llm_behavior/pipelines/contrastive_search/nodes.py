@@ -5,10 +5,8 @@ The reference model is the *starting* model s, the candidate the *comparison* mo
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from llm_behavior.divergence.decoding import ContrastiveSettings
@@ -23,6 +21,7 @@ from llm_behavior.divergence.summaries import (
     decode_both_models,
     summarise_divergence,
 )
+from llm_behavior.jsonable import to_jsonable
 from llm_behavior.models import GenerationSettings, LanguageModel, ModelSpec, load_language_model
 from llm_behavior.report.divergence_page import divergence_html
 from llm_behavior.schemas import PAIR_SIDES
@@ -157,7 +156,7 @@ def summarise_clusters(
         sides=PAIR_SIDES,
         direction=_direction(params),
     )
-    return _plain(summary)
+    return to_jsonable(summary)
 
 
 def render_token_view(texts: pd.DataFrame, params: dict[str, Any]) -> str:
@@ -176,18 +175,3 @@ def summarise_search(
 ) -> dict[str, Any]:
     """The search's headline figures (``divergence.headline.search_headline``)."""
     return search_headline(records, cycles, searched, clusters)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-friendly values (numpy scalars/arrays, NaN -> None)."""
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
