@@ -9,15 +9,20 @@ from scipy import stats
 
 from llm_behavior.audit.witnesses import (
     RANK_WITNESS_KINDS,
+    WITNESS_CLASSES,
     RankBinWitness,
+    RatioWitness,
+    SmoothWitness,
+    ThresholdWitness,
     legendre_features,
     mean_increments,
     mid_ranks,
+    rank_witness,
     rank_witness_increments,
     refit_schedule,
 )
 
-WITNESSES = [RankBinWitness(kind, space=space) for kind in RANK_WITNESS_KINDS for space in ("rank", "raw")]
+WITNESSES = [rank_witness(kind, space=space) for kind in RANK_WITNESS_KINDS for space in ("rank", "raw")]
 
 
 def test_mid_ranks_match_scipy() -> None:
@@ -59,7 +64,7 @@ def test_increments_are_predictable_and_bounded(witness: RankBinWitness) -> None
 
 def test_ratio_witness_hand_computed() -> None:
     """Raw space, 4 bins, tiny bandwidth (no smoothing): w_b = (cx - cy) / (cx + cy + prior), rescaled."""
-    w = RankBinWitness("ratio", n_bins=4, bandwidth=1e-3, prior=1.0, space="raw")
+    w = RatioWitness(n_bins=4, bandwidth=1e-3, prior=1.0, space="raw")
     x = np.array([[0.1, 0.1, 0.9, 0.6]])  # bins 0, 0, 3, 2
     y = np.array([[0.1, 0.4, 0.4, 0.9]])  # bins 0, 1, 1, 3
     raw = np.array([(2 - 1) / 4, (0 - 2) / 3, (1 - 0) / 2, (1 - 1) / 3])
@@ -68,7 +73,7 @@ def test_ratio_witness_hand_computed() -> None:
 
 
 def test_threshold_witness_picks_the_kelly_best_cut() -> None:
-    w = RankBinWitness("threshold", n_bins=4, prior=1.0, space="raw")
+    w = ThresholdWitness(n_bins=4, prior=1.0, space="raw")
     x = np.array([[0.9, 0.8, 0.95, 0.1, 0.1, 0.1]])
     y = np.array([[0.1, 0.1, 0.1, 0.1, 0.1, 0.9]])
     state = w.fit(x, y)
@@ -92,6 +97,17 @@ def test_mean_increments() -> None:
 
 def test_unknown_kind_or_space() -> None:
     with pytest.raises(ValueError, match="kind"):
-        RankBinWitness("magic")
+        rank_witness("magic")
     with pytest.raises(ValueError, match="space"):
-        RankBinWitness("ratio", space="log")
+        rank_witness("ratio", space="log")
+    with pytest.raises(ValueError, match="basis"):
+        SmoothWitness(basis="fourier")
+    with pytest.raises(TypeError, match="prior"):
+        rank_witness("ks", prior=1.0)  # a setting the kind does not have
+
+
+def test_one_class_per_kind() -> None:
+    assert set(RANK_WITNESS_KINDS) == {"ratio", "kernel", "ks", "smooth", "threshold"}
+    for kind, cls in WITNESS_CLASSES.items():
+        assert cls.kind == kind and issubclass(cls, RankBinWitness)
+        assert isinstance(rank_witness(kind), cls)
