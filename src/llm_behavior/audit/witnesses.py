@@ -28,7 +28,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 
-def refit_schedule(n: int, first: int = 10, step: int = 10, dense_until: int = 200, growth: float = 0.05) -> np.ndarray:
+def refit_schedule(
+    n: int, first: int = 10, step: int = 10, dense_until: int = 200, growth: float = 0.05
+) -> np.ndarray:
     """Refit times tau_0 < tau_1 < ... < n: every ``step`` pairs up to ``dense_until``, then
     geometrically (each block ``growth`` x the past, at least ``step``). The witness used on
     pairs [tau_k, tau_{k+1}) is fitted on pairs [0, tau_k)."""
@@ -84,7 +86,8 @@ def legendre_features(u: np.ndarray, degree: int) -> np.ndarray:
 
 
 def rbf_features(u: np.ndarray, n_bumps: int) -> np.ndarray:
-    """u itself plus ``n_bumps`` Gaussian bumps centred on an even grid of [0, 1] (width = spacing)."""
+    """u itself plus ``n_bumps`` Gaussian bumps centred on an even grid of [0, 1]
+    (width = spacing)."""
     u = np.asarray(u, dtype=float)
     centres = np.linspace(0.0, 1.0, n_bumps)
     width = 1.0 / max(n_bumps - 1, 1)
@@ -114,7 +117,9 @@ class RankBinWitness:
 
     kind: ClassVar[str]
     n_bins: int = 32
-    space: str = "rank"  # bins of: "rank" the pooled-past mid-rank; "raw" the score; "sqrt" its square root
+    space: str = (
+        "rank"  # bins of: "rank" the pooled-past mid-rank; "raw" the score; "sqrt" its square root
+    )
 
     def __post_init__(self) -> None:
         if self.space not in ("rank", "raw", "sqrt"):
@@ -129,13 +134,19 @@ class RankBinWitness:
         clipped = np.clip(values, 0.0, 1.0)
         return np.sqrt(clipped) if self.space == "sqrt" else clipped
 
-    def _bin_values(self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
-        """Raw witness per bin (S, n_bins) from past bins bx, by (S, tau) and their counts cx, cy."""
+    def _bin_values(
+        self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray
+    ) -> np.ndarray:
+        """Raw witness per bin (S, n_bins) from past bins bx, by (S, tau), their counts cx, cy."""
         raise NotImplementedError
 
     def fit(self, past_x: np.ndarray, past_y: np.ndarray) -> RankWitnessState:
         """Fit on past pairs (S, tau): returns the per-bin witness values."""
-        pooled = np.sort(np.concatenate([past_x, past_y], axis=1), axis=1) if self.space == "rank" else past_x[:, :0]
+        pooled = (
+            np.sort(np.concatenate([past_x, past_y], axis=1), axis=1)
+            if self.space == "rank"
+            else past_x[:, :0]
+        )
         bx = self._bins(self._u(pooled, past_x))
         by = self._bins(self._u(pooled, past_y))
         w = self._bin_values(bx, by, _bin_counts(bx, self.n_bins), _bin_counts(by, self.n_bins))
@@ -155,7 +166,9 @@ class RatioWitness(RankBinWitness):
     bandwidth: float = 0.08
     prior: float = 2.0
 
-    def _bin_values(self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    def _bin_values(
+        self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray
+    ) -> np.ndarray:
         k = _smoothing_kernel(self.n_bins, self.bandwidth)
         sx, sy = cx @ k, cy @ k
         return (sx - sy) / (sx + sy + self.prior)
@@ -168,18 +181,23 @@ class KernelWitness(RankBinWitness):
     kind: ClassVar[str] = "kernel"
     bandwidth: float = 0.08
 
-    def _bin_values(self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    def _bin_values(
+        self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray
+    ) -> np.ndarray:
         return (cx - cy) @ _smoothing_kernel(self.n_bins, self.bandwidth)
 
 
 @dataclass(frozen=True, kw_only=True)
 class ThresholdWitness(RankBinWitness):
-    """The Kelly-best indicator 1{bin > b}: the cut maximising (sum Z)^2 / (sum Z^2 + prior), oriented."""
+    """The Kelly-best indicator 1{bin > b}: the cut b maximising (sum Z)^2 / (sum Z^2 + prior),
+    oriented."""
 
     kind: ClassVar[str] = "threshold"
     prior: float = 2.0
 
-    def _bin_values(self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    def _bin_values(
+        self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray
+    ) -> np.ndarray:
         # past sum of Z_b and of Z_b^2 for every cut b
         sum_z = np.cumsum(cy - cx, axis=1)  # = sum_j 1{bx_j > b} - 1{by_j > b}
         lo, hi = np.minimum(bx, by), np.maximum(bx, by)
@@ -198,7 +216,9 @@ class KSWitness(RankBinWitness):
 
     kind: ClassVar[str] = "ks"
 
-    def _bin_values(self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    def _bin_values(
+        self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray
+    ) -> np.ndarray:
         gap = np.cumsum(cx - cy, axis=1)
         cut = np.argmax(np.abs(gap), axis=1)
         sign = np.sign(gap[np.arange(len(cut)), cut])
@@ -212,14 +232,18 @@ class SmoothWitness(RankBinWitness):
     kind: ClassVar[str] = "smooth"
     degree: int = 4
     ridge: float = 1e-2
-    basis: str = "legendre"  # "legendre" polynomials of degree 1..degree, or "rbf": u + degree bumps
+    basis: str = (
+        "legendre"  # "legendre" polynomials of degree 1..degree, or "rbf": u + degree bumps
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.basis not in ("legendre", "rbf"):
             raise ValueError(f"basis must be 'legendre' or 'rbf', got {self.basis!r}")
 
-    def _bin_values(self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    def _bin_values(
+        self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray
+    ) -> np.ndarray:
         centres = (np.arange(self.n_bins) + 0.5) / self.n_bins
         if self.basis == "legendre":
             feats = legendre_features(centres, self.degree)
@@ -234,13 +258,15 @@ class SmoothWitness(RankBinWitness):
 
 
 WITNESS_CLASSES: dict[str, type[RankBinWitness]] = {
-    cls.kind: cls for cls in (RatioWitness, KernelWitness, KSWitness, SmoothWitness, ThresholdWitness)
+    cls.kind: cls
+    for cls in (RatioWitness, KernelWitness, KSWitness, SmoothWitness, ThresholdWitness)
 }
 RANK_WITNESS_KINDS: tuple[str, ...] = tuple(WITNESS_CLASSES)
 
 
 def rank_witness(kind: str, **settings: Any) -> RankBinWitness:
-    """The witness of ``kind`` with ``settings`` (its fields), e.g. ``rank_witness("ratio", n_bins=20)``."""
+    """The witness of ``kind`` with ``settings`` (its fields):
+    ``rank_witness("ratio", n_bins=20)`` is ``RatioWitness(n_bins=20)``."""
     if kind not in WITNESS_CLASSES:
         raise ValueError(f"unknown witness kind {kind!r}; available: {RANK_WITNESS_KINDS}")
     return WITNESS_CLASSES[kind](**settings)
@@ -256,10 +282,22 @@ def check_sizes(sizes: np.ndarray | None, n_rows: int) -> np.ndarray:
     if sizes is None:
         return np.ones(n_rows, dtype=int)
     k = np.asarray(sizes)
-    if k.ndim != 1 or k.size == 0 and n_rows or not np.issubdtype(k.dtype, np.integer) or (k.size and k.min() < 1):
-        raise ValueError(f"sizes (samples per prompt) must be a 1-D array of positive integers, got {sizes!r}"[:200])
+    if (
+        k.ndim != 1
+        or k.size == 0
+        and n_rows
+        or not np.issubdtype(k.dtype, np.integer)
+        or (k.size and k.min() < 1)
+    ):
+        raise ValueError(
+            f"sizes (samples per prompt) must be a 1-D array of positive integers, got {sizes!r}"[
+                :200
+            ]
+        )
     if int(k.sum()) != n_rows:
-        raise ValueError(f"sizes (samples per prompt) sum to {int(k.sum())}, but there are {n_rows} pairs")
+        raise ValueError(
+            f"sizes (samples per prompt) sum to {int(k.sum())}, but there are {n_rows} pairs"
+        )
     return k.astype(int)
 
 
@@ -269,7 +307,8 @@ def prompt_starts(sizes: np.ndarray) -> np.ndarray:
 
 
 def prompt_means(z: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Per-prompt mean of row increments z (S, n_rows) -> (S, n_prompts); rows of a prompt contiguous."""
+    """Per-prompt mean of row increments z (S, n_rows) -> (S, n_prompts); rows of a prompt are
+    contiguous."""
     if np.all(sizes == 1):
         return z
     return np.add.reduceat(z, prompt_starts(sizes), axis=1) / sizes[None, :]
@@ -302,5 +341,7 @@ def rank_witness_increments(
     for k, tau in enumerate(times):
         end = int(times[k + 1]) if k + 1 < len(times) else n
         state = witness.fit(x[:, :tau], y[:, :tau])
-        z[:, tau:end] = witness.evaluate(state, x[:, tau:end]) - witness.evaluate(state, y[:, tau:end])
+        z[:, tau:end] = witness.evaluate(state, x[:, tau:end]) - witness.evaluate(
+            state, y[:, tau:end]
+        )
     return z

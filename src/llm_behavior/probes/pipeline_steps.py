@@ -119,11 +119,17 @@ def probe_and_code(
         if target.n_dropped:
             logger.warning(
                 "%s/%s: %d row(s) left out: %s",
-                side, scenario, target.n_dropped, target.drop_reasons,
+                side,
+                scenario,
+                target.n_dropped,
+                target.drop_reasons,
             )
         logger.info(
             "Probing %s/%s: %d rows, %d layers",
-            side, scenario, len(target.rows), activations.n_layers,
+            side,
+            scenario,
+            len(target.rows),
+            activations.n_layers,
         )
         results.append(probe_target(activations, target, settings))
         if mdl.get("enabled", True):

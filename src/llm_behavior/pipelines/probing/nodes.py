@@ -28,7 +28,7 @@ def _behaviour(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def generation_toxicity(scores: pd.DataFrame, side: str, params: dict[str, Any]) -> pd.DataFrame:
-    """prompt_id, sample, value: the behaviour metric of one side's generations from the scores table."""
+    """prompt_id, sample, value: the behaviour metric of one side's generations (scores table)."""
     b = _behaviour(params)
     return steps.generation_labels(scores, side, b["scorer"], b["metric"])
 
@@ -54,7 +54,8 @@ def activation_writer(
     generations: pd.DataFrame,
     params: dict[str, Any],
 ) -> Any:
-    """The extraction to run, handed to ActivationStoreDataset (lazy save: streams to its folder)."""
+    """The extraction to run, handed to ActivationStoreDataset (lazy save: streams to its
+    folder)."""
     ext = dict(params.get("extraction") or {})
     gens = generations[generations["prompt_id"].isin(set(prompt_labels["prompt_id"]))]
     cols = ["prompt_id", "sample", "text"] + (["token_ids"] if "token_ids" in gens else [])
@@ -82,7 +83,8 @@ def probe_side(
     params: dict[str, Any],
     side: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cross-validated probes (one row per scenario x task x layer x seed x fold) and MDL per layer."""
+    """Cross-validated probes (one row per scenario x task x layer x seed x fold) and MDL per
+    layer."""
     return steps.probe_and_code(
         activations,
         prompt_labels,
@@ -115,7 +117,8 @@ def behaviour_summary(
 
 
 def summarise_probing(*frames: pd.DataFrame) -> pd.DataFrame:
-    """Per (side, scenario, layer): probe r (mean, s.d.), control, selectivity, R^2/AUC, MDL compression.
+    """Per (side, scenario, layer): probe r (mean, s.d.), control, selectivity, R^2/AUC, MDL
+    compression.
 
     Arguments: every side's probe results, then every side's MDL table (same order).
     """
@@ -125,7 +128,8 @@ def summarise_probing(*frames: pd.DataFrame) -> pd.DataFrame:
 
 
 def compare_probed_sides(reference: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFrame:
-    """Per scenario x layer: candidate r - reference r over the paired runs, with a corrected t-test."""
+    """Per scenario x layer: candidate r - reference r over the paired runs, with a corrected
+    t-test."""
     return compare_sides(pd.concat([reference, candidate], ignore_index=True))
 
 
@@ -135,7 +139,8 @@ def plot_probing(
     params: dict[str, Any],
     differences: pd.DataFrame | None = None,
 ) -> tuple[Any, Any]:
-    """Pearson r per layer (with control curves) and MDL compression per layer, both models together.
+    """Pearson r per layer (with control curves) and MDL compression per layer, both models
+    together.
 
     Every panel's title states the size it stands on (prompts, rows); the r figure's title the
     number of runs (folds x seeds) behind each mean and band.

@@ -52,20 +52,55 @@ class ProfilingPart:
 
 
 PARTS: tuple[ProfilingPart, ...] = (
-    ProfilingPart("toxicity", parts.run_toxicity, ("generations", "items", "notes"), ("seed",),
-                  "k samples per toxic prompt -> generations (with scores), per-prompt items, counts."),
-    ProfilingPart("text", parts.run_text, ("generations", "items"), ("seed",),
-                  "Greedy generations on benign prompts -> generations, text-characteristics items."),
-    ProfilingPart("bias", parts.run_bias, ("items", "notes"), ("seed", "batch_size", "request_format"),
-                  "CrowS-Pairs / StereoSet / BBQ items and SEAT rows."),
-    ProfilingPart("calibration", parts.run_calibration, ("items",), ("seed", "batch_size", "request_format"),
-                  "Multiple-choice items: correct, confidence, Brier."),
-    ProfilingPart("next_token", parts.run_next_token, ("items", "notes"), ("request_format",),
-                  "Next-token entropy / top-1 / perplexity per reference window, vocabulary fractions."),
-    ProfilingPart("diversity", parts.run_diversity, ("generations", "items"), ("seed",),
-                  "Samples per (prompt, temperature) -> generations, diversity items."),
-    ProfilingPart("utility", parts.run_utility_part, ("notes",), ("seed", "batch_size"),
-                  "lm-eval results (optional extra)."),
+    ProfilingPart(
+        "toxicity",
+        parts.run_toxicity,
+        ("generations", "items", "notes"),
+        ("seed",),
+        "k samples per toxic prompt -> generations (with scores), per-prompt items, counts.",
+    ),
+    ProfilingPart(
+        "text",
+        parts.run_text,
+        ("generations", "items"),
+        ("seed",),
+        "Greedy generations on benign prompts -> generations, text-characteristics items.",
+    ),
+    ProfilingPart(
+        "bias",
+        parts.run_bias,
+        ("items", "notes"),
+        ("seed", "batch_size", "request_format"),
+        "CrowS-Pairs / StereoSet / BBQ items and SEAT rows.",
+    ),
+    ProfilingPart(
+        "calibration",
+        parts.run_calibration,
+        ("items",),
+        ("seed", "batch_size", "request_format"),
+        "Multiple-choice items: correct, confidence, Brier.",
+    ),
+    ProfilingPart(
+        "next_token",
+        parts.run_next_token,
+        ("items", "notes"),
+        ("request_format",),
+        "Next-token entropy / top-1 / perplexity per reference window, vocabulary fractions.",
+    ),
+    ProfilingPart(
+        "diversity",
+        parts.run_diversity,
+        ("generations", "items"),
+        ("seed",),
+        "Samples per (prompt, temperature) -> generations, diversity items.",
+    ),
+    ProfilingPart(
+        "utility",
+        parts.run_utility_part,
+        ("notes",),
+        ("seed", "batch_size"),
+        "lm-eval results (optional extra).",
+    ),
 )
 
 # assemble_profile's inputs after (model, model params, params): these items, then these notes

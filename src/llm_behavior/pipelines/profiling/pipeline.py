@@ -2,10 +2,10 @@
 
 Per side (namespace ``reference`` / ``candidate``), one node per part of the registry
 ``nodes.PARTS`` (a new part is one entry there plus its datasets in ``catalog_profiling.yml``),
-each persisted, so a part can be re-run alone (``kedro run --pipelines profiling --nodes reference.profile_bias,...``); a
-part disabled in ``parameters_profiling.yml`` returns empty tables at once. Then
-``assemble_profile`` writes the side's profile table, and ``compare_profiles`` / ``plot_profiles``
-put the two sides together.
+each persisted, so a part can be re-run alone
+(``kedro run --pipelines profiling --nodes reference.profile_bias,...``); a part disabled in
+``parameters_profiling.yml`` returns empty tables at once. Then ``assemble_profile`` writes the
+side's profile table, and ``compare_profiles`` / ``plot_profiles`` put the two sides together.
 """
 
 from __future__ import annotations
