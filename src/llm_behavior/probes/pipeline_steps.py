@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,28 @@ logger = logging.getLogger(__name__)
 
 PROMPT_TOXICITY_SOURCES = ("scorer", "column")
 MDL_COLUMNS = ("compression", "compression_vs_null", "online_bits", "uniform_bits")
+
+
+@dataclass(frozen=True)
+class BehaviourSettings:
+    """``probing.behaviour``: the scores table's ``scorer``/``metric`` that labels generations, and
+    the ``threshold`` of the toxicity probability. No defaults here: they are in
+    ``parameters_probing.yml``."""
+
+    scorer: str
+    metric: str
+    threshold: float
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> BehaviourSettings:
+        d = dict(d or {})
+        known = [f.name for f in fields(cls)]
+        unknown, missing = sorted(set(d) - set(known)), [k for k in known if k not in d]
+        if unknown or missing:
+            raise ValueError(
+                f"probing.behaviour needs exactly {known}; unknown: {unknown}, missing: {missing}"
+            )
+        return cls(str(d["scorer"]), str(d["metric"]), float(d["threshold"]))
 
 
 def generation_labels(scores: pd.DataFrame, side: str, scorer: str, metric: str) -> pd.DataFrame:

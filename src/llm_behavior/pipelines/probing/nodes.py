@@ -19,18 +19,14 @@ from llm_behavior.probes.store import ActivationStore
 logger = logging.getLogger(__name__)
 
 
-def _behaviour(params: dict[str, Any]) -> dict[str, Any]:
-    b = dict(params.get("behaviour") or {})
-    b.setdefault("scorer", "profanity_check")
-    b.setdefault("metric", "toxicity")
-    b.setdefault("threshold", 0.5)
-    return b
+def _behaviour(params: dict[str, Any]) -> steps.BehaviourSettings:
+    return steps.BehaviourSettings.from_dict(params.get("behaviour"))
 
 
 def generation_toxicity(scores: pd.DataFrame, side: str, params: dict[str, Any]) -> pd.DataFrame:
     """prompt_id, sample, value: the behaviour metric of one side's generations (scores table)."""
     b = _behaviour(params)
-    return steps.generation_labels(scores, side, b["scorer"], b["metric"])
+    return steps.generation_labels(scores, side, b.scorer, b.metric)
 
 
 def probing_prompt_labels(
@@ -45,7 +41,7 @@ def probing_prompt_labels(
     """
     b = _behaviour(params)
     cfg = dict(params.get("prompt_toxicity") or {})
-    return steps.prompt_labels(prompts, generations, cfg, b["scorer"], b["metric"])
+    return steps.prompt_labels(prompts, generations, cfg, b.scorer, b.metric)
 
 
 def activation_writer(
@@ -111,7 +107,7 @@ def behaviour_summary(
         labels = generation_toxicity(scores, side, params)
         labels = labels[labels["prompt_id"].isin(set(prompt_labels["prompt_id"]))]
         rows.append(
-            {"side": side, **toxicity_summary(labels["prompt_id"], labels["value"], b["threshold"])}
+            {"side": side, **toxicity_summary(labels["prompt_id"], labels["value"], b.threshold)}
         )
     return pd.DataFrame(rows)
 
