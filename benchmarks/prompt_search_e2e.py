@@ -34,7 +34,7 @@ def bootstrap_diff(a, b, n: int = 10000, seed: int = 0) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915  (a linear benchmark script: setup, run, print, in order)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--system-prompt", default="You are a rude, sarcastic assistant.")
     parser.add_argument("--seeds", type=int, default=40, help="random bundled prompts (half toxicity, half translation)")

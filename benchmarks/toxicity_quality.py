@@ -179,7 +179,7 @@ def minilm_rows(model, texts, toxic, args, *, rows, speed) -> None:
     speed["LR + tox-block + MiniLM stack (optional)"] = (1 / (1 / lw + 1 / w), 1 / (1 / lc + 1 / c))
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915  (a linear benchmark script: setup, run, print, in order)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per scorer (best kept)")
     parser.add_argument(

@@ -136,7 +136,7 @@ def _long_scores(frame: object, path: Path, args: argparse.Namespace) -> ScoreCo
                         wide["prompt_id"].astype(str).to_numpy(), a, b, f"long scores ({scorer}/{metric})")
 
 
-def read_score_columns(path: Path, a: str | None, b: str | None, args: argparse.Namespace | None = None) -> ScoreColumns:
+def read_score_columns(path: Path, a: str | None, b: str | None, args: argparse.Namespace | None = None) -> ScoreColumns:  # noqa: PLR0912  (one branch per file format and per input error, each with its message)
     """Two score columns (and the group column) from CSV, parquet or JSON (records, an object of
     lists, or JSON lines), or one behaviour of the pipeline's long ``scores.parquet``.
 

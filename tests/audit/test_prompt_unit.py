@@ -91,12 +91,12 @@ def test_prompt_level_wealth_bets_once_per_prompt_on_the_mean_payoff() -> None:
 
 def test_witness_is_fitted_on_earlier_prompts_only() -> None:
     """Changing a prompt's own later samples never changes how its first sample is scored."""
-    from llm_behavior.audit.witnesses import RankBinWitness, rank_witness_increments
+    from llm_behavior.audit.witnesses import RatioWitness, rank_witness_increments
 
     rng = np.random.default_rng(5)
     sizes = np.full(40, 5)
     x, y = rng.random(200), rng.random(200)
-    w = RankBinWitness("ratio", n_bins=20, bandwidth=0.1, prior=1.0, space="raw")
+    w = RatioWitness(n_bins=20, bandwidth=0.1, prior=1.0, space="raw")
     base = rank_witness_increments(x, y, w, sizes=sizes)
     for prompt in (10, 25):  # a refit prompt, and one after it
         start = prompt * 5

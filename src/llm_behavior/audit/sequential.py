@@ -24,7 +24,12 @@ import numpy as np
 from llm_behavior.audit.betting import bet
 from llm_behavior.audit.combine import average_log_wealth
 from llm_behavior.audit.witnesses import (
+    KernelWitness,
+    KSWitness,
     RankBinWitness,
+    RatioWitness,
+    SmoothWitness,
+    ThresholdWitness,
     check_sizes,
     mean_increments,
     prompt_means,
@@ -73,8 +78,8 @@ def _neural(monitor: str) -> LogWealthFn:
     return run
 
 
-RATIO_RAW = RankBinWitness("ratio", n_bins=20, bandwidth=0.1, prior=1.0, space="raw")
-RATIO_RANK = RankBinWitness("ratio", n_bins=32, bandwidth=0.05, prior=1.0, space="rank")
+RATIO_RAW = RatioWitness(n_bins=20, bandwidth=0.1, prior=1.0, space="raw")
+RATIO_RANK = RatioWitness(n_bins=32, bandwidth=0.05, prior=1.0, space="rank")
 
 
 def combined_test(parts: dict[str, float]) -> LogWealthFn:
@@ -92,7 +97,7 @@ def combined_test(parts: dict[str, float]) -> LogWealthFn:
 
 
 DEFAULT_COMBINATION: dict[str, float] = {"mean": 0.35, "kernel": 0.15, "ratio": 0.25, "smooth": 0.25}
-SMOOTH = RankBinWitness("smooth", n_bins=32)
+SMOOTH = SmoothWitness(n_bins=32)
 
 
 def _portfolio_mean_smooth(x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None) -> np.ndarray:
@@ -129,13 +134,13 @@ register(SequentialTest("ratio", "density-ratio witness (p-q)/(p+q), kernel-smoo
 register(SequentialTest("ratio_rank", "density-ratio witness on 32 bins of the pooled-past rank, plug-in Kelly bets",
                         _witness_test(RATIO_RANK, "agrapa")))
 register(SequentialTest("threshold", "Kelly-best indicator 1{v > c} (20 raw bins) fitted on the past, plug-in Kelly bets",
-                        _witness_test(RankBinWitness("threshold", n_bins=20, prior=1.0, space="raw"), "agrapa")))
+                        _witness_test(ThresholdWitness(n_bins=20, prior=1.0, space="raw"), "agrapa")))
 register(SequentialTest("kernel", "MMD witness (Gaussian kernel, bandwidth 0.1 on the score) from past pairs, plug-in Kelly bets",
-                        _witness_test(RankBinWitness("kernel", n_bins=20, bandwidth=0.1, space="raw"), "agrapa")))
+                        _witness_test(KernelWitness(n_bins=20, bandwidth=0.1, space="raw"), "agrapa")))
 register(SequentialTest("ks", "CDF-indicator witness at the past Kolmogorov-Smirnov cut (rank space), plug-in Kelly bets",
-                        _witness_test(RankBinWitness("ks", n_bins=32), "agrapa")))
+                        _witness_test(KSWitness(n_bins=32), "agrapa")))
 register(SequentialTest("smooth", "Neyman smooth witness (Legendre degree 4 of the pooled-past rank), ONS bets",
-                        _witness_test(RankBinWitness("smooth", n_bins=32), "ons")))
+                        _witness_test(SmoothWitness(n_bins=32), "ons")))
 register(SequentialTest("portfolio_mean_smooth", "joint plug-in Kelly portfolio bet on the mean and smooth witnesses (max bet 0.9)",
                         _portfolio_mean_smooth))
 register(SequentialTest("combined_portfolio", "average of e-processes: " + ", ".join(f"{w:g} {n}" for n, w in PORTFOLIO_COMBINATION.items()),

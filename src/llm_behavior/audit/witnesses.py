@@ -23,11 +23,14 @@ Every fitted witness is rescaled to oscillation exactly 1 (or 0 when there is no
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 
-def refit_schedule(n: int, first: int = 10, step: int = 10, dense_until: int = 200, growth: float = 0.05) -> np.ndarray:
+def refit_schedule(
+    n: int, first: int = 10, step: int = 10, dense_until: int = 200, growth: float = 0.05
+) -> np.ndarray:
     """Refit times tau_0 < tau_1 < ... < n: every ``step`` pairs up to ``dense_until``, then
     geometrically (each block ``growth`` x the past, at least ``step``). The witness used on
     pairs [tau_k, tau_{k+1}) is fitted on pairs [0, tau_k)."""
@@ -83,7 +86,8 @@ def legendre_features(u: np.ndarray, degree: int) -> np.ndarray:
 
 
 def rbf_features(u: np.ndarray, n_bumps: int) -> np.ndarray:
-    """u itself plus ``n_bumps`` Gaussian bumps centred on an even grid of [0, 1] (width = spacing)."""
+    """u itself plus ``n_bumps`` Gaussian bumps centred on an even grid of [0, 1]
+    (width = spacing)."""
     u = np.asarray(u, dtype=float)
     centres = np.linspace(0.0, 1.0, n_bumps)
     width = 1.0 / max(n_bumps - 1, 1)
@@ -97,31 +101,32 @@ class RankWitnessState:
     values: np.ndarray  # (S, n_bins) witness per bin, oscillation <= 1
 
 
-@dataclass(frozen=True)
-class RankBinWitness:
-    """Step witness over ``n_bins`` bins of the pooled-past rank u (see module docstring)."""
+def _smoothing_kernel(n_bins: int, bandwidth: float) -> np.ndarray:
+    """Gaussian kernel between bin centres (bins of [0, 1]), bandwidth in u units."""
+    centres = (np.arange(n_bins) + 0.5) / n_bins
+    return np.exp(-0.5 * ((centres[:, None] - centres[None, :]) / bandwidth) ** 2)
 
-    kind: str = "ratio"
+
+@dataclass(frozen=True, kw_only=True)
+class RankBinWitness:
+    """Step witness over ``n_bins`` bins of u (see module docstring); one subclass per kind.
+
+    The base class maps scores to bins and evaluates a fitted state; a subclass only says how the
+    per-bin witness values come from the past bins (``_bin_values``).
+    """
+
+    kind: ClassVar[str]
     n_bins: int = 32
-    bandwidth: float = 0.08
-    prior: float = 2.0
-    degree: int = 4
-    ridge: float = 1e-2
-    basis: str = "legendre"  # smooth witness basis: "legendre" polynomials or "rbf" bumps (+ linear)
-    space: str = "rank"  # bins of: "rank" the pooled-past mid-rank; "raw" the score; "sqrt" its square root
+    space: str = (
+        "rank"  # bins of: "rank" the pooled-past mid-rank; "raw" the score; "sqrt" its square root
+    )
 
     def __post_init__(self) -> None:
         if self.space not in ("rank", "raw", "sqrt"):
             raise ValueError(f"space must be 'rank', 'raw' or 'sqrt', got {self.space!r}")
-        if self.kind not in RANK_WITNESS_KINDS:
-            raise ValueError(f"unknown witness kind {self.kind!r}; available: {RANK_WITNESS_KINDS}")
 
     def _bins(self, u: np.ndarray) -> np.ndarray:
         return np.minimum((u * self.n_bins).astype(int), self.n_bins - 1)
-
-    def _kernel(self) -> np.ndarray:
-        centres = (np.arange(self.n_bins) + 0.5) / self.n_bins
-        return np.exp(-0.5 * ((centres[:, None] - centres[None, :]) / self.bandwidth) ** 2)
 
     def _u(self, pooled: np.ndarray, values: np.ndarray) -> np.ndarray:
         if self.space == "rank":
@@ -129,44 +134,22 @@ class RankBinWitness:
         clipped = np.clip(values, 0.0, 1.0)
         return np.sqrt(clipped) if self.space == "sqrt" else clipped
 
+    def _bin_values(
+        self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray
+    ) -> np.ndarray:
+        """Raw witness per bin (S, n_bins) from past bins bx, by (S, tau), their counts cx, cy."""
+        raise NotImplementedError
+
     def fit(self, past_x: np.ndarray, past_y: np.ndarray) -> RankWitnessState:
         """Fit on past pairs (S, tau): returns the per-bin witness values."""
-        pooled = np.sort(np.concatenate([past_x, past_y], axis=1), axis=1) if self.space == "rank" else past_x[:, :0]
+        pooled = (
+            np.sort(np.concatenate([past_x, past_y], axis=1), axis=1)
+            if self.space == "rank"
+            else past_x[:, :0]
+        )
         bx = self._bins(self._u(pooled, past_x))
         by = self._bins(self._u(pooled, past_y))
-        cx = _bin_counts(bx, self.n_bins)
-        cy = _bin_counts(by, self.n_bins)
-        if self.kind == "ratio":
-            k = self._kernel()
-            sx, sy = cx @ k, cy @ k
-            w = (sx - sy) / (sx + sy + self.prior)
-        elif self.kind == "kernel":
-            w = (cx - cy) @ self._kernel()
-        elif self.kind == "threshold":
-            # Kelly-best indicator 1{bin > b}: past sum of Z_b and of Z_b^2 for every cut b
-            sum_z = np.cumsum(cy - cx, axis=1)  # = sum_j 1{bx_j > b} - 1{by_j > b}
-            lo, hi = np.minimum(bx, by), np.maximum(bx, by)
-            spans = _bin_counts(lo, self.n_bins) - _bin_counts(hi, self.n_bins)
-            sum_z2 = np.cumsum(spans, axis=1)  # pairs with lo <= b < hi
-            score = sum_z**2 / (sum_z2 + self.prior)
-            score[:, -1] = -1.0  # the last cut is constant
-            cut = np.argmax(score, axis=1)
-            sign = np.sign(sum_z[np.arange(len(cut)), cut])
-            w = sign[:, None] * (np.arange(self.n_bins)[None, :] > cut[:, None])
-        elif self.kind == "ks":
-            gap = np.cumsum(cx - cy, axis=1)
-            cut = np.argmax(np.abs(gap), axis=1)
-            sign = np.sign(gap[np.arange(len(cut)), cut])
-            w = sign[:, None] * (np.arange(self.n_bins)[None, :] <= cut[:, None])
-        else:  # smooth
-            centres = (np.arange(self.n_bins) + 0.5) / self.n_bins
-            feats = legendre_features(centres, self.degree) if self.basis == "legendre" else rbf_features(centres, self.degree)
-            diff = feats[bx] - feats[by]  # (S, tau, K)
-            mu = diff.mean(axis=1)
-            sigma = np.einsum("sti,stj->sij", diff, diff) / diff.shape[1]
-            sigma += self.ridge * np.eye(feats.shape[1])[None]
-            coef = np.linalg.solve(sigma, mu[..., None])[..., 0]
-            w = coef @ feats.T
+        w = self._bin_values(bx, by, _bin_counts(bx, self.n_bins), _bin_counts(by, self.n_bins))
         return RankWitnessState(pooled, _normalise_oscillation(np.asarray(w, dtype=float)))
 
     def evaluate(self, state: RankWitnessState, values: np.ndarray) -> np.ndarray:
@@ -175,7 +158,118 @@ class RankBinWitness:
         return np.take_along_axis(state.values, bins, axis=1)
 
 
-RANK_WITNESS_KINDS: tuple[str, ...] = ("ratio", "kernel", "ks", "smooth", "threshold")
+@dataclass(frozen=True, kw_only=True)
+class RatioWitness(RankBinWitness):
+    """(p - q) / (p + q + prior), p, q kernel-smoothed past bin counts of x and y."""
+
+    kind: ClassVar[str] = "ratio"
+    bandwidth: float = 0.08
+    prior: float = 2.0
+
+    def _bin_values(
+        self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray
+    ) -> np.ndarray:
+        k = _smoothing_kernel(self.n_bins, self.bandwidth)
+        sx, sy = cx @ k, cy @ k
+        return (sx - sy) / (sx + sy + self.prior)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KernelWitness(RankBinWitness):
+    """The MMD witness: kernel-smoothed (p - q)."""
+
+    kind: ClassVar[str] = "kernel"
+    bandwidth: float = 0.08
+
+    def _bin_values(
+        self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray
+    ) -> np.ndarray:
+        return (cx - cy) @ _smoothing_kernel(self.n_bins, self.bandwidth)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThresholdWitness(RankBinWitness):
+    """The Kelly-best indicator 1{bin > b}: the cut b maximising (sum Z)^2 / (sum Z^2 + prior),
+    oriented."""
+
+    kind: ClassVar[str] = "threshold"
+    prior: float = 2.0
+
+    def _bin_values(
+        self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray
+    ) -> np.ndarray:
+        # past sum of Z_b and of Z_b^2 for every cut b
+        sum_z = np.cumsum(cy - cx, axis=1)  # = sum_j 1{bx_j > b} - 1{by_j > b}
+        lo, hi = np.minimum(bx, by), np.maximum(bx, by)
+        spans = _bin_counts(lo, self.n_bins) - _bin_counts(hi, self.n_bins)
+        sum_z2 = np.cumsum(spans, axis=1)  # pairs with lo <= b < hi
+        score = sum_z**2 / (sum_z2 + self.prior)
+        score[:, -1] = -1.0  # the last cut is constant
+        cut = np.argmax(score, axis=1)
+        sign = np.sign(sum_z[np.arange(len(cut)), cut])
+        return sign[:, None] * (np.arange(self.n_bins)[None, :] > cut[:, None])
+
+
+@dataclass(frozen=True, kw_only=True)
+class KSWitness(RankBinWitness):
+    """The CDF indicator 1{u <= c*} at the past Kolmogorov-Smirnov argmax c*, oriented."""
+
+    kind: ClassVar[str] = "ks"
+
+    def _bin_values(
+        self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray
+    ) -> np.ndarray:
+        gap = np.cumsum(cx - cy, axis=1)
+        cut = np.argmax(np.abs(gap), axis=1)
+        sign = np.sign(gap[np.arange(len(cut)), cut])
+        return sign[:, None] * (np.arange(self.n_bins)[None, :] <= cut[:, None])
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmoothWitness(RankBinWitness):
+    """Neyman's smooth witness: features of u combined by the ridge discriminant Sigma^-1 mu."""
+
+    kind: ClassVar[str] = "smooth"
+    degree: int = 4
+    ridge: float = 1e-2
+    basis: str = (
+        "legendre"  # "legendre" polynomials of degree 1..degree, or "rbf": u + degree bumps
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.basis not in ("legendre", "rbf"):
+            raise ValueError(f"basis must be 'legendre' or 'rbf', got {self.basis!r}")
+
+    def _bin_values(
+        self, bx: np.ndarray, by: np.ndarray, cx: np.ndarray, cy: np.ndarray
+    ) -> np.ndarray:
+        centres = (np.arange(self.n_bins) + 0.5) / self.n_bins
+        if self.basis == "legendre":
+            feats = legendre_features(centres, self.degree)
+        else:
+            feats = rbf_features(centres, self.degree)
+        diff = feats[bx] - feats[by]  # (S, tau, K)
+        mu = diff.mean(axis=1)
+        sigma = np.einsum("sti,stj->sij", diff, diff) / diff.shape[1]
+        sigma += self.ridge * np.eye(feats.shape[1])[None]
+        coef = np.linalg.solve(sigma, mu[..., None])[..., 0]
+        return coef @ feats.T
+
+
+WITNESS_CLASSES: dict[str, type[RankBinWitness]] = {
+    cls.kind: cls
+    for cls in (RatioWitness, KernelWitness, KSWitness, SmoothWitness, ThresholdWitness)
+}
+RANK_WITNESS_KINDS: tuple[str, ...] = tuple(WITNESS_CLASSES)
+
+
+def rank_witness(kind: str, **settings: Any) -> RankBinWitness:
+    """The witness of ``kind`` with ``settings`` (its fields):
+    ``rank_witness("ratio", n_bins=20)`` is ``RatioWitness(n_bins=20)``."""
+    if kind not in WITNESS_CLASSES:
+        raise ValueError(f"unknown witness kind {kind!r}; available: {RANK_WITNESS_KINDS}")
+    return WITNESS_CLASSES[kind](**settings)
 
 
 def mean_increments(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -188,10 +282,22 @@ def check_sizes(sizes: np.ndarray | None, n_rows: int) -> np.ndarray:
     if sizes is None:
         return np.ones(n_rows, dtype=int)
     k = np.asarray(sizes)
-    if k.ndim != 1 or k.size == 0 and n_rows or not np.issubdtype(k.dtype, np.integer) or (k.size and k.min() < 1):
-        raise ValueError(f"sizes (samples per prompt) must be a 1-D array of positive integers, got {sizes!r}"[:200])
+    if (
+        k.ndim != 1
+        or k.size == 0
+        and n_rows
+        or not np.issubdtype(k.dtype, np.integer)
+        or (k.size and k.min() < 1)
+    ):
+        raise ValueError(
+            f"sizes (samples per prompt) must be a 1-D array of positive integers, got {sizes!r}"[
+                :200
+            ]
+        )
     if int(k.sum()) != n_rows:
-        raise ValueError(f"sizes (samples per prompt) sum to {int(k.sum())}, but there are {n_rows} pairs")
+        raise ValueError(
+            f"sizes (samples per prompt) sum to {int(k.sum())}, but there are {n_rows} pairs"
+        )
     return k.astype(int)
 
 
@@ -201,7 +307,8 @@ def prompt_starts(sizes: np.ndarray) -> np.ndarray:
 
 
 def prompt_means(z: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Per-prompt mean of row increments z (S, n_rows) -> (S, n_prompts); rows of a prompt contiguous."""
+    """Per-prompt mean of row increments z (S, n_rows) -> (S, n_prompts); rows of a prompt are
+    contiguous."""
     if np.all(sizes == 1):
         return z
     return np.add.reduceat(z, prompt_starts(sizes), axis=1) / sizes[None, :]
@@ -234,5 +341,7 @@ def rank_witness_increments(
     for k, tau in enumerate(times):
         end = int(times[k + 1]) if k + 1 < len(times) else n
         state = witness.fit(x[:, :tau], y[:, :tau])
-        z[:, tau:end] = witness.evaluate(state, x[:, tau:end]) - witness.evaluate(state, y[:, tau:end])
+        z[:, tau:end] = witness.evaluate(state, x[:, tau:end]) - witness.evaluate(
+            state, y[:, tau:end]
+        )
     return z

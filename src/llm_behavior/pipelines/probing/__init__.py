@@ -1,4 +1,5 @@
-"""Probing pipeline: per-layer probes of toxicity on both models of a pair, beside their behaviour."""
+"""Probing pipeline: per-layer probes of toxicity on both models of a pair, beside their
+behaviour."""
 
 from llm_behavior.pipelines.probing.pipeline import create_pipeline
 

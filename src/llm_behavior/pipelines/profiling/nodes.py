@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -23,65 +25,99 @@ def _format(params: dict[str, Any]) -> str:
     return requests.check_mode(str(params.get("request_format", "spec")))
 
 
-def profile_toxicity(
-    language_model: LanguageModel, params: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """k samples per toxic prompt -> generations (with scores), per-prompt items, counts."""
-    return parts.run_toxicity(language_model, params.get("toxicity") or {}, seed=_seed(params))
+# the pipeline-wide settings a part may take, read from ``params:profiling``
+_SHARED: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "seed": _seed,
+    "batch_size": _batch,
+    "request_format": _format,
+}
 
 
-def profile_text(
-    language_model: LanguageModel, params: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Greedy generations on benign prompts -> generations, text-characteristics items."""
-    return parts.run_text(language_model, params.get("text") or {}, seed=_seed(params))
+@dataclass(frozen=True)
+class ProfilingPart:
+    """One part of a model's profile: ``run(model, params[name], **shared settings)``.
+
+    Its node is ``profile_<name>``; its outputs are the datasets ``profiling_<name>_<output>``
+    (``items``: per-item rows for the profile table; ``notes``: summary-only rows).
+    """
+
+    name: str
+    run: Callable[..., Any]
+    outputs: tuple[str, ...]
+    shared: tuple[str, ...]  # keys of _SHARED the run takes as keyword arguments
+    doc: str
+
+    def datasets(self) -> list[str]:
+        return [f"profiling_{self.name}_{out}" for out in self.outputs]
 
 
-def profile_bias(
-    language_model: LanguageModel, params: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """CrowS-Pairs / StereoSet / BBQ items and SEAT rows."""
-    return parts.run_bias(
-        language_model,
-        params.get("bias") or {},
-        seed=_seed(params),
-        batch_size=_batch(params),
-        request_format=_format(params),
-    )
+PARTS: tuple[ProfilingPart, ...] = (
+    ProfilingPart(
+        "toxicity",
+        parts.run_toxicity,
+        ("generations", "items", "notes"),
+        ("seed",),
+        "k samples per toxic prompt -> generations (with scores), per-prompt items, counts.",
+    ),
+    ProfilingPart(
+        "text",
+        parts.run_text,
+        ("generations", "items"),
+        ("seed",),
+        "Greedy generations on benign prompts -> generations, text-characteristics items.",
+    ),
+    ProfilingPart(
+        "bias",
+        parts.run_bias,
+        ("items", "notes"),
+        ("seed", "batch_size", "request_format"),
+        "CrowS-Pairs / StereoSet / BBQ items and SEAT rows.",
+    ),
+    ProfilingPart(
+        "calibration",
+        parts.run_calibration,
+        ("items",),
+        ("seed", "batch_size", "request_format"),
+        "Multiple-choice items: correct, confidence, Brier.",
+    ),
+    ProfilingPart(
+        "next_token",
+        parts.run_next_token,
+        ("items", "notes"),
+        ("request_format",),
+        "Next-token entropy / top-1 / perplexity per reference window, vocabulary fractions.",
+    ),
+    ProfilingPart(
+        "diversity",
+        parts.run_diversity,
+        ("generations", "items"),
+        ("seed",),
+        "Samples per (prompt, temperature) -> generations, diversity items.",
+    ),
+    ProfilingPart(
+        "utility",
+        parts.run_utility_part,
+        ("notes",),
+        ("seed", "batch_size"),
+        "lm-eval results (optional extra).",
+    ),
+)
+
+# assemble_profile's inputs after (model, model params, params): these items, then these notes
+ITEM_TABLES = [f"profiling_{p.name}_items" for p in PARTS if "items" in p.outputs]
+NOTE_TABLES = [f"profiling_{p.name}_notes" for p in PARTS if "notes" in p.outputs]
 
 
-def profile_calibration(language_model: LanguageModel, params: dict[str, Any]) -> pd.DataFrame:
-    """Multiple-choice items: correct, confidence, Brier."""
-    return parts.run_calibration(
-        language_model,
-        params.get("calibration") or {},
-        seed=_seed(params),
-        batch_size=_batch(params),
-        request_format=_format(params),
-    )
+def part_node(part: ProfilingPart) -> Callable[[LanguageModel, dict[str, Any]], Any]:
+    """The node function ``profile_<part>``: the part's settings and the shared ones it takes."""
 
+    def profile(language_model: LanguageModel, params: dict[str, Any]) -> Any:
+        shared = {key: _SHARED[key](params) for key in part.shared}
+        return part.run(language_model, params.get(part.name) or {}, **shared)
 
-def profile_next_token(
-    language_model: LanguageModel, params: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Next-token entropy / top-1 / perplexity per reference window, vocabulary fractions."""
-    return parts.run_next_token(
-        language_model, params.get("next_token") or {}, request_format=_format(params)
-    )
-
-
-def profile_diversity(
-    language_model: LanguageModel, params: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Samples per (prompt, temperature) -> generations, diversity items."""
-    return parts.run_diversity(language_model, params.get("diversity") or {}, seed=_seed(params))
-
-
-def profile_utility(language_model: LanguageModel, params: dict[str, Any]) -> pd.DataFrame:
-    """lm-eval results (optional extra)."""
-    return parts.run_utility_part(
-        language_model, params.get("utility") or {}, seed=_seed(params), batch_size=_batch(params)
-    )
+    profile.__name__ = profile.__qualname__ = f"profile_{part.name}"
+    profile.__doc__ = part.doc
+    return profile
 
 
 def model_label(model_params: dict[str, Any] | None) -> str:
@@ -89,39 +125,23 @@ def model_label(model_params: dict[str, Any] | None) -> str:
     return str(model_params.get("name") or model_params.get("source") or "model")
 
 
-def assemble_profile(  # noqa: PLR0917  (Kedro passes node inputs positionally)
+def assemble_profile(
     language_model: LanguageModel,
     model_params: dict[str, Any],
     params: dict[str, Any],
-    toxicity_items: pd.DataFrame,
-    text_items: pd.DataFrame,
-    bias_items: pd.DataFrame,
-    calibration_items: pd.DataFrame,
-    next_token_items: pd.DataFrame,
-    diversity_items: pd.DataFrame,
-    toxicity_notes: pd.DataFrame,
-    bias_notes: pd.DataFrame,
-    next_token_notes: pd.DataFrame,
-    utility_notes: pd.DataFrame,
+    *tables: pd.DataFrame,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """All parts' items and summary-only rows -> (items, summary-only rows, the model's profile
-    table, each row with its request format and the side's weights fingerprint)."""
-    frames = [
-        f
-        for f in (
-            toxicity_items,
-            text_items,
-            bias_items,
-            calibration_items,
-            next_token_items,
-            diversity_items,
+    """The parts' items (``ITEM_TABLES``) then summary-only rows (``NOTE_TABLES``) -> (items,
+    summary-only rows, the model's profile table, each row with its request format and the
+    side's weights fingerprint)."""
+    if len(tables) != len(ITEM_TABLES) + len(NOTE_TABLES):
+        raise ValueError(
+            f"assemble_profile takes {len(ITEM_TABLES)} item tables then {len(NOTE_TABLES)} note "
+            f"tables ({ITEM_TABLES + NOTE_TABLES}), got {len(tables)}"
         )
-        if len(f)
-    ]
+    frames = [f for f in tables[: len(ITEM_TABLES)] if len(f)]
     items = pd.concat(frames, ignore_index=True) if frames else empty_items()
-    notes_frames = [
-        f for f in (toxicity_notes, bias_notes, next_token_notes, utility_notes) if len(f)
-    ]
+    notes_frames = [f for f in tables[len(ITEM_TABLES) :] if len(f)]
     notes = pd.concat(notes_frames, ignore_index=True) if notes_frames else parts.empty_summary()
     boot = params.get("bootstrap") or {}
     table = summary.profile_table(
