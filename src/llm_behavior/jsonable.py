@@ -19,8 +19,9 @@ def to_jsonable(
     - numpy scalars -> Python scalars (``np.int64`` -> int, ``np.bool_`` -> bool, ...);
     - numpy arrays -> lists (``arrays="list"``) or None (``arrays="drop"``: e.g. long trajectories
       kept out of a report);
-    - NaN / +-inf -> None (``non_finite="null"``, strict JSON) or kept as floats (``"keep"``: Python's
-      ``json`` writes and reads them back as NaN / Infinity, for a checkpoint that must round-trip);
+    - NaN / +-inf -> None (``non_finite="null"``, strict JSON) or kept as floats (``"keep"``:
+      Python's ``json`` writes and reads them back as NaN / Infinity, for a checkpoint that must
+      round-trip);
     - tuples -> lists; dict keys -> str.
     Anything else is returned as it is (``json.dumps`` then says what it cannot write).
     """
