@@ -84,6 +84,24 @@ def summarise(result: SequentialResult) -> tuple[float, float | None]:
     return s["rejection_rate"], s["median_samples_to_rejection"]  # type: ignore[return-value]
 
 
+def neural_rows(x: np.ndarray, y: np.ndarray, key: str, args: argparse.Namespace) -> dict[str, dict]:
+    """The neural test's rows (the paper's batch monitor and per-pair), from ``--neural-cache`` under
+    ``key`` when present, else run once and cached there."""
+    cache = json.loads(args.neural_cache.read_text()) if args.neural_cache and args.neural_cache.exists() else {}
+    if key not in cache:
+        t0 = time.perf_counter()
+        run = neural_test(x, y, config=NeuralConfig(threads=args.threads), stop_log_wealth=np.log(1 / ALPHA))
+        seconds = time.perf_counter() - t0
+        cache[key] = {}
+        for label, monitor in (("neural (paper)", "batch"), ("neural per-pair", "pair")):
+            rate, median = summarise(SequentialResult(label, ALPHA, 0.0, run.log_wealth(monitor)))
+            cache[key][label] = {"valid": "yes", "rate": rate, "median": median, "seconds": seconds,
+                                 "fits": len(run.epochs), "epochs": sum(run.epochs)}
+        if args.neural_cache:
+            args.neural_cache.write_text(json.dumps(cache, indent=1))
+    return cache[key]
+
+
 def run_scenario(name: str, cand: ToxicityShape, args: argparse.Namespace) -> dict[str, dict[str, object]]:
     rng = np.random.default_rng(args.seed)
     ref = ToxicityShape()
@@ -101,20 +119,7 @@ def run_scenario(name: str, cand: ToxicityShape, args: argparse.Namespace) -> di
         rate, median = summarise(result)
         rows["oracle (knows P, Q)"] = {"valid": "yes", "rate": rate, "median": median}
     if not args.skip_neural:
-        key = f"{name}|{args.folds}|{args.fold_size}|{args.seed}"
-        cache = json.loads(args.neural_cache.read_text()) if args.neural_cache and args.neural_cache.exists() else {}
-        if key not in cache:
-            t0 = time.perf_counter()
-            run = neural_test(x, y, config=NeuralConfig(threads=args.threads), stop_log_wealth=np.log(1 / ALPHA))
-            seconds = time.perf_counter() - t0
-            cache[key] = {}
-            for label, monitor in (("neural (paper)", "batch"), ("neural per-pair", "pair")):
-                rate, median = summarise(SequentialResult(label, ALPHA, 0.0, run.log_wealth(monitor)))
-                cache[key][label] = {"valid": "yes", "rate": rate, "median": median, "seconds": seconds,
-                                     "fits": len(run.epochs), "epochs": sum(run.epochs)}
-            if args.neural_cache:
-                args.neural_cache.write_text(json.dumps(cache, indent=1))
-        rows.update(cache[key])
+        rows.update(neural_rows(x, y, f"{name}|{args.folds}|{args.fold_size}|{args.seed}", args))
     fixed = fixed_sample_rejection(x, y, [args.fold_size], ALPHA)
     for test, rates in fixed.items():
         rows[f"{test} @n={args.fold_size}"] = {"valid": "fixed n", "rate": rates[args.fold_size], "median": None}
@@ -167,20 +172,7 @@ def dev_file_rows(path: Path, args: argparse.Namespace) -> dict[str, dict[str, o
         rate, median = summarise(SequentialResult(test, ALPHA, 0.0, TESTS[test].log_wealth(xf, yf)))
         rows[test] = {"valid": "yes", "rate": rate, "median": median, "seconds": time.perf_counter() - t0}
     if not args.skip_neural:
-        key = f"{path.name}|{xf.shape[0]}|{args.fold_size}|{args.seed}"
-        cache = json.loads(args.neural_cache.read_text()) if args.neural_cache and args.neural_cache.exists() else {}
-        if key not in cache:
-            t0 = time.perf_counter()
-            run = neural_test(xf, yf, config=NeuralConfig(threads=args.threads), stop_log_wealth=np.log(1 / ALPHA))
-            seconds = time.perf_counter() - t0
-            cache[key] = {}
-            for label, monitor in (("neural (paper)", "batch"), ("neural per-pair", "pair")):
-                rate, median = summarise(SequentialResult(label, ALPHA, 0.0, run.log_wealth(monitor)))
-                cache[key][label] = {"valid": "yes", "rate": rate, "median": median, "seconds": seconds,
-                                     "fits": len(run.epochs), "epochs": sum(run.epochs)}
-            if args.neural_cache:
-                args.neural_cache.write_text(json.dumps(cache, indent=1))
-        rows.update(cache[key])
+        rows.update(neural_rows(xf, yf, f"{path.name}|{xf.shape[0]}|{args.fold_size}|{args.seed}", args))
     print(f"\n== {path.name}: {int(keep.sum())} complete pairs ({int((~keep).sum())} dropped), mean shift "
           f"{np.mean(y[keep] - x[keep]):+.4f}, sd {np.std(x[keep]):.3f} -> {np.std(y[keep]):.3f} | "
           f"{xf.shape[0]} folds of {args.fold_size} (seed {args.seed})")

@@ -88,19 +88,24 @@ def profiling_headline(files: Mapping[str, Any], alpha: float = 0.05) -> str | N
         size = (f", n = {top['size']}" if "size" in top.index and isinstance(top["size"], str) and top["size"]
                 else f", n = {number(top['n_pairs'], 0)}" if "n_pairs" in top.index and pd.notna(top["n_pairs"]) else "")
         text += f"; strongest: {where}, candidate \u2212 reference {diff}{ci}, p = {number(top['p_value'], 2)}{size}"
-    if "below_paper_size" in overall.columns:
-        below = overall["below_paper_size"].astype(str).str.lower() == "true"
-        if below.any():
-            parts = ", ".join(sorted(overall.loc[below, "part"].astype(str).unique()))
-            text += (f"; {int(below.sum())} of them rest on fewer items or samples than their paper used ({parts}: "
-                     "column size vs paper_size; runs/profile_paper.yml runs the papers' sizes)")
-    if "identical_requests" in overall.columns:
-        same = overall["identical_requests"].astype(str).str.lower() == "true"
-        if same.any():
-            parts = ", ".join(sorted(overall.loc[same, "part"].astype(str).unique()))
-            text += (f"; {int(same.sum())} compare identical requests to identical weights ({parts}): "
-                     "their difference is 0 by construction, not evidence of no difference")
+    n_below, parts = _flagged(overall, "below_paper_size")
+    if n_below:
+        text += (f"; {n_below} of them rest on fewer items or samples than their paper used ({parts}: "
+                 "column size vs paper_size; runs/profile_paper.yml runs the papers' sizes)")
+    n_same, parts = _flagged(overall, "identical_requests")
+    if n_same:
+        text += (f"; {n_same} compare identical requests to identical weights ({parts}): "
+                 "their difference is 0 by construction, not evidence of no difference")
     return text + "."
+
+
+def _flagged(overall: pd.DataFrame, column: str) -> tuple[int, str]:
+    """How many rows have the boolean flag ``column`` set (read from CSV: "True"/"true"), and their
+    parts, comma-separated; (0, "") when the column is absent."""
+    if column not in overall.columns:
+        return 0, ""
+    flag = overall[column].astype(str).str.lower() == "true"
+    return int(flag.sum()), ", ".join(sorted(overall.loc[flag, "part"].astype(str).unique()))
 
 
 HEADLINES = {"contrastive_search": contrastive_headline, "probing": probing_headline, "profiling": profiling_headline}
