@@ -117,11 +117,12 @@ def _long_scores(frame: object, path: Path, args: argparse.Namespace) -> ScoreCo
         pairs = pairs[pairs["metric"] == args.metric]
     if args.scorer is not None:
         pairs = pairs[pairs["scorer"] == args.scorer]
-    available = sorted(map(tuple, frame[["scorer", "metric"]].drop_duplicates().to_numpy().tolist()))  # type: ignore[index]
     if len(pairs) != 1:
         what = "no" if pairs.empty else "several"
+        # several: the matches to choose from; none: everything the table has
+        choices = frame[["scorer", "metric"]].drop_duplicates() if pairs.empty else pairs  # type: ignore[index]
         raise CliError(f"{path}: {what} (scorer, metric) match --scorer {args.scorer} --metric {args.metric}; "
-                       f"name one of {available}")
+                       f"name one of {sorted(map(tuple, choices.to_numpy().tolist()))}")
     scorer, metric = pairs.iloc[0]["scorer"], pairs.iloc[0]["metric"]
     sides = sorted(frame["side"].unique())  # type: ignore[index]
     for side in (a, b):

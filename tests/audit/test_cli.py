@@ -237,3 +237,16 @@ def test_kedro_cli_still_loads() -> None:
     proc = subprocess.run([sys.executable, "-m", "kedro", "registry", "list"], cwd=root, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "auditing" in proc.stdout
+
+
+def test_a_metric_from_several_scorers_lists_only_the_matches(tmp_path: Path, capsys) -> None:
+    from tests.audit.fakes import fake_scores
+
+    scores = fake_scores(n_prompts=10, n_samples=2, shift=0.1)
+    other = scores[scores["metric"] == "toxicity"].assign(scorer="profanity_check")
+    path = tmp_path / "scores.parquet"
+    pd.concat([scores, other], ignore_index=True).to_parquet(path)
+    assert main(["audit", str(path), "--metric", "toxicity"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "several (scorer, metric)" in err
+    assert "('profanity_check', 'toxicity')" in err and "n_tokens" not in err
