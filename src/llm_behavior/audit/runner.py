@@ -103,8 +103,8 @@ def audit_shift(
     if settings.shuffle:
         audit_rows = shuffle_prompts(audit_rows, settings.seed)
         order = (
-            f"prompts in a seeded random order (seed {settings.seed}), each prompt's samples "
-            "together"
+            f"prompts in a seeded random order (seed {settings.seed}), "
+            "each prompt's samples together"
         )
     else:
         order = "prompts in table order (shuffle: false), each prompt's samples together"

@@ -193,8 +193,8 @@ register(
 register(
     SequentialTest(
         "kernel",
-        "MMD witness (Gaussian kernel, bandwidth 0.1 on the score) from past pairs, plug-in Kelly "
-        "bets",
+        "MMD witness (Gaussian kernel, bandwidth 0.1 on the score) from past pairs, "
+        "plug-in Kelly bets",
         _witness_test(KernelWitness(n_bins=20, bandwidth=0.1, space="raw"), "agrapa"),
     )
 )

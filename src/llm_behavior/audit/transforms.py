@@ -68,7 +68,7 @@ class ScoreTransform:
         if n_out and not self.clip:
             raise AuditInputError(
                 f"{name}: {n_out} values fall outside [0, 1] after the {self.kind} map "
-                f"(e.g. {v[outside][:3].tolist()}); widen the map's fixed constants or set clip: "
-                "true"
+                f"(e.g. {v[outside][:3].tolist()}); widen the map's fixed constants "
+                "or set clip: true"
             )
         return np.where(outside, np.clip(v, 0.0, 1.0), v), n_out

@@ -57,8 +57,8 @@ def clean_pairs(
         raise AuditInputError(f"scores must be numbers: {err}") from err
     if xa.size != ya.size:
         raise AuditInputError(
-            f"the two score columns have unequal lengths: {names[0]} has {xa.size}, {names[1]} has "
-            f"{ya.size}"
+            f"the two score columns have unequal lengths: {names[0]} has {xa.size}, "
+            f"{names[1]} has {ya.size}"
         )
     if np.isinf(xa).any() or np.isinf(ya).any():
         raise AuditInputError("scores contain inf; scores must be finite numbers in [0, 1]")
