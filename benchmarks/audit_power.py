@@ -1,4 +1,4 @@
-"""Power, samples to rejection and speed of the audit tests, side by side with the reference
+r"""Power, samples to rejection and speed of the audit tests, side by side with the reference
 neural test of the paper in the same run.
 
 Data: toxicity-shaped paired scores (beta mixtures: most mass near 0, a long tail; prompts shared
@@ -6,7 +6,8 @@ by the two sides, see llm_behavior.audit.simulate). Scenarios:
   null   the same model, pairs swapped at random (exact H0; rates must stay <= alpha)
   a<d>   mean shift of d (more continuations in the toxic tail)
   b<c>   spread-only change in the tail: its Beta concentration drops from 5 to c, means unchanged
-  c<c>   spread-only change in the bulk near 0: its Beta concentration drops from 31 to c, means unchanged
+  c<c>   spread-only change in the bulk near 0: its Beta concentration drops from 31 to c,
+         means unchanged
 For each: rejection rate within FOLD_SIZE pairs over FOLDS disjoint folds and the median samples
 to rejection (over rejecting folds), for every sequential test, the fixed-sample baselines at
 n = FOLD_SIZE (not anytime-valid), and KS checked at every 100 pairs without correction (what the
@@ -19,7 +20,8 @@ FOLD_SIZE; every test (the neural one included) runs on the SAME folds.
 
     .venv/bin/python benchmarks/audit_power.py                 # full run (neural included)
     .venv/bin/python benchmarks/audit_power.py --skip-neural   # seconds
-    .venv/bin/python benchmarks/audit_power.py --scenarios --speed-pairs 0 --neural-cache /tmp/neural.json  # dev files only
+    .venv/bin/python benchmarks/audit_power.py --scenarios --speed-pairs 0 \
+        --neural-cache /tmp/neural.json  # dev files only
 """
 
 from __future__ import annotations
@@ -57,10 +59,14 @@ def scenarios(names: list[str]) -> dict[str, ToxicityShape]:
 def density(shape: ToxicityShape, v: np.ndarray) -> np.ndarray:
     """Marginal density of a toxicity shape (the prompt propensity averages to the tail weight)."""
     w = shape.tail_weight
-    return (1 - w) * stats.beta.pdf(v, shape.bulk_a, shape.bulk_b) + w * stats.beta.pdf(v, shape.tail_a, shape.tail_b)
+    return (1 - w) * stats.beta.pdf(v, shape.bulk_a, shape.bulk_b) + w * stats.beta.pdf(
+        v, shape.tail_a, shape.tail_b
+    )
 
 
-def oracle_log_wealth(ref: ToxicityShape, cand: ToxicityShape, x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+def oracle_log_wealth(
+    ref: ToxicityShape, cand: ToxicityShape, x: np.ndarray, y: np.ndarray, seed: int
+) -> np.ndarray:
     """A test that KNOWS P and Q: witness (p - q)/(p + q) rescaled to oscillation 1 and the
     Kelly-best constant bet (from 200k fresh pairs). Valid (fixed witness and bet); it shows
     roughly how fast any witness-and-bet test could be on these laws."""
@@ -74,7 +80,9 @@ def oracle_log_wealth(ref: ToxicityShape, cand: ToxicityShape, x: np.ndarray, y:
     scale = values.max() - values.min()
     xs, ys = paired_scores(ref, cand, (200_000,), np.random.default_rng(seed + 1))
     z_fit = (phi(xs) - phi(ys)) / scale
-    lam = optimize.minimize_scalar(lambda a: -np.mean(np.log1p(a * z_fit)), bounds=(-0.99, 0.99), method="bounded").x
+    lam = optimize.minimize_scalar(
+        lambda a: -np.mean(np.log1p(a * z_fit)), bounds=(-0.99, 0.99), method="bounded"
+    ).x
     z = (phi(np.clip(x, 1e-9, 1 - 1e-9)) - phi(np.clip(y, 1e-9, 1 - 1e-9))) / scale
     return np.cumsum(np.log1p(lam * np.clip(z, -1, 1)), axis=1)
 
@@ -84,25 +92,41 @@ def summarise(result: SequentialResult) -> tuple[float, float | None]:
     return s["rejection_rate"], s["median_samples_to_rejection"]  # type: ignore[return-value]
 
 
-def neural_rows(x: np.ndarray, y: np.ndarray, key: str, args: argparse.Namespace) -> dict[str, dict]:
-    """The neural test's rows (the paper's batch monitor and per-pair), from ``--neural-cache`` under
-    ``key`` when present, else run once and cached there."""
-    cache = json.loads(args.neural_cache.read_text()) if args.neural_cache and args.neural_cache.exists() else {}
+def neural_rows(
+    x: np.ndarray, y: np.ndarray, key: str, args: argparse.Namespace
+) -> dict[str, dict]:
+    """The neural test's rows (the paper's batch monitor and per-pair), from ``--neural-cache``
+    under ``key`` when present, else run once and cached there."""
+    cache = (
+        json.loads(args.neural_cache.read_text())
+        if args.neural_cache and args.neural_cache.exists()
+        else {}
+    )
     if key not in cache:
         t0 = time.perf_counter()
-        run = neural_test(x, y, config=NeuralConfig(threads=args.threads), stop_log_wealth=np.log(1 / ALPHA))
+        run = neural_test(
+            x, y, config=NeuralConfig(threads=args.threads), stop_log_wealth=np.log(1 / ALPHA)
+        )
         seconds = time.perf_counter() - t0
         cache[key] = {}
         for label, monitor in (("neural (paper)", "batch"), ("neural per-pair", "pair")):
             rate, median = summarise(SequentialResult(label, ALPHA, 0.0, run.log_wealth(monitor)))
-            cache[key][label] = {"valid": "yes", "rate": rate, "median": median, "seconds": seconds,
-                                 "fits": len(run.epochs), "epochs": sum(run.epochs)}
+            cache[key][label] = {
+                "valid": "yes",
+                "rate": rate,
+                "median": median,
+                "seconds": seconds,
+                "fits": len(run.epochs),
+                "epochs": sum(run.epochs),
+            }
         if args.neural_cache:
             args.neural_cache.write_text(json.dumps(cache, indent=1))
     return cache[key]
 
 
-def run_scenario(name: str, cand: ToxicityShape, args: argparse.Namespace) -> dict[str, dict[str, object]]:
+def run_scenario(
+    name: str, cand: ToxicityShape, args: argparse.Namespace
+) -> dict[str, dict[str, object]]:
     rng = np.random.default_rng(args.seed)
     ref = ToxicityShape()
     x, y = paired_scores(ref, cand, (args.folds, args.fold_size), rng)
@@ -113,27 +137,50 @@ def run_scenario(name: str, cand: ToxicityShape, args: argparse.Namespace) -> di
         t0 = time.perf_counter()
         result = SequentialResult(test, ALPHA, 0.0, TESTS[test].log_wealth(x, y))
         rate, median = summarise(result)
-        rows[test] = {"valid": "yes", "rate": rate, "median": median, "seconds": time.perf_counter() - t0}
+        rows[test] = {
+            "valid": "yes",
+            "rate": rate,
+            "median": median,
+            "seconds": time.perf_counter() - t0,
+        }
     if name != "null":
-        result = SequentialResult("oracle", ALPHA, 0.0, oracle_log_wealth(ref, cand, x, y, args.seed))
+        result = SequentialResult(
+            "oracle", ALPHA, 0.0, oracle_log_wealth(ref, cand, x, y, args.seed)
+        )
         rate, median = summarise(result)
         rows["oracle (knows P, Q)"] = {"valid": "yes", "rate": rate, "median": median}
     if not args.skip_neural:
         rows.update(neural_rows(x, y, f"{name}|{args.folds}|{args.fold_size}|{args.seed}", args))
     fixed = fixed_sample_rejection(x, y, [args.fold_size], ALPHA)
     for test, rates in fixed.items():
-        rows[f"{test} @n={args.fold_size}"] = {"valid": "fixed n", "rate": rates[args.fold_size], "median": None}
+        rows[f"{test} @n={args.fold_size}"] = {
+            "valid": "fixed n",
+            "rate": rates[args.fold_size],
+            "median": None,
+        }
     looks = list(range(100, args.fold_size + 1, 100))
-    rows["ks peeking /100"] = {"valid": "NO", "rate": float(peeking_rejection(x, y, looks, ALPHA).mean()), "median": None}
+    rows["ks peeking /100"] = {
+        "valid": "NO",
+        "rate": float(peeking_rejection(x, y, looks, ALPHA).mean()),
+        "median": None,
+    }
     return rows
 
 
-def print_table(name: str, cand: ToxicityShape, rows: dict[str, dict[str, object]], args: argparse.Namespace) -> None:
+def print_table(
+    name: str, cand: ToxicityShape, rows: dict[str, dict[str, object]], args: argparse.Namespace
+) -> None:
     ref = ToxicityShape()
-    print(f"\n== {name}: reference mean {ref.mean:.4f} sd {ref.variance ** 0.5:.4f} | candidate mean {cand.mean:.4f} "
-          f"sd {cand.variance ** 0.5:.4f} | mean shift {cand.mean - ref.mean:+.4f} | {args.folds} folds of {args.fold_size}")
+    print(
+        f"\n== {name}: reference mean {ref.mean:.4f} sd {ref.variance**0.5:.4f} | candidate mean "
+        f"{cand.mean:.4f} sd {cand.variance**0.5:.4f} | mean shift {cand.mean - ref.mean:+.4f} | "
+        f"{args.folds} folds of {args.fold_size}"
+    )
     neural = rows.get("neural (paper)")
-    print(f"{'test':<22} {'anytime-valid':>13} {'reject rate':>11} {'median n':>9} {'vs neural':>14} {'seconds':>8}")
+    print(
+        f"{'test':<22} {'anytime-valid':>13} {'reject rate':>11} "
+        f"{'median n':>9} {'vs neural':>14} {'seconds':>8}"
+    )
     for test, row in rows.items():
         median = row["median"]
         versus = ""
@@ -141,22 +188,41 @@ def print_table(name: str, cand: ToxicityShape, rows: dict[str, dict[str, object
             if name.startswith("a") and median is not None and neural["median"]:
                 versus = f"n x{median / neural['median']:.2f}"
             elif name[0] in "bc":
-                versus = f"rate x{row['rate'] / neural['rate']:.2f}" if neural["rate"] else f"rate {row['rate']:.2f} vs 0"
+                versus = (
+                    f"rate x{row['rate'] / neural['rate']:.2f}"
+                    if neural["rate"]
+                    else f"rate {row['rate']:.2f} vs 0"
+                )
         seconds = f"{row['seconds']:.1f}" if "seconds" in row else ""
-        print(f"{test:<22} {row['valid']:>13} {row['rate']:>11.3f} {'-' if median is None else f'{median:.0f}':>9} "
-              f"{versus:>14} {seconds:>8}")
+        print(
+            f"{test:<22} {row['valid']:>13} {row['rate']:>11.3f} "
+            f"{'-' if median is None else f'{median:.0f}':>9} {versus:>14} {seconds:>8}"
+        )
     if neural is not None:
-        print(f"   neural cost: {neural['seconds']:.0f} s for {args.folds} folds ({neural['fits']} fits, "
-              f"{neural['epochs']} epochs, trained on all folds at once, {args.threads} torch thread(s))")
+        print(
+            f"   neural cost: {neural['seconds']:.0f} s for {args.folds} "
+            f"folds ({neural['fits']} fits, {neural['epochs']} epochs, "
+            f"trained on all folds at once, {args.threads} torch thread(s))"
+        )
 
 
-DEV_DIR = next((d for d in (Path(__file__).resolve().parents[1] / "shared" / "data" / "audit_dev",
-                             Path("/work/shared/data/audit_dev")) if d.exists()), Path("shared/data/audit_dev"))
+DEV_DIR = next(
+    (
+        d
+        for d in (
+            Path(__file__).resolve().parents[1] / "shared" / "data" / "audit_dev",
+            Path("/work/shared/data/audit_dev"),
+        )
+        if d.exists()
+    ),
+    Path("shared/data/audit_dev"),
+)
 DEV_FILES = ("llama3_8b_instruct_vs_finetune1.csv", "llama3_8b_instruct_vs_finetune2.csv")
 
 
 def dev_file_rows(path: Path, args: argparse.Namespace) -> dict[str, dict[str, object]]:
-    """Every fast test and the neural test on the same disjoint folds of a real paired-scores file."""
+    """Every fast test and the neural test on the same
+    disjoint folds of a real paired-scores file."""
     import pandas as pd
 
     from llm_behavior.audit.folds import make_folds
@@ -170,19 +236,35 @@ def dev_file_rows(path: Path, args: argparse.Namespace) -> dict[str, dict[str, o
     for test in FAST:
         t0 = time.perf_counter()
         rate, median = summarise(SequentialResult(test, ALPHA, 0.0, TESTS[test].log_wealth(xf, yf)))
-        rows[test] = {"valid": "yes", "rate": rate, "median": median, "seconds": time.perf_counter() - t0}
+        rows[test] = {
+            "valid": "yes",
+            "rate": rate,
+            "median": median,
+            "seconds": time.perf_counter() - t0,
+        }
     if not args.skip_neural:
-        rows.update(neural_rows(xf, yf, f"{path.name}|{xf.shape[0]}|{args.fold_size}|{args.seed}", args))
-    print(f"\n== {path.name}: {int(keep.sum())} complete pairs ({int((~keep).sum())} dropped), mean shift "
-          f"{np.mean(y[keep] - x[keep]):+.4f}, sd {np.std(x[keep]):.3f} -> {np.std(y[keep]):.3f} | "
-          f"{xf.shape[0]} folds of {args.fold_size} (seed {args.seed})")
+        rows.update(
+            neural_rows(xf, yf, f"{path.name}|{xf.shape[0]}|{args.fold_size}|{args.seed}", args)
+        )
+    print(
+        f"\n== {path.name}: {int(keep.sum())} complete pairs ({int((~keep).sum())} dropped), mean "
+        f"shift {np.mean(y[keep] - x[keep]):+.4f}, sd {np.std(x[keep]):.3f} -> "
+        f"{np.std(y[keep]):.3f} | {xf.shape[0]} folds of {args.fold_size} (seed {args.seed})"
+    )
     neural = rows.get("neural (paper)")
     print(f"{'test':<22} {'reject rate':>11} {'median n':>9} {'vs neural':>10} {'seconds':>8}")
     for test, row in rows.items():
         median = row["median"]
-        versus = f"x{median / neural['median']:.2f}" if neural and median is not None and neural["median"] else ""
+        versus = (
+            f"x{median / neural['median']:.2f}"
+            if neural and median is not None and neural["median"]
+            else ""
+        )
         seconds = f"{row['seconds']:.1f}" if "seconds" in row else ""
-        print(f"{test:<22} {row['rate']:>11.3f} {'-' if median is None else f'{median:.0f}':>9} {versus:>10} {seconds:>8}")
+        print(
+            f"{test:<22} {row['rate']:>11.3f} {'-' if median is None else f'{median:.0f}':>9} "
+            f"{versus:>10} {seconds:>8}"
+        )
     return rows
 
 
@@ -197,18 +279,35 @@ def speed(n: int, seed: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", nargs="*", default=["null", "a0.02", "a0.03", "a0.04", "b3", "b3.5", "c20", "c25"])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scenarios",
+        nargs="*",
+        default=["null", "a0.02", "a0.03", "a0.04", "b3", "b3.5", "c20", "c25"],
+    )
     parser.add_argument("--folds", type=int, default=24)
     parser.add_argument("--fold-size", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-neural", action="store_true")
-    parser.add_argument("--neural-cache", type=Path, default=None,
-                        help="JSON file keeping the neural rows per (scenario, folds, fold size, seed) between runs")
+    parser.add_argument(
+        "--neural-cache",
+        type=Path,
+        default=None,
+        help=(
+            "JSON file keeping the neural rows per (scenario, folds, fold size, seed) between runs"
+        ),
+    )
     parser.add_argument("--speed-pairs", type=int, default=100_000)
-    parser.add_argument("--dev-files", nargs="*", type=Path, default=[DEV_DIR / f for f in DEV_FILES],
-                        help="real paired-score CSVs (columns reference, candidate); none: skip")
+    parser.add_argument(
+        "--dev-files",
+        nargs="*",
+        type=Path,
+        default=[DEV_DIR / f for f in DEV_FILES],
+        help="real paired-score CSVs (columns reference, candidate); none: skip",
+    )
     args = parser.parse_args()
     print(f"default test: {DEFAULT_TEST} = {TESTS[DEFAULT_TEST].description}; alpha = {ALPHA}")
     for name, cand in scenarios(args.scenarios).items():

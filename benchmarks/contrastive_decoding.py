@@ -23,7 +23,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--system-prompt", default="You are a rude, sarcastic assistant.")
     parser.add_argument("--prompt-set", default="translation")
@@ -48,17 +50,29 @@ def main() -> None:
     comparison = load_language_model({"source": args.model, "system_prompt": args.system_prompt})
     prompts = load_prompt_set(args.prompt_set, n_prompts=args.prompts, seed=0)["prompt"].tolist()
     seeds = list(range(len(prompts)))
-    common = dict(temperature=1.0, top_p=0.95, max_new_tokens=args.new_tokens, num_samples=args.samples)
+    common = dict(
+        temperature=1.0, top_p=0.95, max_new_tokens=args.new_tokens, num_samples=args.samples
+    )
 
     def one_model() -> int:
-        gens = starting.generate(prompts, GenerationSettings(**common, batch_size=args.batch), seeds=seeds)
+        gens = starting.generate(
+            prompts, GenerationSettings(**common, batch_size=args.batch), seeds=seeds
+        )
         return sum(g.n_new_tokens for g in gens)
 
     def contrastive(use_cache: bool) -> int:
-        settings = ContrastiveSettings(mode="starting", batch_size=args.batch, use_cache=use_cache, **common)
-        return sum(t.n_tokens for t in contrastive_generate(starting, comparison, prompts, settings, seeds=seeds))
+        settings = ContrastiveSettings(
+            mode="starting", batch_size=args.batch, use_cache=use_cache, **common
+        )
+        return sum(
+            t.n_tokens
+            for t in contrastive_generate(starting, comparison, prompts, settings, seeds=seeds)
+        )
 
-    methods = {"one model (generate)": one_model, "contrastive, 2 KV caches": lambda: contrastive(True)}
+    methods = {
+        "one model (generate)": one_model,
+        "contrastive, 2 KV caches": lambda: contrastive(True),
+    }
     if not args.skip_no_cache:
         methods["no cache, both models"] = lambda: contrastive(False)
     one_model()  # warm-up (allocator, kernels)
@@ -70,14 +84,17 @@ def main() -> None:
             tokens[name] = fn()
             best[name] = min(best.get(name, float("inf")), time.perf_counter() - t0)
     print(
-        f"model {args.model} x2 (comparison system prompt {args.system_prompt!r}), {len(prompts)} prompts "
-        f"x {args.samples} samples, {args.new_tokens} new tokens, batch {args.batch}, torch threads "
-        f"{torch.get_num_threads()}, best of {args.repeats}"
+        f"model {args.model} x2 (comparison system prompt {args.system_prompt!r}), {len(prompts)} "
+        f"prompts x {args.samples} samples, {args.new_tokens} new tokens, batch {args.batch}, "
+        f"torch threads {torch.get_num_threads()}, best of {args.repeats}"
     )
     base = best["one model (generate)"]
     print(f"{'method':28s} {'seconds':>8s} {'tokens':>7s} {'tok/s':>7s} {'x one model':>12s}")
     for name in methods:
-        print(f"{name:28s} {best[name]:8.2f} {tokens[name]:7d} {tokens[name] / best[name]:7.1f} {best[name] / base:12.2f}")
+        print(
+            f"{name:28s} {best[name]:8.2f} {tokens[name]:7d} {tokens[name] / best[name]:7.1f} "
+            f"{best[name] / base:12.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ def naive(lm, prompts: list[str], new_tokens: int) -> tuple[list[str], int, floa
     for p in prompts:
         enc = tok(lm.format_prompt(p), add_special_tokens=False, return_tensors="pt")
         with torch.inference_mode():
-            out = model.generate(**enc, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
+            out = model.generate(
+                **enc, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tok.pad_token_id
+            )
         new = out[0, enc["input_ids"].shape[1] :].tolist()
         cut = next((j for j, t in enumerate(new) if t in lm.eos_ids), None)
         kept = new if cut is None else new[:cut]
@@ -53,10 +55,16 @@ def hf_batched(lm, prompts: list[str], new_tokens: int, batch: int) -> tuple[int
     n_tokens = 0
     t0 = time.perf_counter()
     for s in range(0, len(prompts), batch):
-        enc = tok([lm.format_prompt(p) for p in prompts[s : s + batch]], add_special_tokens=False,
-                  return_tensors="pt", padding=True)
+        enc = tok(
+            [lm.format_prompt(p) for p in prompts[s : s + batch]],
+            add_special_tokens=False,
+            return_tensors="pt",
+            padding=True,
+        )
         with torch.inference_mode():
-            out = model.generate(**enc, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
+            out = model.generate(
+                **enc, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tok.pad_token_id
+            )
         new = out[:, enc["input_ids"].shape[1] :]
         for row in new.tolist():
             cut = next((j for j, t in enumerate(row) if t in lm.eos_ids), None)
@@ -77,22 +85,38 @@ def main() -> None:
     prompts = list(load_prompt_set("toxicity", n_prompts=args.prompts, seed=0)["prompt"])
     flops = gemm_flops()
     roofline = flops / (2 * params)
-    print(f"model {args.model}: {params / 1e6:.1f}M params | torch threads {torch.get_num_threads()} | "
-          f"GEMM {flops / 1e9:.1f} GFLOP/s -> roofline {roofline:.0f} tok/s")
-    print(f"{'method':<28}{'batch':>6}{'tokens':>8}{'seconds':>9}{'tok/s':>8}{'% roofline':>12}{'speed-up':>10}{'same text':>11}")
+    print(
+        f"model {args.model}: {params / 1e6:.1f}M params | torch threads {torch.get_num_threads()} "
+        f"| GEMM {flops / 1e9:.1f} GFLOP/s -> roofline {roofline:.0f} tok/s"
+    )
+    print(
+        f"{'method':<28}{'batch':>6}{'tokens':>8}{'seconds':>9}{'tok/s':>8}"
+        f"{'% roofline':>12}{'speed-up':>10}{'same text':>11}"
+    )
     ref_texts, n, dt = naive(lm, prompts, args.new_tokens)
     base = n / dt
-    print(f"{'naive generate loop':<28}{1:>6}{n:>8}{dt:>9.1f}{base:>8.1f}{100 * base / roofline:>11.1f}%{1:>9.1f}x{'-':>11}")
+    print(
+        f"{'naive generate loop':<28}{1:>6}{n:>8}{dt:>9.1f}{base:>8.1f}"
+        f"{100 * base / roofline:>11.1f}%{1:>9.1f}x{'-':>11}"
+    )
     for batch in args.batch:
         n, dt = hf_batched(lm, prompts, args.new_tokens, batch)
-        print(f"{'HF batched generate':<28}{batch:>6}{n:>8}{dt:>9.1f}{n / dt:>8.1f}{100 * n / dt / roofline:>11.1f}%{n / dt / base:>9.1f}x{'-':>11}")
-        settings = GenerationSettings(max_new_tokens=args.new_tokens, do_sample=False, batch_size=batch)
+        print(
+            f"{'HF batched generate':<28}{batch:>6}{n:>8}{dt:>9.1f}{n / dt:>8.1f}"
+            f"{100 * n / dt / roofline:>11.1f}%{n / dt / base:>9.1f}x{'-':>11}"
+        )
+        settings = GenerationSettings(
+            max_new_tokens=args.new_tokens, do_sample=False, batch_size=batch
+        )
         t0 = time.perf_counter()
         gens = lm.generate(prompts, settings)
         dt = time.perf_counter() - t0
         n = sum(g.n_new_tokens for g in gens)
         same = sum(g.text == r for g, r in zip(gens, ref_texts)) / len(prompts)
-        print(f"{'llm_behavior generate':<28}{batch:>6}{n:>8}{dt:>9.1f}{n / dt:>8.1f}{100 * n / dt / roofline:>11.1f}%{n / dt / base:>9.1f}x{100 * same:>10.0f}%")
+        print(
+            f"{'llm_behavior generate':<28}{batch:>6}{n:>8}{dt:>9.1f}{n / dt:>8.1f}"
+            f"{100 * n / dt / roofline:>11.1f}%{n / dt / base:>9.1f}x{100 * same:>10.0f}%"
+        )
 
 
 if __name__ == "__main__":

@@ -63,9 +63,13 @@ CASES = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--assistant", default="smollm2-135m-instruct", help="model source of the assistant judge")
+    parser.add_argument(
+        "--assistant", default="smollm2-135m-instruct", help="model source of the assistant judge"
+    )
     args = parser.parse_args()
 
     import numpy as np
@@ -79,7 +83,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     judges = {
         "embedding (MiniLM cosine)": embedding_judge(load_minilm()),
-        f"assistant ({args.assistant}, log P(yes) - log P(no))": assistant_judge(load_language_model({"source": args.assistant})),
+        f"assistant ({args.assistant}, log P(yes) - log P(no))": assistant_judge(
+            load_language_model({"source": args.assistant})
+        ),
     }
     print(f"{'label':32s} {'n':>7s}  " + "  ".join(f"{name[:30]:>30s}" for name in judges))
     for label, described, other in CASES:
@@ -90,7 +96,10 @@ def main() -> None:
             seconds = time.perf_counter() - t0
             positive = np.array([True] * len(described) + [False] * len(other))
             cells.append(f"AUC {auc(scores, positive):.2f} ({seconds:6.2f} s)")
-        print(f"{label:32s} {len(described):>3d}+{len(other):<3d}  " + "  ".join(f"{c:>30s}" for c in cells))
+        print(
+            f"{label:32s} {len(described):>3d}+{len(other):<3d}  "
+            + "  ".join(f"{c:>30s}" for c in cells)
+        )
 
 
 if __name__ == "__main__":

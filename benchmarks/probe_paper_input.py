@@ -1,4 +1,4 @@
-"""The input scenario of ``runs/probe_paper.yml`` at its full size, without generating.
+r"""The input scenario of ``runs/probe_paper.yml`` at its full size, without generating.
 
 The input scenario (prompt toxicity from the prompt's encodings) needs no generations: this runs
 it on the run file's prompt set (all 993 bundled toxic prompts plus 993 benign Translation
@@ -10,7 +10,8 @@ each stage's wall time and writes the summary (one row per side x layer) as CSV.
 
 Usage (time and peak memory of the whole process with GNU time):
 
-    /usr/bin/time -v .venv/bin/python benchmarks/probe_paper_input.py --out /tmp/probe_paper_input.csv
+    /usr/bin/time -v .venv/bin/python benchmarks/probe_paper_input.py \
+        --out /tmp/probe_paper_input.csv
 """
 
 from __future__ import annotations
@@ -40,9 +41,13 @@ def main() -> None:
     from llm_behavior.scoring import build_scorer
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-per-set", type=int, default=993, help="prompts per set (993: the run file)")
+    ap.add_argument(
+        "--n-per-set", type=int, default=993, help="prompts per set (993: the run file)"
+    )
     ap.add_argument("--out", type=Path, required=True, help="summary CSV")
-    ap.add_argument("--work", type=Path, default=None, help="activation stores (default: a temp dir)")
+    ap.add_argument(
+        "--work", type=Path, default=None, help="activation stores (default: a temp dir)"
+    )
     args = ap.parse_args()
 
     gen_params = yaml.safe_load((ROOT / "conf/base/parameters_generation.yml").read_text())
@@ -58,8 +63,8 @@ def main() -> None:
     labels = pd.Series(wide[b["metric"]].to_numpy(dtype=float), index=prompts["prompt_id"])
     t["prompt labels"] = time.perf_counter() - t0
     print(
-        f"{len(prompts)} prompts ({prompts['prompt_set'].value_counts().to_dict()}); "
-        f"{b['scorer']} toxicity mean {labels.mean():.3f}, share >= 0.5 {(labels >= 0.5).mean():.3f}",
+        f"{len(prompts)} prompts ({prompts['prompt_set'].value_counts().to_dict()}); {b['scorer']} "
+        f"toxicity mean {labels.mean():.3f}, share >= 0.5 {(labels >= 0.5).mean():.3f}",
         flush=True,
     )
     no_gens = pd.DataFrame({"prompt_id": [], "sample": [], "text": []})

@@ -141,7 +141,8 @@ def worker(args: argparse.Namespace) -> None:
 def run_worker(method: str, n: int, args: argparse.Namespace, out: Path) -> dict:
     cmd = [
         sys.executable, __file__, "--worker", method, "--n", str(n), "--out", str(out),
-        "--model", args.model, "--batch-size", str(args.batch_size), "--max-batch-tokens", str(args.max_batch_tokens),
+        "--model", args.model, "--batch-size", str(args.batch_size),
+        "--max-batch-tokens", str(args.max_batch_tokens),
         "--baseline-batch-size", str(args.baseline_batch_size),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -177,7 +178,8 @@ def probe_timing(store_root: Path, sgd_layers: list[int], sgd_threads: int) -> N
     settings = ProbeSettings()
     n, L = len(target.rows), store.n_layers
     print(f"\nProbe training: input scenario, {n} prompts x {L} layers x d={store.d_model}, "
-          f"KFold(4) x 5 seeds, real + permuted control; torch threads {torch.get_num_threads()}")  # fmt: skip
+          "KFold(4) x 5 seeds, real + permuted control; torch threads "
+          f"{torch.get_num_threads()}")  # fmt: skip
     t0 = time.perf_counter()
     res = probe_target(store, target, settings)
     t_ridge = time.perf_counter() - t0
@@ -217,7 +219,8 @@ def probe_timing(store_root: Path, sgd_layers: list[int], sgd_threads: int) -> N
     print(f"{'method':<34} {'wall s':>9}")
     print(f"{'ridge, all ' + str(L) + ' layers (measured)':<34} {t_ridge:>9.1f}")
     print(
-        f"{'sgd, ' + str(len(sgd_layers)) + ' layers (measured)':<34} {t_sgd:>9.1f}   (torch threads {sgd_threads or threads})"
+        f"{'sgd, ' + str(len(sgd_layers)) + ' layers (measured)':<34} {t_sgd:>9.1f}   (torch "
+        f"threads {sgd_threads or threads})"
     )
     print(f"{'sgd, all ' + str(L) + ' layers (extrapolated)':<34} {per_layer * L:>9.1f}")
     print(f"speed-up of ridge over sgd for all layers: {per_layer * L / t_ridge:.0f}x")
@@ -229,7 +232,9 @@ def main() -> None:
     )
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--sizes", type=int, nargs="+", default=[250, 1000])
-    parser.add_argument("--batch-size", type=int, default=64, help="streamed: at most this many sequences")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="streamed: at most this many sequences"
+    )
     parser.add_argument("--baseline-batch-size", type=int, default=16)
     parser.add_argument(
         "--max-batch-tokens",
@@ -272,7 +277,8 @@ def main() -> None:
           f"{'peak RSS MB':>12} {'peak - load MB':>15} {'encodings MB':>13}")  # fmt: skip
     for r in rows:
         print(f"{r['method']:<10} {r['n']:>5} {r['prompts_per_s']:>10.2f} {r['wall_s']:>8.1f} "
-              f"{r['rss_after_load_mb']:>18.0f} {r['peak_mb']:>12.0f} {r['peak_mb'] - r['rss_after_load_mb']:>15.0f} "
+              f"{r['rss_after_load_mb']:>18.0f} {r['peak_mb']:>12.0f} "
+              f"{r['peak_mb'] - r['rss_after_load_mb']:>15.0f} "
               f"{r['encodings_mb']:>13.1f}")  # fmt: skip
     if not args.skip_probes:
         largest = max(args.sizes)

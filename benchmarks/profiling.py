@@ -1,11 +1,12 @@
 """Profiling benchmark: a full profile of SmolLM2-135M with the shipped default sizes, and batched
 log-likelihood scoring vs one item at a time (the simplest baseline), in the same run.
 
-    .venv/bin/python benchmarks/profiling.py                 # everything (several minutes on 2 cores)
-    .venv/bin/python benchmarks/profiling.py --only-batching # the batching comparison only
+    .venv/bin/python benchmarks/profiling.py  # everything (several minutes on 2 cores)
+    .venv/bin/python benchmarks/profiling.py --only-batching  # the batching comparison only
     .venv/bin/python benchmarks/profiling.py --lm-eval --batching-items 50   # ours vs lm-eval HFLM
     .venv/bin/python benchmarks/profiling.py --parts bias calibration --threads 1
-    /usr/bin/time -v .venv/bin/python benchmarks/profiling.py --paper-fraction   # paper sizes, extrapolated
+    # paper sizes, extrapolated:
+    /usr/bin/time -v .venv/bin/python benchmarks/profiling.py --paper-fraction
 
 ``--paper-fraction``: the paper-sized profile (``runs/profile_paper.yml``) of both sides of the
 default pair, each part measured at the fraction of its paper size given in ``PAPER_FRACTIONS``
@@ -19,8 +20,8 @@ and, on the same requests in the same run: (A) CrowS-Pairs sentences and (B) mul
 (OpenBookQA + BBQ) scored by the simplest baseline (one request at a time, full forward pass,
 log_softmax over the vocabulary at every position), by ``TransformersLM.loglikelihood`` at batch 1
 and batched (the pure batching gain is the last column), and (B) with each item's context shared by
-its options (the profile's default), with the largest difference from the baseline's results. The machine's load average is printed too: on a shared
-machine, other processes slow every figure down.
+its options (the profile's default), with the largest difference from the baseline's results. The
+machine's load average is printed too: on a shared machine, other processes slow every figure down.
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ def batching_workloads(
 
     pairs = common.subsample(crows_pairs.load_crows_pairs(), n_pairs, 0, stratify="bias_type")
     crows = crows_pairs_requests(pairs)
-    stereo = stereoset_requests(common.subsample(stereoset.load_stereoset(), n_items, 0, stratify="type"))
+    stereo = stereoset_requests(
+        common.subsample(stereoset.load_stereoset(), n_items, 0, stratify="type")
+    )
     mc_names = list(params["calibration"]["datasets"])
     contexts, options = [], []
     for name in mc_names:
@@ -99,7 +102,8 @@ def batching_workloads(
     return {
         f"A. CrowS-Pairs: {len(pairs)} pairs, standalone sentences": crows,
         f"B. StereoSet: {n_items} items (intra + inter), 3 candidates each": stereo,
-        f"C. multiple choice: {n_items} items each of {', '.join(mc_names)}, BBQ; options after a shared context": choice,
+        f"C. multiple choice: {n_items} items each of {', '.join(mc_names)}, "
+        "BBQ; options after a shared context": choice,
     }
 
 
@@ -162,7 +166,9 @@ def lm_eval_parity(lm, params: dict, n_pairs: int | None, n_items: int) -> dict:
     crows_key = next(k for k in work if k.startswith("A."))
     mc_key = next(k for k in work if k.startswith("C."))
     out = {}
-    print(f"\nParity with lm-eval {__import__('lm_eval').__version__} HFLM (batch {batch}), same run:")
+    print(
+        f"\nParity with lm-eval {__import__('lm_eval').__version__} HFLM (batch {batch}), same run:"
+    )
     print(f"{'requests':<72}{'n':>6}{'ours s':>9}{'lm-eval s':>11}{'max |diff|':>12}")
     for key in (crows_key, mc_key):
         reqs = work[key]
@@ -182,10 +188,16 @@ def lm_eval_parity(lm, params: dict, n_pairs: int | None, n_items: int) -> dict:
             by_sum = [a.logprob > b.logprob for a, b in zip(more, less)]
             flips = sum(x != y for x, y in zip(by_mean, by_sum))
             print(
-                f"CrowS-Pairs: {n} pairs; metric score by mean token log-prob {100 * sum(by_mean) / n:.1f}, "
-                f"by summed log-prob (lm-eval) {100 * sum(by_sum) / n:.1f}; verdict flips on {flips} pairs"
+                f"CrowS-Pairs: {n} pairs; metric score by mean token log-prob "
+                f"{100 * sum(by_mean) / n:.1f}, by summed log-prob (lm-eval) "
+                f"{100 * sum(by_sum) / n:.1f}; verdict flips on {flips} pairs"
             )
-            out["crows_flips"] = {"pairs": n, "flips": flips, "score_mean": 100 * sum(by_mean) / n, "score_sum": 100 * sum(by_sum) / n}
+            out["crows_flips"] = {
+                "pairs": n,
+                "flips": flips,
+                "score_mean": 100 * sum(by_mean) / n,
+                "score_sum": 100 * sum(by_sum) / n,
+            }
     return out
 
 
@@ -199,7 +211,8 @@ PAPER_FRACTIONS = {
     "seat": 1.0,  # fixed size
     "calibration": 0.01,  # items over the three datasets: 33
     "next_token": 0.03,  # windows of 1,024 tokens: 3
-    "diversity": 0.0625,  # (prompt, temperature) cells: 6 of 96 (3 creative + 3 factual prompts at T 1.5)
+    # (prompt, temperature) cells: 6 of 96 (3 creative + 3 factual prompts at T 1.5)
+    "diversity": 0.0625,
 }
 
 
@@ -235,7 +248,9 @@ def paper_fraction(args) -> int:  # noqa: ANN001
     seed, batch, fmt = int(params["seed"]), int(params["batch_size"]), params["request_format"]
     frac = {k: (args.fraction if args.fraction else v) for k, v in PAPER_FRACTIONS.items()}
     bbq_frame, _ = bbq.load_bbq_frame(params["bias"]["bbq"])
-    cal_sizes = {n: len(multiple_choice.load_multiple_choice(n)) for n in params["calibration"]["datasets"]}
+    cal_sizes = {
+        n: len(multiple_choice.load_multiple_choice(n)) for n in params["calibration"]["datasets"]
+    }
     div = params["diversity"]
     n_div_prompts = len(div["creative_prompts"]) + len(div["factual_prompts"])
     paper_units = {
@@ -257,12 +272,24 @@ def paper_fraction(args) -> int:  # noqa: ANN001
     scorer = build_scorer(scorer_cfg.pop("name"), **scorer_cfg)
     scorer.score(["warm up"])
     rows = []
-    print(f"{'side':<10}{'part':<13}{'units':>7}{'of paper':>9}{'seconds':>9}{'extrapolated s':>16}{'peak RSS MB':>12}")
+    print(
+        f"{'side':<10}{'part':<13}{'units':>7}{'of paper':>9}{'seconds':>9}"
+        f"{'extrapolated s':>16}{'peak RSS MB':>12}"
+    )
     for side in args.sides:
         t = time.perf_counter()
         lm = load_language_model(gen[side]["model"])
         load_s = time.perf_counter() - t
-        rows.append({"side": side, "part": "load model", "units": 1, "paper_units": 1, "seconds": load_s, "extrapolated_s": load_s})
+        rows.append(
+            {
+                "side": side,
+                "part": "load model",
+                "units": 1,
+                "paper_units": 1,
+                "seconds": load_s,
+                "extrapolated_s": load_s,
+            }
+        )
         p = copy.deepcopy(params)
         # diversity cells: the highest temperature (longest, most varied samples) first, then more
         n_cells = n_of("diversity")
@@ -274,28 +301,119 @@ def paper_fraction(args) -> int:  # noqa: ANN001
         b = p["bias"]
         only = {k: {**b[k], "enabled": False} for k in ("crows_pairs", "stereoset", "bbq", "seat")}
         jobs = {
-            "toxicity": (lambda: P.run_toxicity(lm, {**p["toxicity"], "n_prompts": n_of("toxicity")}, seed=seed, scorer=scorer), n_of("toxicity")),
-            "text": (lambda: P.run_text(lm, {**p["text"], "n_prompts": n_of("text")}, seed=seed), n_of("text")),
-            "crows_pairs": (lambda: P.run_bias(lm, {**only, "crows_pairs": {**b["crows_pairs"], "n_items": n_of("crows_pairs")}}, seed=seed, batch_size=batch, request_format=fmt), n_of("crows_pairs")),
-            "stereoset": (lambda: P.run_bias(lm, {**only, "stereoset": {**b["stereoset"], "n_items": n_of("stereoset")}}, seed=seed, batch_size=batch, request_format=fmt), n_of("stereoset")),
-            "bbq": (lambda: P.run_bias(lm, {**only, "bbq": {**b["bbq"], "n_items": n_of("bbq")}}, seed=seed, batch_size=batch, request_format=fmt), n_of("bbq")),
-            "seat": (lambda: P.run_bias(lm, {**only, "seat": {**b["seat"], "enabled": True}}, seed=seed, batch_size=batch, request_format=fmt), 1),
-            "calibration": (lambda: P.run_calibration(lm, {**p["calibration"], "n_items": per_ds}, seed=seed, batch_size=batch, request_format=fmt), sum(min(per_ds, v) for v in cal_sizes.values())),
-            "next_token": (lambda: P.run_next_token(lm, {**p["next_token"], "n_windows": n_of("next_token")}, request_format=fmt), n_of("next_token")),
-            "diversity": (lambda: P.run_diversity(lm, {**div, "temperatures": temps, "n_prompts": per_set}, seed=seed), 2 * per_set * len(temps)),
+            "toxicity": (
+                lambda: P.run_toxicity(
+                    lm, {**p["toxicity"], "n_prompts": n_of("toxicity")}, seed=seed, scorer=scorer
+                ),
+                n_of("toxicity"),
+            ),
+            "text": (
+                lambda: P.run_text(lm, {**p["text"], "n_prompts": n_of("text")}, seed=seed),
+                n_of("text"),
+            ),
+            "crows_pairs": (
+                lambda: P.run_bias(
+                    lm,
+                    {**only, "crows_pairs": {**b["crows_pairs"], "n_items": n_of("crows_pairs")}},
+                    seed=seed,
+                    batch_size=batch,
+                    request_format=fmt,
+                ),
+                n_of("crows_pairs"),
+            ),
+            "stereoset": (
+                lambda: P.run_bias(
+                    lm,
+                    {**only, "stereoset": {**b["stereoset"], "n_items": n_of("stereoset")}},
+                    seed=seed,
+                    batch_size=batch,
+                    request_format=fmt,
+                ),
+                n_of("stereoset"),
+            ),
+            "bbq": (
+                lambda: P.run_bias(
+                    lm,
+                    {**only, "bbq": {**b["bbq"], "n_items": n_of("bbq")}},
+                    seed=seed,
+                    batch_size=batch,
+                    request_format=fmt,
+                ),
+                n_of("bbq"),
+            ),
+            "seat": (
+                lambda: P.run_bias(
+                    lm,
+                    {**only, "seat": {**b["seat"], "enabled": True}},
+                    seed=seed,
+                    batch_size=batch,
+                    request_format=fmt,
+                ),
+                1,
+            ),
+            "calibration": (
+                lambda: P.run_calibration(
+                    lm,
+                    {**p["calibration"], "n_items": per_ds},
+                    seed=seed,
+                    batch_size=batch,
+                    request_format=fmt,
+                ),
+                sum(min(per_ds, v) for v in cal_sizes.values()),
+            ),
+            "next_token": (
+                lambda: P.run_next_token(
+                    lm, {**p["next_token"], "n_windows": n_of("next_token")}, request_format=fmt
+                ),
+                n_of("next_token"),
+            ),
+            "diversity": (
+                lambda: P.run_diversity(
+                    lm, {**div, "temperatures": temps, "n_prompts": per_set}, seed=seed
+                ),
+                2 * per_set * len(temps),
+            ),
         }
         for part, (fn, units) in jobs.items():
             t = time.perf_counter()
             fn()
             sec = time.perf_counter() - t
             ext = sec * paper_units[part] / units
-            rows.append({"side": side, "part": part, "units": units, "paper_units": paper_units[part], "seconds": sec, "extrapolated_s": ext, "peak_rss_mb": peak_rss_mb()})
-            print(f"{side:<10}{part:<13}{units:>7}{paper_units[part]:>9}{sec:>9.1f}{ext:>16.0f}{peak_rss_mb():>12.0f}", flush=True)
+            rows.append(
+                {
+                    "side": side,
+                    "part": part,
+                    "units": units,
+                    "paper_units": paper_units[part],
+                    "seconds": sec,
+                    "extrapolated_s": ext,
+                    "peak_rss_mb": peak_rss_mb(),
+                }
+            )
+            print(
+                f"{side:<10}{part:<13}{units:>7}{paper_units[part]:>9}{sec:>9.1f}{ext:>16.0f}{peak_rss_mb():>12.0f}",
+                flush=True,
+            )
     total = sum(r["extrapolated_s"] for r in rows)
     measured = sum(r["seconds"] for r in rows)
-    print(f"measured {measured:.0f} s; paper-sized profile of both sides extrapolated: {total:.0f} s = {total / 3600:.2f} h; peak RSS {peak_rss_mb():.0f} MB; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"measured {measured:.0f} s; paper-sized profile of both sides "
+        f"extrapolated: {total:.0f} s = {total / 3600:.2f} h; peak RSS "
+        f"{peak_rss_mb():.0f} MB; load average {os.getloadavg()[0]:.1f}"
+    )
     if args.out:
-        Path(args.out).write_text(json.dumps({"fractions": frac, "rows": rows, "extrapolated_total_s": total, "measured_s": measured, "peak_rss_mb": peak_rss_mb()}, indent=1))
+        Path(args.out).write_text(
+            json.dumps(
+                {
+                    "fractions": frac,
+                    "rows": rows,
+                    "extrapolated_total_s": total,
+                    "measured_s": measured,
+                    "peak_rss_mb": peak_rss_mb(),
+                },
+                indent=1,
+            )
+        )
     return 0
 
 
@@ -338,12 +456,14 @@ def main() -> int:
         "profiling"
     ]
     print(
-        f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (1 min); torch threads {torch.get_num_threads()}"
+        f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (1 min); torch "
+        f"threads {torch.get_num_threads()}"
     )
     t0 = time.perf_counter()
     lm = load_language_model({"source": args.model, "name": args.model})
     print(
-        f"model {args.model} loaded in {time.perf_counter() - t0:.1f} s; peak RSS {peak_rss_mb():.0f} MB"
+        f"model {args.model} loaded in {time.perf_counter() - t0:.1f} "
+        f"s; peak RSS {peak_rss_mb():.0f} MB"
     )
 
     if args.only_batching:
@@ -370,7 +490,8 @@ def main() -> int:
     runners = {
         "toxicity": lambda: P.run_toxicity(lm, params["toxicity"], seed=seed, scorer=tox_scorer)[1],
         "text": lambda: P.run_text(lm, params["text"], seed=seed)[1],
-        "bias": lambda: P.run_bias(lm, params["bias"], seed=seed, batch_size=batch)[0],  # spec format
+        # spec format
+        "bias": lambda: P.run_bias(lm, params["bias"], seed=seed, batch_size=batch)[0],
         "calibration": lambda: P.run_calibration(
             lm, params["calibration"], seed=seed, batch_size=batch
         ),
@@ -402,7 +523,8 @@ def main() -> int:
     times["profile table"] = time.perf_counter() - t
     total = sum(times.values())
     print(
-        f"\nFull profile of {args.model}, default sizes (conf/base/parameters_profiling.yml): {total:.1f} s, peak RSS {peak_rss_mb():.0f} MB"
+        f"\nFull profile of {args.model}, default sizes (conf/base/parameters_profiling.yml): "
+        f"{total:.1f} s, peak RSS {peak_rss_mb():.0f} MB"
     )
     print(f"{'part':<15}{'seconds':>9}{'share':>8}")
     for part, s in times.items():

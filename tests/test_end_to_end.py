@@ -1,4 +1,5 @@
-"""End to end on the packaged SmolLM2: `kedro run` of the default pipelines on a temp copy of the project."""
+"""End to end on the packaged SmolLM2: `kedro run` of
+the default pipelines on a temp copy of the project."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ SMALL = {"max_new_tokens": 12, "num_samples": 2, "batch_size": 8}
 def project(tmp_path_factory) -> Path:
     dst = tmp_path_factory.mktemp("project")
     shutil.copy(ROOT / "pyproject.toml", dst / "pyproject.toml")
-    shutil.copytree(ROOT / "conf", dst / "conf", ignore=shutil.ignore_patterns("credentials*", "local"))
+    shutil.copytree(
+        ROOT / "conf", dst / "conf", ignore=shutil.ignore_patterns("credentials*", "local")
+    )
     (dst / "conf" / "local").mkdir()
     (dst / "src").mkdir()  # the package itself is installed (editable) in the venv
     return dst
@@ -57,8 +60,10 @@ def test_default_pair_generates_scores_and_audits(project, capsys):
     run_pipeline(project, None, params)
     console = capsys.readouterr().out
     data = project / "data"
-    gens = {s: pd.read_parquet(data / "03_primary" / "e2e" / f"{s}_generations.parquet")
-            for s in ("reference", "candidate", "replicate")}
+    gens = {
+        s: pd.read_parquet(data / "03_primary" / "e2e" / f"{s}_generations.parquet")
+        for s in ("reference", "candidate", "replicate")
+    }
     for side, df in gens.items():
         assert len(df) == 8 and df["text"].str.len().gt(0).any(), side
         assert (df["n_new_tokens"] <= 12).all()
@@ -90,20 +95,35 @@ def test_default_pair_generates_scores_and_audits(project, capsys):
     divergent = pd.read_parquet(latest_path(report / "report_token_divergence.parquet"))
     assert len(divergent) == 8 and set(divergent["side"]) == {"reference", "candidate"}
     shaded = divergent[divergent["token_log_ratio"].map(len) > 0]
-    assert len(shaded) > 0 and all(len(p) == len(r) for p, r in zip(shaded["token_pieces"], shaded["token_log_ratio"]))
+    assert len(shaded) > 0 and all(
+        len(p) == len(r) for p, r in zip(shaded["token_pieces"], shaded["token_log_ratio"])
+    )
     # the tracking store: one run with the parameters, the audit metrics and the report
     runs = tracked_runs(project)
     assert len(runs) == 1
     run = runs.iloc[0]
-    assert run["params.auditing.alpha"] == "0.05" and run["params.reference.model.source"] == "smollm2-135m-instruct"
+    assert (
+        run["params.auditing.alpha"] == "0.05"
+        and run["params.reference.model.source"] == "smollm2-135m-instruct"
+    )
     assert run["tags.mlflow.runName"] == "e2e: generation+scoring+auditing+reporting"
     assert run["tags.llm_behavior.version"] == version
-    assert run["metrics.audit_metrics.pairs_used"] == result.get("pairs_used", result.get("samples_used"))
+    assert run["metrics.audit_metrics.pairs_used"] == result.get(
+        "pairs_used", result.get("samples_used")
+    )
     assert run["metrics.audit_metrics.rejected"] == float(result["rejected"])
     from mlflow.tracking import MlflowClient
 
-    artifacts = [a.path for a in MlflowClient(tracking_uri=tracking_uri(project)).list_artifacts(run["run_id"])]
-    assert artifacts == ["audit_result.json", "audit_score_distributions.png", "audit_wealth.png", "report.html"]
+    artifacts = [
+        a.path
+        for a in MlflowClient(tracking_uri=tracking_uri(project)).list_artifacts(run["run_id"])
+    ]
+    assert artifacts == [
+        "audit_result.json",
+        "audit_score_distributions.png",
+        "audit_wealth.png",
+        "report.html",
+    ]
     # a second run reuses every generation: the cache holds exactly one chunk set per side;
     # with tracking switched off it records no run
     n_chunks = len(list((data / "02_intermediate" / "generation_cache").rglob("*.parquet")))

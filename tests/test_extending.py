@@ -38,7 +38,9 @@ def test_example_scorer_by_name_and_by_import_path():
     by_path = build_scorer("tests.test_extending:ExclamationScorer", per=1000).score(texts)
     assert by_name["exclamation_rate"].iloc[:2].tolist() == pytest.approx([100 * 2 / 5, 0.0])
     assert by_path["exclamation_rate"].iloc[0] == pytest.approx(1000 * 2 / 5)
-    assert np.isnan(by_name["exclamation_rate"].iloc[2]) and by_name["reason"].iloc[2] == "empty text"
+    assert (
+        np.isnan(by_name["exclamation_rate"].iloc[2]) and by_name["reason"].iloc[2] == "empty text"
+    )
 
 
 def test_bad_import_paths_say_what_is_wrong():
@@ -57,7 +59,13 @@ def test_example_scorer_feeds_an_audited_behaviour():
     scores = score_tables(gens, scorers)
     assert set(scores["scorer"]) == {"excl"}
     behaviours = parse_behaviours(
-        {"exclamations": {"scorer": "excl", "metric": "exclamation_rate", "transform": {"kind": "scale", "max": 100}}}
+        {
+            "exclamations": {
+                "scorer": "excl",
+                "metric": "exclamation_rate",
+                "transform": {"kind": "scale", "max": 100},
+            }
+        }
     )
     wide, report = pair_behaviour_scores(scores, behaviours)
     assert wide["exclamations:candidate"].tolist() == pytest.approx([3 / 5, 1 / 4])

@@ -1,4 +1,5 @@
-"""The lock files: in sync with their inputs (digest in the header), every input pinned with hashes."""
+"""The lock files: in sync with their inputs (digest
+in the header), every input pinned with hashes."""
 
 from __future__ import annotations
 
@@ -57,7 +58,9 @@ def test_every_input_is_pinned_within_its_range_with_hashes(lock):
         name = canonicalize_name(req.name)
         assert name in pinned, f"{req.name} (an input of {lock}) is not in the lock"
         version = pinned[name][0]
-        assert req.specifier.contains(version, prereleases=True), f"{name}=={version} outside {req.specifier}"
+        assert req.specifier.contains(version, prereleases=True), (
+            f"{name}=={version} outside {req.specifier}"
+        )
 
 
 def test_torch_is_the_local_cpu_build_and_the_other_branches_dev_deps_are_locked():

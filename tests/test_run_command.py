@@ -18,7 +18,9 @@ def project(tmp_path, monkeypatch) -> Path:
     from kedro.framework.startup import bootstrap_project
 
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("credentials*", "local"))
+    shutil.copytree(
+        ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("credentials*", "local")
+    )
     (tmp_path / "conf" / "local").mkdir()
     shutil.copytree(ROOT / "runs", tmp_path / "runs")
     (tmp_path / "src").mkdir()
@@ -39,7 +41,9 @@ def dry_session(monkeypatch) -> dict:
         seen["params"] = context.params
         seen["pipelines"] = kwargs.get("pipeline_names")
         catalog = context.catalog
-        seen["paths"] = {name: str(catalog[name]._filepath) for name in ("scores", "audit_result", "prompts")}
+        seen["paths"] = {
+            name: str(catalog[name]._filepath) for name in ("scores", "audit_result", "prompts")
+        }
         return {}
 
     monkeypatch.setattr(KedroSession, "run", fake_run)
@@ -53,7 +57,10 @@ def invoke(*args: str):
 
 
 def test_deep_merge_keeps_base_keys_and_lets_override_win():
-    base = {"pair": "null", "candidate": {"seed_offset": 100, "model": {"name": "a", "system_prompt": None}}}
+    base = {
+        "pair": "null",
+        "candidate": {"seed_offset": 100, "model": {"name": "a", "system_prompt": None}},
+    }
     over = {"candidate": {"model": {"name": "b"}}, "tracking": {"enabled": False}}
     merged = deep_merge(base, over)
     assert merged == {

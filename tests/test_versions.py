@@ -1,4 +1,5 @@
-"""Versioned catalog: two runs keep two versions; a later pipeline and the report read the latest."""
+"""Versioned catalog: two runs keep two versions; a
+later pipeline and the report read the latest."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ V0 = "2020-01-01T00.00.00.000Z"
 @pytest.fixture()
 def project(tmp_path, monkeypatch) -> Path:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("credentials*", "local"))
+    shutil.copytree(
+        ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("credentials*", "local")
+    )
     (tmp_path / "conf" / "local").mkdir()
     (tmp_path / "src").mkdir()
     synthetic_scores().to_parquet(version_path(tmp_path / "data/04_feature/ver/scores.parquet", V0))
@@ -27,7 +30,9 @@ def project(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def kedro_run(project: Path, params: dict, pipelines: list[str], load_versions: dict | None = None) -> str:
+def kedro_run(
+    project: Path, params: dict, pipelines: list[str], load_versions: dict | None = None
+) -> str:
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
@@ -46,8 +51,12 @@ def test_two_runs_keep_two_versions_and_both_load(project):
     second = kedro_run(project, {**base, "auditing": {"alpha": 0.01}}, ["auditing"])
     assert first != second
     folder = project / "data/08_reporting/ver/audit_result.json"
-    assert sorted(p.name for p in folder.iterdir()) == sorted([first, second])  # the version is the session id
-    loaded = {v: JSONDataset(filepath=str(folder), version=Version(v, None)).load() for v in (first, second)}
+    # the version is the session id
+    assert sorted(p.name for p in folder.iterdir()) == sorted([first, second])
+    loaded = {
+        v: JSONDataset(filepath=str(folder), version=Version(v, None)).load()
+        for v in (first, second)
+    }
     assert loaded[first]["alpha"] == 0.05 and loaded[second]["alpha"] == 0.01
     # unpinned, the dataset loads the latest; the figures are versioned alike
     assert JSONDataset(filepath=str(folder), version=Version(None, None)).load()["alpha"] == 0.01
@@ -86,7 +95,11 @@ def test_run_version_names_this_runs_version_and_its_inputs(project):
 def test_list_show_and_prune(project, capsys):
     for i in range(1, 4):
         frame = pd.DataFrame({"x": [i]})
-        frame.to_csv(version_path(project / "data/08_reporting/ver/probe_summary.csv", f"2020-01-0{i}T00.00.00.000Z"))
+        frame.to_csv(
+            version_path(
+                project / "data/08_reporting/ver/probe_summary.csv", f"2020-01-0{i}T00.00.00.000Z"
+            )
+        )
     assert main(["list"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("2020-01-03T00.00.00.000Z") and "pair: ver" in out[0]
@@ -100,7 +113,8 @@ def test_list_show_and_prune(project, capsys):
     summary = project / "data/08_reporting/ver/probe_summary.csv"
     assert [p.name for p in summary.iterdir()] == ["2020-01-03T00.00.00.000Z"]
     assert pd.read_csv(latest_path(summary))["x"].tolist() == [3]
-    assert latest_path(project / "data/04_feature/ver/scores.parquet").parent.name == V0  # the only one kept
+    # the only one kept
+    assert latest_path(project / "data/04_feature/ver/scores.parquet").parent.name == V0
     with pytest.raises(ValueError, match="at least 1"):
         prune(find_versioned(project / "data"), keep=0)
     with pytest.raises(FileNotFoundError, match="no file and no saved version"):

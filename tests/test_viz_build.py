@@ -22,12 +22,23 @@ def test_kedro_viz_build_exports_all_pipelines(tmp_path):
     (tmp_path / "src").mkdir()  # the package is installed in the venv
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
     kedro = Path(sys.executable).parent / "kedro"
-    proc = subprocess.run([str(kedro), "viz", "build"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
-                          timeout=600)
+    proc = subprocess.run(
+        [str(kedro), "viz", "build"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     main = json.loads((tmp_path / "build" / "api" / "main").read_text())
     pipelines = {p["id"] for p in main["pipelines"]}
-    expected = {p.name for p in (ROOT / "src" / "llm_behavior" / "pipelines").iterdir() if (p / "pipeline.py").exists()}
+    expected = {
+        p.name
+        for p in (ROOT / "src" / "llm_behavior" / "pipelines").iterdir()
+        if (p / "pipeline.py").exists()
+    }
     assert expected <= pipelines, expected - pipelines
     assert {"generation", "scoring", "__default__"} <= pipelines
     node_names = {n["name"] for n in main["nodes"]}

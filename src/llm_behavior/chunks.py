@@ -43,7 +43,8 @@ class ChunkStore:
         return df.drop_duplicates(self.key_column, keep="first").reset_index(drop=True)
 
     def _read_chunk(self, path: Path) -> pd.DataFrame | None:
-        """One chunk; a corrupt one is set aside (``<name>.corrupt``) with a logged warning, None."""
+        """One chunk; a corrupt one is set aside
+        (``<name>.corrupt``) with a logged warning, None."""
         try:
             frame = pd.read_parquet(path)
             if self.key_column not in frame.columns:
@@ -53,8 +54,12 @@ class ChunkStore:
             aside = path.with_name(path.name + ".corrupt")
             os.replace(path, aside)
             logger.warning(
-                "cache chunk %s is unreadable (%s: %s); set aside as %s, its rows will be generated again",
-                path, type(exc).__name__, exc, aside.name,
+                "cache chunk %s is unreadable (%s: %s); set "
+                "aside as %s, its rows will be generated again",
+                path,
+                type(exc).__name__,
+                exc,
+                aside.name,
             )
             return None
 
@@ -68,7 +73,9 @@ class ChunkStore:
             raise ValueError(f"chunk rows lack the key column {self.key_column!r}")
         folder = self._dir(partition)
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"{pd.Timestamp.now('UTC').strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.parquet"
+        name = (
+            f"{pd.Timestamp.now('UTC').strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.parquet"
+        )
         tmp = folder / f".{name}.tmp"
         with open(tmp, "wb") as handle:
             rows.to_parquet(handle, index=False)

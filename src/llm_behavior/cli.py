@@ -27,7 +27,10 @@ def __getattr__(name: str) -> object:
         return cli
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-SUBCOMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+
+SUBCOMMANDS: dict[
+    str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+] = {}
 
 
 class CliError(Exception):
@@ -65,7 +68,9 @@ def _number_list(values: object, where: str) -> list[float]:
     return out
 
 
-def _read_json(path: Path, names: Sequence[str]) -> tuple[dict[str, list[float] | None], list[str], dict[str, list]]:
+def _read_json(
+    path: Path, names: Sequence[str]
+) -> tuple[dict[str, list[float] | None], list[str], dict[str, list]]:
     text = path.read_text()
     if path.suffix.lower() != ".json":
         data: object = [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -77,8 +82,12 @@ def _read_json(path: Path, names: Sequence[str]) -> tuple[dict[str, list[float] 
         raw = {n: data[n] for n in available}
     elif isinstance(data, list) and data and all(isinstance(r, dict) for r in data):  # records
         available = sorted({k for r in data for k in r})
-        columns = {n: _number_list([r.get(n) for r in data], f"{path}: column {n!r}") if n in available else None
-                   for n in names}
+        columns = {
+            n: _number_list([r.get(n) for r in data], f"{path}: column {n!r}")
+            if n in available
+            else None
+            for n in names
+        }
         raw = {k: [r.get(k) for r in data] for k in available}
     else:
         raise CliError(f"{path}: JSON must be a non-empty list of records or an object of lists")
@@ -105,13 +114,16 @@ def _numeric_column(frame: object, name: str, path: Path) -> np.ndarray:
 
 
 def _long_scores(frame: object, path: Path, args: argparse.Namespace) -> ScoreColumns:
-    """The pipeline's long scores table: one behaviour (--scorer/--metric), sides by name, prompts as groups."""
+    """The pipeline's long scores table: one behaviour
+    (--scorer/--metric), sides by name, prompts as groups."""
     from llm_behavior.audit.tables import Behaviour, pair_behaviour_scores
     from llm_behavior.audit.transforms import ScoreTransform
 
     a, b = args.a or "reference", args.b or "candidate"
     if args.group not in (None, "prompt_id"):
-        raise CliError("a long scores table is grouped by prompt_id (the audit's unit); drop --group")
+        raise CliError(
+            "a long scores table is grouped by prompt_id (the audit's unit); drop --group"
+        )
     pairs = frame[["scorer", "metric"]].drop_duplicates()  # type: ignore[index]
     if args.metric is not None:
         pairs = pairs[pairs["metric"] == args.metric]
@@ -121,8 +133,10 @@ def _long_scores(frame: object, path: Path, args: argparse.Namespace) -> ScoreCo
         what = "no" if pairs.empty else "several"
         # several: the matches to choose from; none: everything the table has
         choices = frame[["scorer", "metric"]].drop_duplicates() if pairs.empty else pairs  # type: ignore[index]
-        raise CliError(f"{path}: {what} (scorer, metric) match --scorer {args.scorer} --metric {args.metric}; "
-                       f"name one of {sorted(map(tuple, choices.to_numpy().tolist()))}")
+        raise CliError(
+            f"{path}: {what} (scorer, metric) match --scorer {args.scorer} --metric {args.metric}; "
+            f"name one of {sorted(map(tuple, choices.to_numpy().tolist()))}"
+        )
     scorer, metric = pairs.iloc[0]["scorer"], pairs.iloc[0]["metric"]
     sides = sorted(frame["side"].unique())  # type: ignore[index]
     for side in (a, b):
@@ -133,11 +147,19 @@ def _long_scores(frame: object, path: Path, args: argparse.Namespace) -> ScoreCo
         subset = subset.assign(reason=None)
     behaviour = Behaviour(str(metric), str(metric), str(scorer), ScoreTransform(clip=args.clip))
     wide, _ = pair_behaviour_scores(subset, [behaviour])
-    return ScoreColumns(wide[f"{metric}:reference"].to_numpy(float), wide[f"{metric}:candidate"].to_numpy(float),
-                        wide["prompt_id"].astype(str).to_numpy(), a, b, f"long scores ({scorer}/{metric})")
+    return ScoreColumns(
+        wide[f"{metric}:reference"].to_numpy(float),
+        wide[f"{metric}:candidate"].to_numpy(float),
+        wide["prompt_id"].astype(str).to_numpy(),
+        a,
+        b,
+        f"long scores ({scorer}/{metric})",
+    )
 
 
-def read_score_columns(path: Path, a: str | None, b: str | None, args: argparse.Namespace | None = None) -> ScoreColumns:  # noqa: PLR0912  (one branch per file format and per input error, each with its message)
+def read_score_columns(  # noqa: PLR0912  (one branch per file format and per input error, each with its message)
+    path: Path, a: str | None, b: str | None, args: argparse.Namespace | None = None
+) -> ScoreColumns:
     """Two score columns (and the group column) from CSV, parquet or JSON (records, an object of
     lists, or JSON lines), or one behaviour of the pipeline's long ``scores.parquet``.
 
@@ -148,7 +170,8 @@ def read_score_columns(path: Path, a: str | None, b: str | None, args: argparse.
     args = args or argparse.Namespace(group=None, scorer=None, metric=None, clip=False)
     if not path.exists():
         raise CliError(f"file not found: {path}")
-    if path.is_dir():  # a versioned catalog entry (data/04_feature/<pair>/scores.parquet/<version>/...)
+    # a versioned catalog entry (data/04_feature/<pair>/scores.parquet/<version>/...)
+    if path.is_dir():
         from llm_behavior.versions import latest_path
 
         try:
@@ -161,10 +184,15 @@ def read_score_columns(path: Path, a: str | None, b: str | None, args: argparse.
     try:
         if suffix in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
             frame = _frame(path)
-            if all(c in frame.columns for c in LONG_COLUMNS) and not (a in frame.columns and b in frame.columns):  # type: ignore[attr-defined]
+            if all(c in frame.columns for c in LONG_COLUMNS) and not (
+                a in frame.columns and b in frame.columns
+            ):  # type: ignore[attr-defined]
                 return _long_scores(frame, path, args)
             if a is None or b is None:
-                raise CliError(f"{path}: name the two score columns with --a and --b; columns: {list(frame.columns)}")  # type: ignore[attr-defined]
+                raise CliError(
+                    f"{path}: name the two score columns with "
+                    f"--a and --b; columns: {list(frame.columns)}"
+                )  # type: ignore[attr-defined]
             available = list(frame.columns)  # type: ignore[attr-defined]
             wanted = [n for n in (a, b, group) if n is not None]
             missing = [n for n in wanted if n not in available]
@@ -176,7 +204,9 @@ def read_score_columns(path: Path, a: str | None, b: str | None, args: argparse.
             if a is None or b is None:
                 raise CliError(f"{path}: name the two score columns with --a and --b")
             columns, available, raw = _read_json(path, (a, b))
-            missing = [n for n in (a, b) if columns[n] is None] + ([group] if group and group not in raw else [])
+            missing = [n for n in (a, b) if columns[n] is None] + (
+                [group] if group and group not in raw else []
+            )
             if missing:
                 raise CliError(f"{path}: column(s) {missing} not found; available: {available}")
             x, y = np.array(columns[a], dtype=float), np.array(columns[b], dtype=float)
@@ -187,7 +217,9 @@ def read_score_columns(path: Path, a: str | None, b: str | None, args: argparse.
                     raise CliError(f"{path}: group {group!r} must be a list of labels")
                 groups = np.array(labels, dtype=object)
         else:
-            raise CliError(f"{path}: unsupported file type {suffix!r} (use .csv, .parquet or .json)")
+            raise CliError(
+                f"{path}: unsupported file type {suffix!r} (use .csv, .parquet or .json)"
+            )
     except CliError:
         raise
     except AuditInputError as err:
@@ -196,7 +228,9 @@ def read_score_columns(path: Path, a: str | None, b: str | None, args: argparse.
         raise CliError(f"{path}: cannot read: {err}") from err
     if groups is not None and len(groups) != len(x):
         raise CliError(f"{path}: group {group!r} has {len(groups)} labels for {len(x)} rows")
-    if groups is not None and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in groups):
+    if groups is not None and any(
+        v is None or (isinstance(v, float) and np.isnan(v)) for v in groups
+    ):
         raise CliError(f"{path}: group {group!r} has missing labels; every row needs its unit")
     return ScoreColumns(x, y, groups, a, b, "columns")
 
@@ -220,7 +254,9 @@ def _unit_float(name: str, low_open: bool, high: float, high_open: bool) -> Call
             value = float(text)
         except ValueError as err:
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from err
-        ok = (value > 0 if low_open else value >= 0) and (value < high if high_open else value <= high)
+        ok = (value > 0 if low_open else value >= 0) and (
+            value < high if high_open else value <= high
+        )
         if not ok or not np.isfinite(value):
             lo, hi = "(" if low_open else "[", ")" if high_open else "]"
             raise argparse.ArgumentTypeError(f"{name} must be in {lo}0, {high:g}{hi}, got {text}")
@@ -232,34 +268,89 @@ def _unit_float(name: str, low_open: bool, high: float, high_open: bool) -> Call
 def _audit_parser(parser: argparse.ArgumentParser) -> None:
     from llm_behavior.audit import DEFAULT_TEST
 
-    parser.add_argument("file", type=Path, help="CSV, parquet or JSON (records or an object of lists) with the scores, "
-                        "or the pipeline's long data/04_feature/<pair>/scores.parquet")
-    parser.add_argument("--a", default=None, help="column of the reference's scores; for a long scores table the "
-                        "reference SIDE (default: reference)")
-    parser.add_argument("--b", default=None, help="column of the candidate's scores; for a long scores table the "
-                        "candidate SIDE (default: candidate)")
-    parser.add_argument("--group", default=None, metavar="COLUMN",
-                        help="rows with one value of COLUMN are one unit (a prompt's samples): one bet per unit "
-                        "(default: every row its own unit; long scores tables: prompt_id)")
-    parser.add_argument("--scorer", default=None, help="long scores table: the scorer (when several report the metric)")
-    parser.add_argument("--metric", default=None, help="long scores table: the metric (when the table has several)")
-    parser.add_argument("--test", default=None, help=f"test name or 'all' (default: {DEFAULT_TEST})")
-    parser.add_argument("--eps", type=_unit_float("--eps", False, 1.0, True), default=0.0,
-                        help="tolerance: H0 is D(P, Q) <= eps, in [0, 1) (default 0)")
-    parser.add_argument("--alpha", type=_unit_float("--alpha", True, 1.0, True), default=0.05,
-                        help="level in (0, 1) (default 0.05)")
-    parser.add_argument("--fold-size", type=_positive("--fold-size", 2), default=None,
-                        help="split into disjoint shuffled folds of N units (default: one sequential run)")
-    parser.add_argument("--max-folds", type=_positive("--max-folds"), default=None,
-                        help="use at most this many folds (default: all)")
-    parser.add_argument("--seed", type=_positive("--seed", 0), default=0,
-                        help="seed of the shuffle of units and of the folds (default 0)")
-    parser.add_argument("--no-shuffle", action="store_true",
-                        help="single run: keep the file order (default: units in a seeded random order)")
-    parser.add_argument("--clip", action="store_true", help="clip scores outside [0, 1] instead of failing")
-    parser.add_argument("--min-pairs", type=_positive("--min-pairs"), default=10,
-                        help="fewest complete pairs accepted (default 10)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output (default text)")
+    parser.add_argument(
+        "file",
+        type=Path,
+        help="CSV, parquet or JSON (records or an object of lists) with the scores, "
+        "or the pipeline's long data/04_feature/<pair>/scores.parquet",
+    )
+    parser.add_argument(
+        "--a",
+        default=None,
+        help="column of the reference's scores; for a long scores table the "
+        "reference SIDE (default: reference)",
+    )
+    parser.add_argument(
+        "--b",
+        default=None,
+        help="column of the candidate's scores; for a long scores table the "
+        "candidate SIDE (default: candidate)",
+    )
+    parser.add_argument(
+        "--group",
+        default=None,
+        metavar="COLUMN",
+        help="rows with one value of COLUMN are one unit (a prompt's samples): one bet per unit "
+        "(default: every row its own unit; long scores tables: prompt_id)",
+    )
+    parser.add_argument(
+        "--scorer",
+        default=None,
+        help="long scores table: the scorer (when several report the metric)",
+    )
+    parser.add_argument(
+        "--metric", default=None, help="long scores table: the metric (when the table has several)"
+    )
+    parser.add_argument(
+        "--test", default=None, help=f"test name or 'all' (default: {DEFAULT_TEST})"
+    )
+    parser.add_argument(
+        "--eps",
+        type=_unit_float("--eps", False, 1.0, True),
+        default=0.0,
+        help="tolerance: H0 is D(P, Q) <= eps, in [0, 1) (default 0)",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=_unit_float("--alpha", True, 1.0, True),
+        default=0.05,
+        help="level in (0, 1) (default 0.05)",
+    )
+    parser.add_argument(
+        "--fold-size",
+        type=_positive("--fold-size", 2),
+        default=None,
+        help="split into disjoint shuffled folds of N units (default: one sequential run)",
+    )
+    parser.add_argument(
+        "--max-folds",
+        type=_positive("--max-folds"),
+        default=None,
+        help="use at most this many folds (default: all)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_positive("--seed", 0),
+        default=0,
+        help="seed of the shuffle of units and of the folds (default 0)",
+    )
+    parser.add_argument(
+        "--no-shuffle",
+        action="store_true",
+        help="single run: keep the file order (default: units in a seeded random order)",
+    )
+    parser.add_argument(
+        "--clip", action="store_true", help="clip scores outside [0, 1] instead of failing"
+    )
+    parser.add_argument(
+        "--min-pairs",
+        type=_positive("--min-pairs"),
+        default=10,
+        help="fewest complete pairs accepted (default 10)",
+    )
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output (default text)"
+    )
 
 
 def _tests_to_run(name: str | None) -> list[str]:
@@ -277,11 +368,16 @@ def _tests_to_run(name: str | None) -> list[str]:
 def _verdict(name: str, row: dict[str, object], alpha: float, eps: float) -> str:
     h0 = f"H0: D <= {eps:g}" if eps else "H0: same score law"
     if row["rejected"]:
-        return (f"{name}: behaviour shifted ({h0} rejected at alpha {alpha:g}) after {row['prompts_to_rejection']} "
-                f"units ({row['pairs_to_rejection']} pairs); max wealth {row['max_wealth']:.3g}, p <= {row['p_value_bound']:.2g}")
-    return (f"{name}: no shift detected ({h0} not rejected at alpha {alpha:g}) in {row['n_prompts']} units "
-            f"({row['n_pairs']} pairs); max wealth {row['max_wealth']:.3g} (rejects at {1 / alpha:g}), "
-            f"p <= {row['p_value_bound']:.2g}")
+        return (
+            f"{name}: behaviour shifted ({h0} rejected at alpha {alpha:g}) after "
+            f"{row['prompts_to_rejection']} units ({row['pairs_to_rejection']} pairs); max wealth "
+            f"{row['max_wealth']:.3g}, p <= {row['p_value_bound']:.2g}"
+        )
+    return (
+        f"{name}: no shift detected ({h0} not rejected at alpha {alpha:g}) in {row['n_prompts']} "
+        f"units ({row['n_pairs']} pairs); max wealth {row['max_wealth']:.3g} (rejects at "
+        f"{1 / alpha:g}), p <= {row['p_value_bound']:.2g}"
+    )
 
 
 def _run_audit(args: argparse.Namespace) -> int:
@@ -298,33 +394,65 @@ def _run_audit(args: argparse.Namespace) -> int:
         check_alpha_eps(args.alpha, args.eps)
         tests = _tests_to_run(args.test)
         cols = read_score_columns(args.file, args.a, args.b, args)
-        pairs = clean_pairs(cols.x, cols.y, clip=args.clip, min_pairs=args.min_pairs, names=(cols.a, cols.b))
+        pairs = clean_pairs(
+            cols.x, cols.y, clip=args.clip, min_pairs=args.min_pairs, names=(cols.a, cols.b)
+        )
         keep = ~(np.isnan(cols.x) | np.isnan(cols.y))
         x, y = np.clip(cols.x[keep], 0.0, 1.0), np.clip(cols.y[keep], 0.0, 1.0)  # validated above
         groups = None if cols.groups is None else cols.groups[keep]
         n_units = group_layout(groups, x.size).n_prompts
         if args.fold_size is not None:
             if args.fold_size > n_units:
-                raise CliError(f"--fold-size {args.fold_size} exceeds the {n_units} units with complete pairs")
+                raise CliError(
+                    f"--fold-size {args.fold_size} exceeds the {n_units} units with complete pairs"
+                )
         if any(t.startswith("neural") for t in tests):
             if groups is not None and n_units != x.size:
-                raise CliError("the neural test needs one sample per unit; drop --group or use another --test")
+                raise CliError(
+                    "the neural test needs one sample per unit; drop --group or use another --test"
+                )
             size = args.fold_size or pairs.n_pairs
             if size < 200:
-                raise CliError(f"the neural test needs at least 200 pairs per run (2 batches of 100), got {size}")
+                raise CliError(
+                    "the neural test needs at least 200 pairs "
+                    f"per run (2 batches of 100), got {size}"
+                )
     except (CliError, AuditInputError) as err:
         print(f"llm-behavior audit: error: {err}", file=sys.stderr)
         return 2
 
-    report: dict[str, object] = {"tests": {}, "source": cols.source, "reference": cols.a, "candidate": cols.b,
-                                 "n_pairs": pairs.n_pairs, "n_prompts": n_units, "n_dropped": pairs.n_dropped,
-                                 "unit": "rows" if groups is None else f"groups of {args.group or 'prompt_id'}"}
+    report: dict[str, object] = {
+        "tests": {},
+        "source": cols.source,
+        "reference": cols.a,
+        "candidate": cols.b,
+        "n_pairs": pairs.n_pairs,
+        "n_prompts": n_units,
+        "n_dropped": pairs.n_dropped,
+        "unit": "rows" if groups is None else f"groups of {args.group or 'prompt_id'}",
+    }
     if args.fold_size is not None:
-        runs = fold_run(x, y, tests, args.fold_size, eps=args.eps, alpha=args.alpha, seed=args.seed,
-                        max_folds=args.max_folds, groups=groups)
+        runs = fold_run(
+            x,
+            y,
+            tests,
+            args.fold_size,
+            eps=args.eps,
+            alpha=args.alpha,
+            seed=args.seed,
+            max_folds=args.max_folds,
+            groups=groups,
+        )
         report["tests"] = runs["tests"]
-        report.update({"fold_size": args.fold_size, "fold_unit": "units", "n_unused_pairs": runs["n_unused_pairs"],
-                       "seed": args.seed, "shuffled": True})
+        report.update(
+            {
+                "fold_size": args.fold_size,
+                "fold_unit": "units",
+                "n_unused_pairs": runs["n_unused_pairs"],
+                "seed": args.seed,
+                "shuffled": True,
+            }
+        )
     else:
         if args.no_shuffle:
             order = group_layout(groups, x.size).order
@@ -332,19 +460,34 @@ def _run_audit(args: argparse.Namespace) -> int:
             order = group_layout(groups, x.size).permuted(args.seed).order
         x_run, y_run = x[order], y[order]
         g_run = None if groups is None else groups[order]
-        report.update({"seed": None if args.no_shuffle else args.seed, "shuffled": not args.no_shuffle})
+        report.update(
+            {"seed": None if args.no_shuffle else args.seed, "shuffled": not args.no_shuffle}
+        )
         for name in tests:
-            out = audit_behaviours({"score": (x_run, y_run)}, name, args.eps, args.alpha, args.min_pairs, groups=g_run)
+            out = audit_behaviours(
+                {"score": (x_run, y_run)}, name, args.eps, args.alpha, args.min_pairs, groups=g_run
+            )
             b = out["behaviours"]["score"]
             report["mean_shift"], report["mean_shift_ci"] = b["mean_shift"], b["mean_shift_ci"]
             report["tests"][name] = {  # type: ignore[index]
-                "rejected": b["rejected"], "prompts_to_rejection": b["prompts_to_rejection"],
-                "pairs_to_rejection": b["pairs_to_rejection"], "samples_to_rejection": b["pairs_to_rejection"],
-                "n_prompts": b["n_prompts"], "n_pairs": b["n_pairs"], "final_wealth": b["final_wealth"],
-                "max_wealth": b["max_wealth"], "p_value_bound": b["p_value_bound"],
+                "rejected": b["rejected"],
+                "prompts_to_rejection": b["prompts_to_rejection"],
+                "pairs_to_rejection": b["pairs_to_rejection"],
+                "samples_to_rejection": b["pairs_to_rejection"],
+                "n_prompts": b["n_prompts"],
+                "n_pairs": b["n_pairs"],
+                "final_wealth": b["final_wealth"],
+                "max_wealth": b["max_wealth"],
+                "p_value_bound": b["p_value_bound"],
             }
-    report.update({"eps": args.eps, "alpha": args.alpha, "n_clipped": pairs.n_clipped,
-                   "sign": "mean_shift = mean(candidate --b) - mean(reference --a)"})
+    report.update(
+        {
+            "eps": args.eps,
+            "alpha": args.alpha,
+            "n_clipped": pairs.n_clipped,
+            "sign": "mean_shift = mean(candidate --b) - mean(reference --a)",
+        }
+    )
     if args.format == "json":
         print(json.dumps(report, allow_nan=False))
     else:
@@ -354,29 +497,47 @@ def _run_audit(args: argparse.Namespace) -> int:
 
 def _print_report(report: dict[str, object], args: argparse.Namespace) -> None:
     unit = "units" if report["unit"] != "rows" else "pairs"
-    print(f"{report['n_pairs']} pairs in {report['n_prompts']} {unit if unit == 'units' else 'units (one pair each)'} "
-          f"from {report['source']} ({report['n_dropped']} dropped with NaN, {report['n_clipped']} scores clipped); "
-          f"alpha={args.alpha} eps={args.eps}; {report['candidate']} vs {report['reference']}")
+    print(
+        f"{report['n_pairs']} pairs in {report['n_prompts']} "
+        f"{unit if unit == 'units' else 'units (one pair each)'} from {report['source']} "
+        f"({report['n_dropped']} dropped with NaN, {report['n_clipped']} scores clipped); "
+        f"alpha={args.alpha} eps={args.eps}; {report['candidate']} vs {report['reference']}"
+    )
     if args.fold_size:
         print(f"disjoint folds of {args.fold_size} units, units shuffled with seed {args.seed}")
-        print(f"{'test':<16} {'folds':>5} {'rejection rate':>15} {'median units to rej.':>21} "
-              f"{'median pairs to rej.':>21} {'mean final log wealth':>22}")
+        print(
+            f"{'test':<16} {'folds':>5} {'rejection rate':>15} {'median units to rej.':>21} "
+            f"{'median pairs to rej.':>21} {'mean final log wealth':>22}"
+        )
         for name, row in report["tests"].items():  # type: ignore[union-attr]
             mu, mp = row["median_prompts_to_rejection"], row["median_pairs_to_rejection"]
-            print(f"{name:<16} {row['folds']:>5} {row['rejection_rate']:>15.3f} {'-' if mu is None else f'{mu:.0f}':>21} "
-                  f"{'-' if mp is None else f'{mp:.0f}':>21} {row['mean_final_log_wealth']:>22.2f}")
+            print(
+                f"{name:<16} {row['folds']:>5} {row['rejection_rate']:>15.3f} "
+                f"{'-' if mu is None else f'{mu:.0f}':>21} "
+                f"{'-' if mp is None else f'{mp:.0f}':>21} {row['mean_final_log_wealth']:>22.2f}"
+            )
     else:
         if report["shuffled"]:
-            print(f"one sequential run; units in a seeded random order (seed {args.seed}; --no-shuffle keeps the file order)")
+            print(
+                f"one sequential run; units in a seeded random order (seed {args.seed}; "
+                "--no-shuffle keeps the file order)"
+            )
         else:
-            print("one sequential run in FILE order (--no-shuffle): valid only if that order was fixed without "
-                  "looking at the scores (e.g. prompts in collection order)")
+            print(
+                "one sequential run in FILE order (--no-shuffle): valid only if that order was "
+                "fixed without looking at the scores (e.g. prompts in collection order)"
+            )
         low, high = report["mean_shift_ci"]  # type: ignore[misc]
-        print(f"mean shift (candidate - reference) {report['mean_shift']:+.4g} "
-              f"(95% CI {low:+.4g} to {high:+.4g}, fixed-sample)")
+        print(
+            f"mean shift (candidate - reference) {report['mean_shift']:+.4g} "
+            f"(95% CI {low:+.4g} to {high:+.4g}, fixed-sample)"
+        )
         for name, row in report["tests"].items():  # type: ignore[union-attr]
             print(_verdict(name, row, args.alpha, args.eps))
-    print(f"reject H0 (D <= eps) when the wealth reaches 1/alpha = {1 / args.alpha:g}; valid at any stopping time")
+    print(
+        "reject H0 (D <= eps) when the wealth reaches 1/alpha "
+        f"= {1 / args.alpha:g}; valid at any stopping time"
+    )
 
 
 SUBCOMMANDS["audit"] = (_audit_parser, _run_audit)
@@ -391,7 +552,9 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(prog="llm-behavior", description="Measure, compare and audit LLM behaviour.")
+    parser = _OneLineParser(
+        prog="llm-behavior", description="Measure, compare and audit LLM behaviour."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     helps = {"audit": "anytime-valid test of a behavioural shift between two score columns"}
     for name, (configure, run) in SUBCOMMANDS.items():

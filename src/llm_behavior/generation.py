@@ -33,7 +33,8 @@ def text_hash(text: str) -> str:
 
 
 def model_key(lm: LanguageModel) -> str:
-    """Hash of what the model computes: spec identity + provenance (versions, revision, dtype...)."""
+    """Hash of what the model computes: spec identity
+    + provenance (versions, revision, dtype...)."""
     return stable_hash({"spec": lm.spec.identity(), "provenance": lm.provenance()})
 
 
@@ -54,8 +55,12 @@ def prompt_keys(
     for pid, text in zip(prompts["prompt_id"], rendered):
         rhash = text_hash(text)
         seed = 0 if settings.greedy else row_seed(settings.seed, pid)
-        gkey = stable_hash({"model": mkey, "rendered_prompt": rhash, "decoding": decoding, "seed": seed})
-        rows.append({"prompt_id": pid, "rendered_prompt_hash": rhash, "seed": seed, "generation_key": gkey})
+        gkey = stable_hash(
+            {"model": mkey, "rendered_prompt": rhash, "decoding": decoding, "seed": seed}
+        )
+        rows.append(
+            {"prompt_id": pid, "rendered_prompt_hash": rhash, "seed": seed, "generation_key": gkey}
+        )
     return pd.DataFrame(rows)
 
 
@@ -68,19 +73,32 @@ def generate_continuations(  # noqa: PLR0917 (mirrors the generate_side node inp
     chunk_prompts: int = 64,
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
-    """Generations for every prompt x sample (GENERATION_COLUMNS), reusing finished rows in ``store``."""
+    """Generations for every prompt x sample
+    (GENERATION_COLUMNS), reusing finished rows in ``store``."""
     settings = settings or lm.spec.generation
     if prompts["prompt_id"].duplicated().any():
         raise ValueError("prompts: duplicate prompt_id values")
     mkey = model_key(lm)
     provenance = json.dumps(lm.provenance(), sort_keys=True, default=str)
-    keys = prompts[["prompt_id", "prompt"]].merge(prompt_keys(lm, prompts, settings, mkey), on="prompt_id")
+    keys = prompts[["prompt_id", "prompt"]].merge(
+        prompt_keys(lm, prompts, settings, mkey), on="prompt_id"
+    )
     done = store.keys(mkey)
     wanted = {f"{g}:{s}" for g in keys["generation_key"] for s in range(settings.num_samples)}
-    todo = keys[[any(f"{g}:{s}" not in done for s in range(settings.num_samples)) for g in keys["generation_key"]]]
-    n_rows = len(todo) * settings.num_samples  # upper bound: a prompt's samples already stored are kept
+    todo = keys[
+        [
+            any(f"{g}:{s}" not in done for s in range(settings.num_samples))
+            for g in keys["generation_key"]
+        ]
+    ]
+    # upper bound: a prompt's samples already stored are kept
+    n_rows = len(todo) * settings.num_samples
     logger.info(
-        "%s: %d of %d prompts to generate (%d reused from the cache)", side, len(todo), len(keys), len(keys) - len(todo)
+        "%s: %d of %d prompts to generate (%d reused from the cache)",
+        side,
+        len(todo),
+        len(keys),
+        len(keys) - len(todo),
     )
     bar = tqdm(total=n_rows, desc=f"generate {side}", unit="gen", disable=n_rows == 0)
     decoding = json.dumps(settings.decoding_identity(), sort_keys=True)
@@ -96,7 +114,8 @@ def generate_continuations(  # noqa: PLR0917 (mirrors the generate_side node inp
         rows = []
         for g in gens:
             src = chunk.iloc[g.prompt_index]
-            if f"{src['generation_key']}:{g.sample}" in done:  # an earlier run's sample: kept as it was
+            # an earlier run's sample: kept as it was
+            if f"{src['generation_key']}:{g.sample}" in done:
                 continue
             rows.append(
                 {
@@ -126,7 +145,9 @@ def generate_continuations(  # noqa: PLR0917 (mirrors the generate_side node inp
     )
     missing = out["text"].isna().sum()
     if missing or len(out) != len(keys) * settings.num_samples:
-        raise RuntimeError(f"{side}: {missing} generations missing after the run (expected {len(wanted)})")
+        raise RuntimeError(
+            f"{side}: {missing} generations missing after the run (expected {len(wanted)})"
+        )
     out["side"] = side
     out["model_name"] = lm.spec.name or lm.spec.source
     out["spec_hash"] = lm.spec.identity_hash()
@@ -142,7 +163,8 @@ def generate_continuations(  # noqa: PLR0917 (mirrors the generate_side node inp
 
 
 def formatting_report(tables: dict[str, pd.DataFrame]) -> dict[str, object]:
-    """Summary per side and flags where the sides' prompt formatting differs (template on one side only)."""
+    """Summary per side and flags where the sides' prompt
+    formatting differs (template on one side only)."""
     sides: dict[str, dict[str, object]] = {}
     for side, df in tables.items():
         sides[side] = {
@@ -161,7 +183,10 @@ def formatting_report(tables: dict[str, pd.DataFrame]) -> dict[str, object]:
         for b in names[i + 1 :]:
             ta, tb = sides[a]["chat_template_hash"], sides[b]["chat_template_hash"]
             if (ta is None) != (tb is None):
-                flags.append(f"prompt formatting differs: chat template applied on {a if ta else b} only ({a} vs {b})")
+                flags.append(
+                    "prompt formatting differs: chat template "
+                    f"applied on {a if ta else b} only ({a} vs {b})"
+                )
             elif ta != tb:
                 flags.append(f"chat templates differ between {a} and {b}")
             if set(tables[a]["prompt_id"]) != set(tables[b]["prompt_id"]):

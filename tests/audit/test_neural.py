@@ -20,8 +20,13 @@ def test_batched_mlp_equals_torch_modules() -> None:
     v = torch.rand(3, 7)
     for s in range(3):
         ref = torch.nn.Sequential(
-            torch.nn.Linear(1, 32), torch.nn.LayerNorm(32), torch.nn.ReLU(),
-            torch.nn.Linear(32, 32), torch.nn.LayerNorm(32), torch.nn.ReLU(), torch.nn.Linear(32, 1),
+            torch.nn.Linear(1, 32),
+            torch.nn.LayerNorm(32),
+            torch.nn.ReLU(),
+            torch.nn.Linear(32, 32),
+            torch.nn.LayerNorm(32),
+            torch.nn.ReLU(),
+            torch.nn.Linear(32, 1),
         )
         with torch.no_grad():
             ref[0].weight.copy_(net.w1[s].T)
@@ -48,8 +53,14 @@ def test_batched_training_is_independent_per_sequence() -> None:
     for net in (both, alone):
         s = net.w1.shape[0]
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-        _fit(net, opt, (data[:s, 0], data[:s, 1]), (data[:s, 2, :50], data[:s, 3, :50]), config=QUICK,
-             generator=torch.Generator().manual_seed(3))
+        _fit(
+            net,
+            opt,
+            (data[:s, 0], data[:s, 1]),
+            (data[:s, 2, :50], data[:s, 3, :50]),
+            config=QUICK,
+            generator=torch.Generator().manual_seed(3),
+        )
     for key, value in alone.state_dict().items():
         torch.testing.assert_close(both.state_dict()[key][:1], value, rtol=1e-5, atol=1e-6)
 
@@ -73,7 +84,9 @@ def test_eps_factor_and_batch_monitor() -> None:
     base = neural_test(x, y, eps=0.0, config=QUICK)
     tol = neural_test(x, y, eps=0.01, config=QUICK)
     betting_pairs = np.clip(np.arange(1, 301) - 100, 0, None)
-    np.testing.assert_allclose(tol.log_wealth_per_pair, base.log_wealth_per_pair - 0.01 * betting_pairs, atol=1e-9)
+    np.testing.assert_allclose(
+        tol.log_wealth_per_pair, base.log_wealth_per_pair - 0.01 * betting_pairs, atol=1e-9
+    )
     held = base.log_wealth("batch")[0]
     assert np.all(held[:199] == 0) and held[199] == base.log_wealth_per_pair[0, 199]
     assert np.all(held[200:299] == held[199]) and held[299] == base.log_wealth_per_pair[0, 299]

@@ -48,20 +48,27 @@ def _rate(x: np.ndarray, y: np.ndarray, test: str, eps: float, sizes: np.ndarray
     return float(run_test(x, y, test, eps=eps, alpha=ALPHA, sizes=sizes).rejected.mean())
 
 
-def test_row_level_test_is_invalid_on_the_dependent_null(equal_marginals: tuple[np.ndarray, np.ndarray]) -> None:
-    """The failure the prompt unit fixes: rows shuffled and bet on one by one reject far too often."""
+def test_row_level_test_is_invalid_on_the_dependent_null(
+    equal_marginals: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """The failure the prompt unit fixes: rows shuffled
+    and bet on one by one reject far too often."""
     x, y = shuffle_within_sequences(*equal_marginals, np.random.default_rng(2))
     rates = {t: _rate(x, y, t, 0.0, None) for t in ("mean", "combined")}
     assert rates["mean"] > ALPHA + MARGIN and rates["combined"] > ALPHA + MARGIN, rates
 
 
 @pytest.mark.parametrize("test", FAST_TESTS)
-def test_prompt_level_test_is_valid_with_equal_marginals(test: str, equal_marginals: tuple[np.ndarray, np.ndarray]) -> None:
+def test_prompt_level_test_is_valid_with_equal_marginals(
+    test: str, equal_marginals: tuple[np.ndarray, np.ndarray]
+) -> None:
     assert _rate(*equal_marginals, test, 0.0, np.full(N_PROMPTS, K)) <= ALPHA + MARGIN
 
 
 @pytest.mark.parametrize("test", ["mean", "combined", "ratio", "threshold"])
-def test_prompt_level_test_is_valid_at_distance_exactly_eps(test: str, at_distance_eps: tuple[np.ndarray, np.ndarray]) -> None:
+def test_prompt_level_test_is_valid_at_distance_exactly_eps(
+    test: str, at_distance_eps: tuple[np.ndarray, np.ndarray]
+) -> None:
     assert _rate(*at_distance_eps, test, 0.05, np.full(N_PROMPTS, K)) <= ALPHA + MARGIN
 
 
@@ -72,7 +79,10 @@ def test_prompt_level_test_is_valid_when_k_differs_between_prompts(test: str) ->
     x, y = prompt_effect_pairs((N_SEQ, 80, 4), rng)
     sizes = rng.integers(1, 5, 80)
     keep = (np.arange(4)[None, :] < sizes[:, None]).ravel()
-    assert _rate(x.reshape(N_SEQ, -1)[:, keep], y.reshape(N_SEQ, -1)[:, keep], test, 0.0, sizes) <= ALPHA + MARGIN
+    assert (
+        _rate(x.reshape(N_SEQ, -1)[:, keep], y.reshape(N_SEQ, -1)[:, keep], test, 0.0, sizes)
+        <= ALPHA + MARGIN
+    )
 
 
 def test_prompt_level_wealth_bets_once_per_prompt_on_the_mean_payoff() -> None:
@@ -82,7 +92,9 @@ def test_prompt_level_wealth_bets_once_per_prompt_on_the_mean_payoff() -> None:
     rng = np.random.default_rng(4)
     sizes = np.array([2, 1, 3, 2, 2])
     x, y = rng.random(10), rng.random(10)
-    prompt_z = np.array([np.mean(x[a:b] - y[a:b]) for a, b in [(0, 2), (2, 3), (3, 6), (6, 8), (8, 10)]])
+    prompt_z = np.array(
+        [np.mean(x[a:b] - y[a:b]) for a, b in [(0, 2), (2, 3), (3, 6), (6, 8), (8, 10)]]
+    )
     result = run_test(x, y, "mean", eps=0.01, sizes=sizes)
     np.testing.assert_allclose(result.log_wealth[0], agrapa_log_wealth(prompt_z[None], eps=0.01)[0])
     with pytest.raises(ValueError, match="sum to"):
@@ -101,6 +113,6 @@ def test_witness_is_fitted_on_earlier_prompts_only() -> None:
     for prompt in (10, 25):  # a refit prompt, and one after it
         start = prompt * 5
         x2 = x.copy()
-        x2[start + 1: start + 5] = 1.0 - x2[start + 1: start + 5]
+        x2[start + 1 : start + 5] = 1.0 - x2[start + 1 : start + 5]
         changed = rank_witness_increments(x2, y, w, sizes=sizes)
         np.testing.assert_allclose(changed[0, : start + 1], base[0, : start + 1])

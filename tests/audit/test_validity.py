@@ -73,7 +73,8 @@ def test_null_at_distance_eps_bernoulli(test: str) -> None:
 
 
 def test_eps_is_not_vacuous() -> None:
-    """The same data as the eps-null are rejected often when tested with eps = 0 (the tests have power)."""
+    """The same data as the eps-null are rejected often
+    when tested with eps = 0 (the tests have power)."""
     x, y = bernoulli_pairs_at_distance(0.3, 0.1, (200, 1500), np.random.default_rng(405))
     assert _rate(x, y, "mean", eps=0.0) > 0.5
 
@@ -87,11 +88,15 @@ def test_neural_swap_null() -> None:
     rng = np.random.default_rng(505)
     shape = ToxicityShape()
     x, y = swap_randomly(*paired_scores(shape, shape.with_mean_shift(0.05), (N_SEQ, 300), rng), rng)
-    result = run_test(x, y, "neural_per_pair", alpha=ALPHA, config=QUICK_NEURAL)  # per-pair monitoring: the strictest reading
+    # per-pair monitoring: the strictest reading
+    result = run_test(x, y, "neural_per_pair", alpha=ALPHA, config=QUICK_NEURAL)
     assert result.rejected.mean() <= ALPHA + MARGIN
 
 
 def test_neural_null_at_distance_eps() -> None:
     eps = 0.05
     x, y = toxicity_pairs_at_distance(eps, (N_SEQ, 300), np.random.default_rng(606))
-    assert run_test(x, y, "neural_per_pair", eps=eps, alpha=ALPHA, config=QUICK_NEURAL).rejected.mean() <= ALPHA + MARGIN
+    assert (
+        run_test(x, y, "neural_per_pair", eps=eps, alpha=ALPHA, config=QUICK_NEURAL).rejected.mean()
+        <= ALPHA + MARGIN
+    )

@@ -23,7 +23,9 @@ def model_tok():
 def test_a_truncated_chunk_is_named_set_aside_and_its_rows_regenerated(tmp_path, model_tok, caplog):
     store = ChunkStore(tmp_path)
     settings = GenerationSettings(max_new_tokens=4, num_samples=2, seed=3, batch_size=4)
-    first = generate_continuations(lm(model_tok), PROMPTS, "reference", store, settings, chunk_prompts=2)
+    first = generate_continuations(
+        lm(model_tok), PROMPTS, "reference", store, settings, chunk_prompts=2
+    )
     chunks = sorted(tmp_path.rglob("*.parquet"))
     assert len(chunks) == 3
     broken = chunks[1]
@@ -32,7 +34,9 @@ def test_a_truncated_chunk_is_named_set_aside_and_its_rows_regenerated(tmp_path,
         pd.read_parquet(broken)
     again = lm(model_tok)
     with caplog.at_level(logging.WARNING, logger="llm_behavior.chunks"):
-        second = generate_continuations(again, PROMPTS, "reference", store, settings, chunk_prompts=2)
+        second = generate_continuations(
+            again, PROMPTS, "reference", store, settings, chunk_prompts=2
+        )
     assert str(broken) in caplog.text and "set aside" in caplog.text
     assert not broken.exists() and broken.with_name(broken.name + ".corrupt").is_file()
     assert again.generated == 2  # the two prompts of the broken chunk, no more
@@ -48,7 +52,9 @@ def test_a_chunk_is_fsynced_before_its_rename(tmp_path, monkeypatch):
     events: list[str] = []
     real_fsync, real_replace = os.fsync, os.replace
     monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
-    monkeypatch.setattr(os, "replace", lambda a, b: (events.append("rename"), real_replace(a, b))[1])
+    monkeypatch.setattr(
+        os, "replace", lambda a, b: (events.append("rename"), real_replace(a, b))[1]
+    )
     path = ChunkStore(tmp_path).append("m", pd.DataFrame({"row_key": ["a"], "x": [1]}))
     assert events == ["fsync", "rename", "fsync"]  # the file's bytes, the rename, then the folder
     assert pd.read_parquet(path)["row_key"].tolist() == ["a"]
@@ -72,8 +78,11 @@ def test_raising_num_samples_keeps_the_samples_already_generated(tmp_path, model
     # each stored row is written once: the second run appended only samples 2 and 3
     second_chunk = sorted(tmp_path.rglob("*.parquet"))[-1]
     assert sorted(pd.read_parquet(second_chunk)["sample"].unique()) == [2, 3]
-    # the new samples are those a fresh 4-sample run draws (a sample's key and seed ignore the count)
-    fresh = generate_continuations(lm(model_tok), PROMPTS, "reference", ChunkStore(tmp_path / "f"), four, chunk_prompts=5)
+    # the new samples are those a fresh 4-sample run draws (a sample's key and seed ignore the
+    # count)
+    fresh = generate_continuations(
+        lm(model_tok), PROMPTS, "reference", ChunkStore(tmp_path / "f"), four, chunk_prompts=5
+    )
     pd.testing.assert_frame_equal(fresh[cols], b[cols])
     # lowering it again needs no generation at all
     back = lm(model_tok)

@@ -1,4 +1,5 @@
-"""Generation with provenance keys: cache reuse, resume after interruption, regeneration on change."""
+"""Generation with provenance keys: cache reuse,
+resume after interruption, regeneration on change."""
 
 import pandas as pd
 import pytest
@@ -10,8 +11,12 @@ from llm_behavior.models.hf import TransformersLM
 from llm_behavior.models.spec import GenerationSettings, ModelSpec
 from llm_behavior.schemas import GENERATION_COLUMNS
 
-PROMPTS = pd.DataFrame({"prompt_id": [f"p{i}" for i in range(5)],
-                        "prompt": ["the quick", "you are", "a test", "the weather", "nobody likes"]})
+PROMPTS = pd.DataFrame(
+    {
+        "prompt_id": [f"p{i}" for i in range(5)],
+        "prompt": ["the quick", "you are", "a test", "the weather", "nobody likes"],
+    }
+)
 SETTINGS = GenerationSettings(max_new_tokens=5, num_samples=2, seed=3, batch_size=4)
 
 
@@ -61,29 +66,51 @@ def test_resume_after_interruption_loses_nothing_and_duplicates_nothing(tmp_path
     assert partial == 8  # two whole chunks of 2 prompts x 2 samples were kept
     resumed = lm(model_tok)
     out = generate_continuations(resumed, PROMPTS, "reference", store, SETTINGS, chunk_prompts=2)
-    assert resumed.generated == 1 and len(out) == 10 and not out.duplicated(["prompt_id", "sample"]).any()
-    fresh = generate_continuations(lm(model_tok), PROMPTS, "reference", ChunkStore(tmp_path / "fresh"), SETTINGS)
-    assert list(out["text"]) == list(fresh["text"])  # same seed -> same text, however it was chunked
+    assert (
+        resumed.generated == 1
+        and len(out) == 10
+        and not out.duplicated(["prompt_id", "sample"]).any()
+    )
+    fresh = generate_continuations(
+        lm(model_tok), PROMPTS, "reference", ChunkStore(tmp_path / "fresh"), SETTINGS
+    )
+    # same seed -> same text, however it was chunked
+    assert list(out["text"]) == list(fresh["text"])
 
 
 def test_changing_decoding_or_prompt_format_regenerates(tmp_path, model_tok):
     store = ChunkStore(tmp_path)
     generate_continuations(lm(model_tok), PROMPTS, "reference", store, SETTINGS)
     other_seed = lm(model_tok)
-    generate_continuations(other_seed, PROMPTS, "reference", store, GenerationSettings(**{**SETTINGS.__dict__, "seed": 4}))
+    generate_continuations(
+        other_seed,
+        PROMPTS,
+        "reference",
+        store,
+        GenerationSettings(**{**SETTINGS.__dict__, "seed": 4}),
+    )
     assert other_seed.generated == 5
     other_system = lm(model_tok, spec={"system_prompt": "Be rude."})
     generate_continuations(other_system, PROMPTS, "candidate", store, SETTINGS)
     assert other_system.generated == 5
     bigger_batch = lm(model_tok)
-    generate_continuations(bigger_batch, PROMPTS, "reference", store, GenerationSettings(**{**SETTINGS.__dict__, "batch_size": 16}))
-    assert bigger_batch.generated == 0  # batch size does not change the text, so it is not in the key
+    generate_continuations(
+        bigger_batch,
+        PROMPTS,
+        "reference",
+        store,
+        GenerationSettings(**{**SETTINGS.__dict__, "batch_size": 16}),
+    )
+    # batch size does not change the text, so it is not in the key
+    assert bigger_batch.generated == 0
 
 
 def test_formatting_report_flags_template_on_one_side_only(tmp_path, model_tok):
     store = ChunkStore(tmp_path)
     chat = generate_continuations(lm(model_tok), PROMPTS, "reference", store, SETTINGS)
-    plain = generate_continuations(lm(model_tok, spec={"use_chat_template": False}), PROMPTS, "candidate", store, SETTINGS)
+    plain = generate_continuations(
+        lm(model_tok, spec={"use_chat_template": False}), PROMPTS, "candidate", store, SETTINGS
+    )
     report = formatting_report({"reference": chat, "candidate": plain})
     assert any("chat template applied on reference only" in f for f in report["flags"])
     assert report["sides"]["reference"]["n_generations"] == 10

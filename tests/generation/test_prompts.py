@@ -42,4 +42,6 @@ def test_bad_prompt_files_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="empty prompt"):
         normalise_prompts(pd.DataFrame({"prompt": ["ok", " "]}), "s", "f.csv")
     with pytest.raises(ValueError, match="duplicate prompt_id"):
-        normalise_prompts(pd.DataFrame({"prompt": ["a", "b"], "prompt_id": ["1", "1"]}), "s", "f.csv")
+        normalise_prompts(
+            pd.DataFrame({"prompt": ["a", "b"], "prompt_id": ["1", "1"]}), "s", "f.csv"
+        )

@@ -29,18 +29,24 @@ def tiny():
 @pytest.fixture(scope="module")
 def remote():
     with FakeOpenAIServer(models=["fake-model"]) as srv:
-        spec = ModelSpec.from_dict({"source": "fake-model", "backend": "openai", "base_url": srv.base_url})
+        spec = ModelSpec.from_dict(
+            {"source": "fake-model", "backend": "openai", "base_url": srv.base_url}
+        )
         yield OpenAICompatibleLM(spec)
 
 
 def message(what: str) -> str:
     """The start of require_transformers' message for the fake server's model."""
-    return re.escape(f"{what} needs the transformers backend") + r".*model 'fake-model' runs on backend 'openai'"
+    return (
+        re.escape(f"{what} needs the transformers backend")
+        + r".*model 'fake-model' runs on backend 'openai'"
+    )
 
 
 def test_which_backends_are_transformers_capable(tiny, remote):
     assert isinstance(tiny, TransformersCapable)
-    assert isinstance(FormattedLM(tiny, "spec"), TransformersCapable)  # the wrapper passes it through
+    # the wrapper passes it through
+    assert isinstance(FormattedLM(tiny, "spec"), TransformersCapable)
     assert require_transformers(tiny, "x") is tiny
     assert not isinstance(remote, TransformersCapable)
     assert not isinstance(FormattedLM(remote, "spec"), TransformersCapable)
@@ -48,9 +54,13 @@ def test_which_backends_are_transformers_capable(tiny, remote):
 
 def test_contrastive_decoding_on_another_backend_is_a_capability_error(tiny, remote):
     settings = ContrastiveSettings(max_new_tokens=2)
-    with pytest.raises(CapabilityError, match=message("Contrastive decoding and per-token KL (comparison model)")):
+    with pytest.raises(
+        CapabilityError, match=message("Contrastive decoding and per-token KL (comparison model)")
+    ):
         contrastive_generate(tiny, remote, ["hi"], settings)
-    with pytest.raises(CapabilityError, match=message("Contrastive decoding and per-token KL (starting model)")):
+    with pytest.raises(
+        CapabilityError, match=message("Contrastive decoding and per-token KL (starting model)")
+    ):
         contrastive_generate(remote, tiny, ["hi"], settings)
 
 
@@ -63,7 +73,9 @@ def test_probing_extraction_on_another_backend_is_a_capability_error(remote, tmp
 
 
 def test_next_token_statistics_and_token_ratios_on_another_backend(tiny, remote):
-    with pytest.raises(CapabilityError, match=message("Next-token statistics (full next-token distributions)")):
+    with pytest.raises(
+        CapabilityError, match=message("Next-token statistics (full next-token distributions)")
+    ):
         next_token_statistics(FormattedLM(remote, "spec"), ["some text"], window=4, n_windows=1)
     texts = pd.DataFrame({"prompt": ["hi"], "text": ["there"]})
     with pytest.raises(CapabilityError, match=message("Per-token divergence")):

@@ -30,7 +30,9 @@ def test_greedy_batched_equals_hf_generate_one_at_a_time(tiny):
     tok, model = tiny.tokenizer, tiny.model
     for i, prompt in enumerate(PROMPTS):
         enc = tok(tiny.format_prompt(prompt), add_special_tokens=False, return_tensors="pt")
-        ref = model.generate(**enc, max_new_tokens=10, do_sample=False, pad_token_id=tok.pad_token_id)
+        ref = model.generate(
+            **enc, max_new_tokens=10, do_sample=False, pad_token_id=tok.pad_token_id
+        )
         new = ref[0, enc["input_ids"].shape[1] :].tolist()
         eos = [j for j, t in enumerate(new) if t == tok.eos_token_id]
         new = new[: eos[0]] if eos else new
@@ -39,10 +41,14 @@ def test_greedy_batched_equals_hf_generate_one_at_a_time(tiny):
 
 
 def test_sampling_is_reproducible_and_independent_of_batch_composition(tiny):
-    s = GenerationSettings(max_new_tokens=8, temperature=1.0, top_p=0.9, num_samples=3, seed=7, batch_size=2)
+    s = GenerationSettings(
+        max_new_tokens=8, temperature=1.0, top_p=0.9, num_samples=3, seed=7, batch_size=2
+    )
     seeds = [11, 22, 33]
     a = tiny.generate(PROMPTS, s, seeds=seeds)
-    b = tiny.generate(PROMPTS[::-1], GenerationSettings(**{**s.__dict__, "batch_size": 5}), seeds=seeds[::-1])
+    b = tiny.generate(
+        PROMPTS[::-1], GenerationSettings(**{**s.__dict__, "batch_size": 5}), seeds=seeds[::-1]
+    )
     texts_a = {(PROMPTS[g.prompt_index], g.sample): g.text for g in a}
     texts_b = {(PROMPTS[::-1][g.prompt_index], g.sample): g.text for g in b}
     assert texts_a == texts_b
@@ -60,7 +66,11 @@ def test_filter_logits_top_p_and_top_k_against_hand_example():
 
 def test_loglikelihood_equals_direct_sum_of_token_logprobs(tiny):
     tok, model = tiny.tokenizer, tiny.model
-    requests = [("the quick", " brown fox"), ("you are a", " helpful assistant"), ("", "the weather")]
+    requests = [
+        ("the quick", " brown fox"),
+        ("you are a", " helpful assistant"),
+        ("", "the weather"),
+    ]
     results = tiny.loglikelihood(requests, batch_size=2)
     for (ctx, cont), res in zip(requests, results):
         ctx_ids = tok(ctx, add_special_tokens=False)["input_ids"] or [tok.bos_token_id]
@@ -77,8 +87,9 @@ def test_loglikelihood_equals_direct_sum_of_token_logprobs(tiny):
 
 @pytest.mark.parametrize("batch_size", [1, 3, 16])
 def test_loglikelihood_tokens_and_greedy_equal_direct_forward_for_mixed_lengths(tiny, batch_size):
-    # contexts and continuations of very different lengths share a batch (left padding, logits kept
-    # only at the last max-continuation + 1 positions): every token log-prob must equal the direct value
+    # contexts and continuations of very different lengths share a batch (left padding, logits
+    # kept only at the last max-continuation + 1 positions): every token log-prob must equal the
+    # direct value
     requests = [
         ("the quick brown fox jumps over the lazy dog and", " the weather"),
         ("you", " are a helpful assistant and you answer politely"),
@@ -103,7 +114,9 @@ def test_loglikelihood_tokens_and_greedy_equal_direct_forward_for_mixed_lengths(
     text = tiny.tokenizer.decode(ids)
     ctx_ids, cont_ids = tiny.encode_pair("the quick brown", text[len("the quick brown") :])
     if ctx_ids + cont_ids == ids:  # decode/encode round trip kept the tokens
-        [res] = tiny.loglikelihood([("the quick brown", text[len("the quick brown") :])], batch_size=batch_size)
+        [res] = tiny.loglikelihood(
+            [("the quick brown", text[len("the quick brown") :])], batch_size=batch_size
+        )
         assert res.is_greedy
 
 
@@ -126,7 +139,9 @@ def test_hidden_states_shape_and_mean_pooling(tiny):
     # after it with final_norm=True (transformers' hidden_states[-1])
     # (the tiny random model's residual stream reaches ~1e4, hence the relative tolerance)
     for layer in range(n_layers):
-        np.testing.assert_allclose(hs[1, layer], direct[layer][0].mean(0).numpy(), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(
+            hs[1, layer], direct[layer][0].mean(0).numpy(), rtol=1e-5, atol=1e-4
+        )
         np.testing.assert_array_equal(normed[1, layer], hs[1, layer])
     np.testing.assert_allclose(normed[1, -1], direct[-1][0].mean(0).numpy(), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(hs[1, -1], block_out[0][0].mean(0).numpy(), rtol=1e-5, atol=1e-4)
@@ -138,9 +153,15 @@ def test_chat_template_and_system_prompt_formatting():
     model, tok = make_tiny_llama(seed=0)
     lm = TransformersLM(model, tok, ModelSpec(source="t", system_prompt="Be brief."))
     text = lm.format_prompt("hi")
-    assert text.startswith("<|im_start|>system\nBe brief.<|im_end|>") and text.endswith("<|im_start|>assistant\n")
-    plain = TransformersLM(model, tok, ModelSpec(source="t", use_chat_template=False, prompt_template="Q: {prompt}"))
+    assert text.startswith("<|im_start|>system\nBe brief.<|im_end|>") and text.endswith(
+        "<|im_start|>assistant\n"
+    )
+    plain = TransformersLM(
+        model, tok, ModelSpec(source="t", use_chat_template=False, prompt_template="Q: {prompt}")
+    )
     assert plain.format_prompt("hi") == "Q: hi" and plain.chat_template_hash is None
     model2, tok2 = make_tiny_llama(seed=0, chat_template=False)
     with pytest.raises(ValueError, match="no chat template"):
-        TransformersLM(model2, tok2, ModelSpec(source="t", use_chat_template=True)).format_prompt("x")
+        TransformersLM(model2, tok2, ModelSpec(source="t", use_chat_template=True)).format_prompt(
+            "x"
+        )

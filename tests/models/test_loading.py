@@ -15,7 +15,9 @@ def tiny_folder(tmp_path_factory):
 
 
 def test_unknown_source_names_the_options():
-    with pytest.raises(ModelLoadError, match="Unknown model 'no-such-model'.*smollm2-135m-instruct"):
+    with pytest.raises(
+        ModelLoadError, match="Unknown model 'no-such-model'.*smollm2-135m-instruct"
+    ):
         resolve_source(ModelSpec(source="no-such-model"))
     with pytest.raises(ModelLoadError, match="not a packaged alias"):
         resolve_source(ModelSpec(source="someorg/not-in-cache"))
@@ -38,7 +40,9 @@ def test_quantization_on_unsupported_device_is_a_clear_error():
 
 
 def test_dataset_loads_once_and_shares_the_model(tiny_folder):
-    ds = LanguageModelDataset(spec={"source": str(tiny_folder), "generation": {"max_new_tokens": 4}})
+    ds = LanguageModelDataset(
+        spec={"source": str(tiny_folder), "generation": {"max_new_tokens": 4}}
+    )
     lm1, lm2 = ds.load(), ds.load()
     assert lm1 is lm2
     assert lm1.provenance()["revision"].startswith("files-sha256:")
@@ -70,9 +74,17 @@ def test_bitsandbytes_quantization_on_cpu(tiny_folder, quantization):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = make_tokenizer()
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=1,
-                      num_attention_heads=4, num_key_value_heads=2, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+    )
     torch.manual_seed(0)
     folder = tiny_folder.parent / f"wide-{quantization}"
     if not folder.exists():
@@ -84,6 +96,8 @@ def test_bitsandbytes_quantization_on_cpu(tiny_folder, quantization):
     kinds = {type(m).__name__ for m in lm.model.modules()}
     assert ({"Linear8bitLt"} if quantization == "8bit" else {"Linear4bit"}) & kinds
     assert lm.provenance()["quantization_config"] is not None
-    out = lm.generate(["the quick brown"], lm.spec.generation.__class__(max_new_tokens=3, do_sample=False))
+    out = lm.generate(
+        ["the quick brown"], lm.spec.generation.__class__(max_new_tokens=3, do_sample=False)
+    )
     assert out[0].n_new_tokens >= 1
     assert bnb.__version__

@@ -159,7 +159,7 @@ def test_top_k_goes_in_the_body_when_sampling(server):
     assert "top_k" not in server.posts()[-1]["body"]
 
 
-# ---------------------------------------------------------------------------- retries, timeouts, limits
+# ------------------------------------------------------------------ retries, timeouts, limits
 def test_retries_on_429_and_503(server):
     lm = make_lm(server, max_retries=3)
     server.fail_first = 2

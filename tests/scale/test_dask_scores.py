@@ -35,7 +35,15 @@ def stacked_generations(n_prompts: int = 30, k: int = 2) -> pd.DataFrame:
             for j in range(k):
                 rude = rng.random() < (0.7 if side == "candidate" else 0.1)
                 text = (RUDE if rude else KIND)[int(rng.integers(4))]
-                rows.append({"side": side, "prompt_id": f"p{p:03d}", "sample": j, "prompt": f"prompt {p}", "text": text})
+                rows.append(
+                    {
+                        "side": side,
+                        "prompt_id": f"p{p:03d}",
+                        "sample": j,
+                        "prompt": f"prompt {p}",
+                        "text": text,
+                    }
+                )
     rows[5]["text"] = ""  # an empty text: NaN + reason on both paths
     return pd.DataFrame(rows)
 
@@ -63,8 +71,13 @@ def test_dask_scores_summary_and_selection_equal_pandas():
     ref = summarise_scores(expected)
     assert summary[["side", "scorer", "metric"]].equals(ref[["side", "scorer", "metric"]])
     assert np.allclose(summary[["mean", "std"]], ref[["mean", "std"]])
-    assert summary["n"].tolist() == ref["n"].tolist() and summary["n_missing"].tolist() == ref["n_missing"].tolist()
-    selected = select_behaviour_scores(scores, {"tox": {"scorer": "profanity_check", "metric": "toxicity"}})
+    assert (
+        summary["n"].tolist() == ref["n"].tolist()
+        and summary["n_missing"].tolist() == ref["n_missing"].tolist()
+    )
+    selected = select_behaviour_scores(
+        scores, {"tox": {"scorer": "profanity_check", "metric": "toxicity"}}
+    )
     assert len(selected) == len(expected[expected.metric == "toxicity"])
     with pytest.raises(ValueError, match="no behaviours"):
         select_behaviour_scores(scores, {})
@@ -79,7 +92,9 @@ def test_unknown_scorer_fails_on_the_client():
 @pytest.fixture()
 def project(tmp_path) -> Path:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("credentials*", "local"))
+    shutil.copytree(
+        ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("credentials*", "local")
+    )
     (tmp_path / "conf" / "local").mkdir()
     (tmp_path / "src").mkdir()
     return tmp_path
@@ -92,7 +107,9 @@ def run(project: Path, pipeline: str, params: dict) -> dict:
     bootstrap_project(project)
     with KedroSession.create(project_path=project, runtime_params=params) as session:
         session.run(pipeline_names=[pipeline])
-    return json.loads(latest_path(project / "data" / "08_reporting" / "dist" / "audit_result.json").read_text())
+    return json.loads(
+        latest_path(project / "data" / "08_reporting" / "dist" / "audit_result.json").read_text()
+    )
 
 
 def test_distributed_pipeline_on_a_local_cluster_matches_the_pandas_audit(project):
@@ -105,20 +122,30 @@ def test_distributed_pipeline_on_a_local_cluster_matches_the_pandas_audit(projec
         "pair": "dist",
         "tracking": {"enabled": False},
         "scoring": {"scorers": SCORERS},
-        "auditing": {"min_pairs": 4, "behaviours": {"toxicity": {"scorer": "profanity_check", "required": True}}},
+        "auditing": {
+            "min_pairs": 4,
+            "behaviours": {"toxicity": {"scorer": "profanity_check", "required": True}},
+        },
         "dask": {"scheduler": "local", "n_workers": 2, "processes": False},
     }
     distributed = run(project, "distributed", params)
-    parts = list((project / "data" / "04_feature" / "dist" / "scores_partitioned").glob("*.parquet"))
+    parts = list(
+        (project / "data" / "04_feature" / "dist" / "scores_partitioned").glob("*.parquet")
+    )
     assert len(parts) >= 1
     # the same audit from the pandas scores table
     feature = project / "data" / "04_feature" / "dist"
-    pandas_scores(gens).to_parquet(version_path(feature / "scores.parquet", generate_timestamp()), index=False)
+    pandas_scores(gens).to_parquet(
+        version_path(feature / "scores.parquet", generate_timestamp()), index=False
+    )
     local = run(project, "auditing", params)
     assert distributed["rejected"] and local["rejected"]
     assert distributed["samples_used"] == local["samples_used"]
     assert distributed["final_wealth"] == pytest.approx(local["final_wealth"], rel=1e-9)
     tox = distributed["behaviours"]["toxicity"]
-    assert tox["n_pairs"] == 79 and tox["n_dropped"] == 1  # the empty text: NaN, counted, not hidden
-    summary = pd.read_csv(latest_path(project / "data" / "08_reporting" / "dist" / "score_summary.csv"))
+    # the empty text: NaN, counted, not hidden
+    assert tox["n_pairs"] == 79 and tox["n_dropped"] == 1
+    summary = pd.read_csv(
+        latest_path(project / "data" / "08_reporting" / "dist" / "score_summary.csv")
+    )
     assert set(summary["side"]) == {"reference", "candidate", "replicate"}

@@ -1,4 +1,5 @@
-"""Score cache: hits, dedupe, keys (params, references, fingerprint), nothing recomputed needlessly."""
+"""Score cache: hits, dedupe, keys (params, references,
+fingerprint), nothing recomputed needlessly."""
 
 from __future__ import annotations
 

@@ -194,7 +194,8 @@ def test_stored_training_metrics(small_model):
 
 def test_cached_model_loads_without_training(small_model_dir, small_model, monkeypatch):
     """Loading a prepared model reads its stored files only: every training step is disabled and the
-    loaded model predicts exactly what the fixture's model predicts (no timing: the CPU is shared)."""
+    loaded model predicts exactly what the fixture's
+    model predicts (no timing: the CPU is shared)."""
     from llm_behavior.scoring.local_toxicity import training as model_module
 
     def refuse(*args, **kwargs):

@@ -24,7 +24,10 @@ def test_cache_lock_excludes_concurrent_holders(tmp_path):
         t.join()
     # each holder leaves before the next enters: in/out strictly alternate
     assert len(events) == 6
-    assert all(events[i].endswith("in") and events[i + 1] == events[i].replace("in", "out") for i in range(0, 6, 2))
+    assert all(
+        events[i].endswith("in") and events[i + 1] == events[i].replace("in", "out")
+        for i in range(0, 6, 2)
+    )
 
 
 def test_prepare_returns_an_existing_model_without_taking_the_lock(tmp_path, monkeypatch):

@@ -90,7 +90,8 @@ def keras_ids(text: str, word_index: dict[str, int]) -> list[int]:
 
 
 def keras_forward(ids: list[int], w: dict) -> np.ndarray:
-    """Embedding -> Bidirectional(LSTM, concat) -> GlobalMaxPool1D -> Dense relu -> Dense sigmoid."""
+    """Embedding -> Bidirectional(LSTM, concat) ->
+    GlobalMaxPool1D -> Dense relu -> Dense sigmoid."""
 
     def hard_sigmoid(x):
         return np.clip(0.2 * x + 0.5, 0.0, 1.0)
@@ -155,7 +156,8 @@ def test_port_matches_tensorflow_outputs_in_readme(port):
             0.9883397221565247,
             0.171059250831604,
         ],
-        "I do strongly disagree with the fascist views of this joke that calls itself a political party.": [
+        "I do strongly disagree with the fascist views of "
+        "this joke that calls itself a political party.": [
             0.026190076023340225,
             7.185135473264381e-05,
             0.0009493605466559529,

@@ -66,7 +66,8 @@ def test_readability_by_hand(scorer):
 
 
 def lexicalrichness_words(text: str) -> list[str]:
-    """lexicalrichness's documented tokenisation: lower, drop digits and dashes, punctuation -> space."""
+    """lexicalrichness's documented tokenisation: lower,
+    drop digits and dashes, punctuation -> space."""
     text = re.sub(r"[0-9]+", "", text.lower()).replace("-", "")
     for p in string.punctuation:
         text = text.replace(p, " ")
@@ -74,7 +75,8 @@ def lexicalrichness_words(text: str) -> list[str]:
 
 
 def mtld_direct(words: list[str], threshold: float = 0.72) -> float:
-    """MTLD after McCarthy & Jarvis (2010): mean of forward and backward passes with a partial factor."""
+    """MTLD after McCarthy & Jarvis (2010): mean of
+    forward and backward passes with a partial factor."""
 
     def one_pass(seq: list[str]) -> float:
         factors, types, count = 0.0, set(), 0

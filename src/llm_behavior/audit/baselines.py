@@ -76,11 +76,18 @@ def fixed_sample_pvalues(
 
 
 def fixed_sample_rejection(
-    x: np.ndarray, y: np.ndarray, sizes: Sequence[int], alpha: float = 0.05, tests: Sequence[str] | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    sizes: Sequence[int],
+    alpha: float = 0.05,
+    tests: Sequence[str] | None = None,
 ) -> dict[str, dict[int, float]]:
     """Rejection rate over sequences of each baseline at each fixed sample size."""
     pvals = fixed_sample_pvalues(x, y, sizes, tests)
-    return {name: {int(n): float((p[:, j] < alpha).mean()) for j, n in enumerate(sizes)} for name, p in pvals.items()}
+    return {
+        name: {int(n): float((p[:, j] < alpha).mean()) for j, n in enumerate(sizes)}
+        for name, p in pvals.items()
+    }
 
 
 def peeking_rejection(

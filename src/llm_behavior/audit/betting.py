@@ -14,7 +14,8 @@ the wealth is a nonnegative supermartingale (Ville: P(sup_t W_t >= 1/alpha) <= a
 (average over bets) of such wealths is one too. With eps = 0 this is the usual 1 + lambda Z.
 
 Bettors:
-- ``ons``: online Newton step on -log f (Cutkosky & Orabona 2018), lambda in [-lambda_max, lambda_max].
+- ``ons``: online Newton step on -log f (Cutkosky &
+  Orabona 2018), lambda in [-lambda_max, lambda_max].
 - ``agrapa``: predictable plug-in of the Kelly bet, lambda_t = (|mean Z| - eps)_+ / mean Z^2
   over the past with a prior (Waudby-Smith & Ramdas 2023), fully vectorised.
 - ``mixture``: average of constant-bet wealths over a fixed grid of bets (vectorised).
@@ -91,7 +92,8 @@ def ons_log_wealth(increments: np.ndarray, eps: float = 0.0, lambda_max: float =
 
 
 def sums_before(x: np.ndarray) -> np.ndarray:
-    """Sum over pairs 1..t-1 at every t (axis 1; 0 at the first pair): what a predictable bet may use."""
+    """Sum over pairs 1..t-1 at every t (axis 1; 0 at
+    the first pair): what a predictable bet may use."""
     out = np.zeros_like(x, dtype=float)
     np.cumsum(x[:, :-1], axis=1, out=out[:, 1:])
     return out
@@ -112,8 +114,14 @@ def agrapa_log_wealth(
     prior-regularised means of Z and Z^2 over pairs 1..t-1.
     """
     z = _check_increments(increments, eps)
-    lam = agrapa_bets(z, eps, lambda_max=lambda_max, prior_mean=prior_mean,
-                      prior_second_moment=prior_second_moment, prior_weight=prior_weight)
+    lam = agrapa_bets(
+        z,
+        eps,
+        lambda_max=lambda_max,
+        prior_mean=prior_mean,
+        prior_second_moment=prior_second_moment,
+        prior_weight=prior_weight,
+    )
     return np.cumsum(np.log1p(lam * z - np.abs(lam) * eps), axis=1)
 
 
@@ -126,7 +134,8 @@ def agrapa_bets(
     prior_second_moment: float = 0.25,
     prior_weight: float = 1.0,
 ) -> np.ndarray:
-    """The predictable aGRAPA bets lambda_t (S, n) of ``agrapa_log_wealth`` (from pairs before t only)."""
+    """The predictable aGRAPA bets lambda_t (S, n) of
+    ``agrapa_log_wealth`` (from pairs before t only)."""
     z = _check_increments(increments, eps)
     lam_cap = max_bet(eps, lambda_max)
     n = z.shape[1]
@@ -166,7 +175,9 @@ BETTORS: dict[str, Bettor] = {
 }
 
 
-def bet(increments: np.ndarray, bettor: str = "ons", eps: float = 0.0, **options: float) -> np.ndarray:
+def bet(
+    increments: np.ndarray, bettor: str = "ons", eps: float = 0.0, **options: float
+) -> np.ndarray:
     """Log-wealth (S, n) of the named bettor on ``increments``."""
     if bettor not in BETTORS:
         raise ValueError(f"unknown bettor {bettor!r}; available: {sorted(BETTORS)}")
@@ -184,8 +195,8 @@ def portfolio_log_wealth(
 
     ``increments`` has shape (S, n, K). The bet vector is lambda_t = M_t^-1 m_t from the
     prior-regularised past means m (soft-thresholded by eps) and second-moment matrices M of the
-    increment vectors, scaled down so that ||lambda||_1 <= max bet. Payoff 1 + lambda.Z - ||lambda||_1 eps
-    is >= 0 and has conditional mean <= 1 under H0 since each |E Z_k| <= eps.
+    increment vectors, scaled down so that ||lambda||_1 <= max bet. Payoff 1 + lambda.Z -
+    ||lambda||_1 eps is >= 0 and has conditional mean <= 1 under H0 since each |E Z_k| <= eps.
     """
     z = np.asarray(increments, dtype=float)
     if z.ndim == 2:

@@ -1,12 +1,12 @@
 """Distance estimates, the A/A noise floor, eps calibration and power sweeps over eps.
 
 ``estimate_distance`` is a cross-fitted held-out estimate of D(P, Q): a witness is chosen and
-fitted on one half of the PROMPTS (all samples of a prompt in one half) (mean, density-ratio or best-threshold witness, all of
-oscillation <= 1), its mean difference is measured on the other half, and the two halves swap
-roles. For each fitted witness phi the held-out difference is unbiased for E phi(X) - E phi(Y)
-<= D, so the estimate is (in expectation) a lower bound on D; under P = Q it is centred at 0.
-The A/A noise floor is this estimate between the reference and its replicate (same spec,
-another seed): the distance one would "see" between two identical models at this sample size.
+fitted on one half of the PROMPTS (all samples of a prompt in one half) (mean, density-ratio or
+best-threshold witness, all of oscillation <= 1), its mean difference is measured on the other half,
+and the two halves swap roles. For each fitted witness phi the held-out difference is unbiased for E
+phi(X) - E phi(Y) <= D, so the estimate is (in expectation) a lower bound on D; under P = Q it is
+centred at 0. The A/A noise floor is this estimate between the reference and its replicate (same
+spec, another seed): the distance one would "see" between two identical models at this sample size.
 Standard errors are clustered by prompt (samples of one prompt may be dependent).
 
 ``calibrate_eps`` and ``calibrated_power_sweep`` keep calibration and audit apart: eps and the
@@ -40,7 +40,8 @@ class DistanceEstimate:
     upper: float  # one-sided upper confidence bound at ``level``
     level: float
     witness: str  # witness chosen most often on the fitting halves
-    mean_difference: float  # mean(y) - mean(x) on all pairs: second side (candidate) minus first (reference)
+    # mean(y) - mean(x) on all pairs: second side (candidate) minus first (reference)
+    mean_difference: float
     n_pairs: int
     n_prompts: int
 
@@ -62,7 +63,11 @@ def _witness_values(name: str, fit_x: np.ndarray, fit_y: np.ndarray) -> tuple[ca
 
 
 def estimate_distance(
-    x: np.ndarray, y: np.ndarray, seed: int = 0, level: float = 0.95, groups: np.ndarray | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    seed: int = 0,
+    level: float = 0.95,
+    groups: np.ndarray | None = None,
 ) -> DistanceEstimate:
     """Cross-fitted held-out estimate of D(P, Q) from paired scores in [0, 1] (see module doc).
 
@@ -105,7 +110,11 @@ def estimate_distance(
 
 
 def noise_floor(
-    reference: np.ndarray, replicate: np.ndarray, seed: int = 0, level: float = 0.95, groups: np.ndarray | None = None
+    reference: np.ndarray,
+    replicate: np.ndarray,
+    seed: int = 0,
+    level: float = 0.95,
+    groups: np.ndarray | None = None,
 ) -> DistanceEstimate:
     """The A/A noise floor: distance estimate between a model and itself under another seed."""
     return estimate_distance(reference, replicate, seed=seed, level=level, groups=groups)
@@ -162,7 +171,10 @@ def power_sweep(
 
     The grid must not come from these pairs (use ``calibrated_power_sweep``)."""
     folds = make_folds(x, y, fold_size, seed=seed, max_folds=max_folds, groups=groups)
-    return [{"eps": float(eps), **summarise(run_folds(folds, test, float(eps), alpha))} for eps in eps_grid]
+    return [
+        {"eps": float(eps), **summarise(run_folds(folds, test, float(eps), alpha))}
+        for eps in eps_grid
+    ]
 
 
 def calibrated_power_sweep(
@@ -180,9 +192,20 @@ def calibrated_power_sweep(
 ) -> dict[str, object]:
     """eps calibration on the calibration pairs, then the power sweep over its grid (or the
     given ``eps_grid``) on the audited pairs only: ``{"eps_calibration", "power_sweep"}``."""
-    calib = calibrate_eps(calibration_acceptable, calibration_unacceptable, n_grid=n_grid, seed=seed)
+    calib = calibrate_eps(
+        calibration_acceptable, calibration_unacceptable, n_grid=n_grid, seed=seed
+    )
     grid = list(eps_grid) if eps_grid else calib["eps_grid"]
     x, y, *rest = audited
-    sweep = power_sweep(x, y, grid, test, fold_size, alpha=alpha, seed=seed, max_folds=max_folds,
-                        groups=rest[0] if rest else None)
+    sweep = power_sweep(
+        x,
+        y,
+        grid,
+        test,
+        fold_size,
+        alpha=alpha,
+        seed=seed,
+        max_folds=max_folds,
+        groups=rest[0] if rest else None,
+    )
     return {"eps_calibration": calib, "power_sweep": sweep}

@@ -15,8 +15,11 @@ import numpy as np
 from scipy.special import logsumexp
 
 
-def average_log_wealth(log_wealths: list[np.ndarray] | np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """log( sum_k weights_k W_k ) for K log-wealth arrays of equal shape (uniform weights by default)."""
+def average_log_wealth(
+    log_wealths: list[np.ndarray] | np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """log( sum_k weights_k W_k ) for K log-wealth arrays
+    of equal shape (uniform weights by default)."""
     stack = np.stack([np.asarray(w, dtype=float) for w in log_wealths])
     k = stack.shape[0]
     weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=float)
@@ -28,7 +31,8 @@ def average_log_wealth(log_wealths: list[np.ndarray] | np.ndarray, weights: np.n
 
 
 def weighted_log_wealth(log_wealths: list[np.ndarray] | np.ndarray, eta: float = 1.0) -> np.ndarray:
-    """Combined log-wealth with predictable weights proportional to W_{k,t-1}^eta (see module doc)."""
+    """Combined log-wealth with predictable weights
+    proportional to W_{k,t-1}^eta (see module doc)."""
     stack = np.stack([np.asarray(w, dtype=float) for w in log_wealths])  # (K, S, n)
     if eta <= 0:
         raise ValueError(f"eta must be > 0, got {eta}")

@@ -71,7 +71,9 @@ def make_folds(
     if max_folds is not None:
         n_folds = min(n_folds, max_folds)
     if n_folds < 1:
-        raise ValueError(f"fold size {fold_size} is larger than the {layout.n_prompts} prompts available")
+        raise ValueError(
+            f"fold size {fold_size} is larger than the {layout.n_prompts} prompts available"
+        )
     shuffled = layout.permuted(seed)
     folds = []
     for f in range(n_folds):
@@ -82,7 +84,9 @@ def make_folds(
     return Folds(folds, int(x.size - used), int(layout.n_prompts - n_folds * fold_size))
 
 
-def run_folds(folds: Folds, test: str, eps: float = 0.0, alpha: float = 0.05) -> list[SequentialResult]:
+def run_folds(
+    folds: Folds, test: str, eps: float = 0.0, alpha: float = 0.05
+) -> list[SequentialResult]:
     """The test on every fold: one vectorised run per distinct layout of samples per prompt."""
     if folds.uniform:
         return [run_test(folds.x, folds.y, test, eps=eps, alpha=alpha, sizes=folds.folds[0].sizes)]
@@ -121,12 +125,17 @@ def fold_run(
     if sizes and one_each:
         out["fixed_sample_baselines"] = {
             "anytime_valid": False,
-            "note": "each rate is for one sample size fixed in advance (H0: P = Q); not a sequential test",
+            "note": (
+                "each rate is for one sample size fixed in advance (H0: P = Q); "
+                "not a sequential test"
+            ),
             "rejection_rate_at_n": {
                 name: {str(n): rate for n, rate in rates.items()}
                 for name, rates in fixed_sample_rejection(folds.x, folds.y, sizes, alpha).items()
             },
         }
     elif sizes:
-        out["fixed_sample_baselines"] = {"skipped": "several samples per prompt: the fixed-sample tests assume i.i.d. pairs"}
+        out["fixed_sample_baselines"] = {
+            "skipped": "several samples per prompt: the fixed-sample tests assume i.i.d. pairs"
+        }
     return out

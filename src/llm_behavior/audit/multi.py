@@ -31,8 +31,11 @@ def _first_crossing(log_wealth: np.ndarray, threshold: float) -> int | None:
     return int(hit[0]) + 1 if hit.size else None
 
 
-def mean_shift_ci(x: np.ndarray, y: np.ndarray, sizes: np.ndarray, level: float = 0.95) -> tuple[float, list[float]]:
-    """Mean of y - x over pairs (candidate - reference) and its fixed-sample normal CI, clustered by prompt."""
+def mean_shift_ci(
+    x: np.ndarray, y: np.ndarray, sizes: np.ndarray, level: float = 0.95
+) -> tuple[float, list[float]]:
+    """Mean of y - x over pairs (candidate - reference) and
+    its fixed-sample normal CI, clustered by prompt."""
     d, se = cluster_mean_se(np.asarray(y) - np.asarray(x), sizes)
     half = float(stats.norm.ppf(0.5 + level / 2)) * se
     return d, [d - half, d + half]
@@ -72,10 +75,18 @@ def audit_behaviours(
         x = np.asarray(first, dtype=float)[layout.order]
         y = np.asarray(second, dtype=float)[layout.order]
         complete = ~(np.isnan(x) | np.isnan(y))
-        pairs = clean_pairs(x, y, clip=False, min_pairs=min_pairs, names=(f"{name} (reference)", f"{name} (candidate)"))
+        pairs = clean_pairs(
+            x,
+            y,
+            clip=False,
+            min_pairs=min_pairs,
+            names=(f"{name} (reference)", f"{name} (candidate)"),
+        )
         per_prompt = np.bincount(prompt_of_row[complete], minlength=layout.n_prompts)
         sizes = per_prompt[per_prompt > 0]
-        own = run_test(pairs.x, pairs.y, test, eps=eps_of[name], alpha=alpha, sizes=sizes).log_wealth[0]
+        own = run_test(
+            pairs.x, pairs.y, test, eps=eps_of[name], alpha=alpha, sizes=sizes
+        ).log_wealth[0]
         seen = np.cumsum(per_prompt > 0)  # own prompts among the first t
         on_prompts = np.where(seen > 0, own[np.maximum(seen - 1, 0)], 0.0)
         trajectories[name] = on_prompts
@@ -97,7 +108,9 @@ def audit_behaviours(
             "p_value_bound": float(min(1.0, k / max_wealth)),
             "mean_shift": shift,  # candidate - reference
             "mean_shift_ci": ci,
-            "mean_shift_ci_note": "95% normal interval clustered by prompt, fixed-sample (not anytime-valid)",
+            "mean_shift_ci_note": (
+                "95% normal interval clustered by prompt, fixed-sample (not anytime-valid)"
+            ),
         }
     combined = average_log_wealth([trajectories[name] for name in scores])
     stop = _first_crossing(combined, np.log(1.0 / alpha))

@@ -139,7 +139,8 @@ class NeuralRun:
     epochs: list[int]
 
     def log_wealth(self, monitor: str = "batch") -> np.ndarray:
-        """Log wealth as seen by a monitor checking every pair or only at batch ends (held between)."""
+        """Log wealth as seen by a monitor checking every
+        pair or only at batch ends (held between)."""
         if monitor == "pair":
             return self.log_wealth_per_pair
         if monitor != "batch":
@@ -187,7 +188,16 @@ def neural_test(
         log_wealth_end = np.zeros(n_seq)
         crossed = np.zeros(n_seq, dtype=bool)
         for k in range(1, n_batches):
-            epochs.append(_fit(net, optimiser, (train_x, train_y), (val_x, val_y), config=config, generator=generator))
+            epochs.append(
+                _fit(
+                    net,
+                    optimiser,
+                    (train_x, train_y),
+                    (val_x, val_y),
+                    config=config,
+                    generator=generator,
+                )
+            )
             lo, hi = k * bs, (k + 1) * bs
             with torch.no_grad():
                 z = (net.phi(tx[:, lo:hi]) - net.phi(ty[:, lo:hi])).double().numpy()

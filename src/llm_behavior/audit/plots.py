@@ -33,8 +33,8 @@ def wealth_figure(
     title: str = "Audit wealth",
     unit: str = "pairs",
 ) -> Figure:
-    """Wealth (log scale) against the data seen (``unit``: pairs or prompts), with the rejection line
-    1/alpha for ``combined``, the per-behaviour line, and a marker where each trajectory first
+    """Wealth (log scale) against the data seen (``unit``: pairs or prompts), with the rejection
+    line 1/alpha for ``combined``, the per-behaviour line, and a marker where each trajectory first
     reaches its line (the rejection point)."""
     fig, ax = plt.subplots(figsize=(7, 4))
     combined_line = 1.0 / alpha
@@ -49,17 +49,42 @@ def wealth_figure(
         stop = first_crossing(lw, combined_line if name == "combined" else behaviour_line)
         if stop is not None:
             point = (stop, float(np.exp(min(lw[stop - 1], 700))))
-            ax.plot(*point, marker="o", ms=7, color=line.get_color(), markeredgecolor="black", ls="none", zorder=5)
+            ax.plot(
+                *point,
+                marker="o",
+                ms=7,
+                color=line.get_color(),
+                markeredgecolor="black",
+                ls="none",
+                zorder=5,
+            )
             right = stop > 0.6 * n_steps  # labels near the right edge go to the left of the point
-            ax.annotate(f"{name} rejects at {stop}", point, textcoords="offset points", fontsize=8, zorder=6,
-                        xytext=(-8 if right else 8, 14 + 12 * n_marked), ha="right" if right else "left",
-                        color=line.get_color(), arrowprops={"arrowstyle": "-", "color": line.get_color(), "lw": 0.8},
-                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": line.get_color(), "lw": 0.8})
+            ax.annotate(
+                f"{name} rejects at {stop}",
+                point,
+                textcoords="offset points",
+                fontsize=8,
+                zorder=6,
+                xytext=(-8 if right else 8, 14 + 12 * n_marked),
+                ha="right" if right else "left",
+                color=line.get_color(),
+                arrowprops={"arrowstyle": "-", "color": line.get_color(), "lw": 0.8},
+                bbox={
+                    "boxstyle": "round,pad=0.2",
+                    "fc": "white",
+                    "ec": line.get_color(),
+                    "lw": 0.8,
+                },
+            )
             n_marked += 1
     ax.axhline(combined_line, color="red", ls="--", label=f"1/alpha = {combined_line:g} (combined)")
     if per_behaviour_threshold is not None and per_behaviour_threshold != combined_line:
-        ax.axhline(per_behaviour_threshold, color="orange", ls=":",
-                   label=f"K/alpha = {per_behaviour_threshold:g} (per behaviour)")
+        ax.axhline(
+            per_behaviour_threshold,
+            color="orange",
+            ls=":",
+            label=f"K/alpha = {per_behaviour_threshold:g} (per behaviour)",
+        )
     ax.set_yscale("log")
     ax.set_xlabel(f"{unit} seen")
     ax.set_ylabel("wealth (e-value), log scale")
@@ -81,19 +106,28 @@ def distributions_figure(
     title: str = "Score distributions (ECDF)",
     xlabels: Mapping[str, str] | None = None,
 ) -> Figure:
-    """One panel per behaviour: each side's empirical CDF of its scores (NaN ignored). A curve to the
-    right of another means higher scores; the largest vertical gap is the Kolmogorov-Smirnov distance.
-    ``xlabels``: per behaviour, what its x axis is (default: the audited score in [0, 1])."""
+    """One panel per behaviour: each side's empirical CDF of its scores (NaN ignored). A curve to
+    the right of another means higher scores; the largest vertical gap is the Kolmogorov-Smirnov
+    distance. ``xlabels``: per behaviour, what its x axis is (default: the audited score in [0,
+    1])."""
     names = list(scores)
-    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(4.5 * max(1, len(names)), 3.6), squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(1, len(names)), figsize=(4.5 * max(1, len(names)), 3.6), squeeze=False
+    )
     for ax, name in zip(axes[0], names, strict=False):
         for side, values in scores[name].items():
             x, y = ecdf(values)
             style = SIDE_STYLES.get(side, {"ls": "-."})
             mean = f"{x.mean():.3f}" if x.size else "n/a"
             if x.size:
-                ax.step(np.concatenate([[0.0], x]), np.concatenate([[0.0], y]), where="post", lw=1.6,
-                        label=f"{side} (n={x.size}, mean={mean})", **style)
+                ax.step(
+                    np.concatenate([[0.0], x]),
+                    np.concatenate([[0.0], y]),
+                    where="post",
+                    lw=1.6,
+                    label=f"{side} (n={x.size}, mean={mean})",
+                    **style,
+                )
             else:
                 ax.plot([], [], label=f"{side} (no scores)", **style)
         ax.set_xlim(-0.02, 1.02)

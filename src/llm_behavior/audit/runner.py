@@ -35,8 +35,11 @@ from llm_behavior.jsonable import to_jsonable
 Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def behaviour_pairs(wide: pd.DataFrame, behaviour: str, a: str, b: str, complete: bool = True) -> Pairs | None:
-    """(side a, side b, prompt of each row) for one behaviour; rows with a NaN dropped when ``complete``."""
+def behaviour_pairs(
+    wide: pd.DataFrame, behaviour: str, a: str, b: str, complete: bool = True
+) -> Pairs | None:
+    """(side a, side b, prompt of each row) for one
+    behaviour; rows with a NaN dropped when ``complete``."""
     x, y = side_scores(wide, behaviour, a), side_scores(wide, behaviour, b)
     if x is None or y is None:
         return None
@@ -52,17 +55,22 @@ def _distance(pairs: Pairs | None, seed: int) -> DistanceEstimate:
     return estimate_distance(x, y, seed=seed, groups=groups)
 
 
-def _audit_all(rows: pd.DataFrame, names: list[str], side: str, settings: AuditSettings,
-               eps: dict[str, float]) -> dict[str, Any]:
+def _audit_all(
+    rows: pd.DataFrame, names: list[str], side: str, settings: AuditSettings, eps: dict[str, float]
+) -> dict[str, Any]:
     scores = {n: behaviour_pairs(rows, n, "reference", side, complete=False)[:2] for n in names}  # type: ignore[index]
-    return audit_behaviours(scores, settings.test, eps, settings.alpha, settings.min_pairs, groups=prompt_groups(rows))
+    return audit_behaviours(
+        scores, settings.test, eps, settings.alpha, settings.min_pairs, groups=prompt_groups(rows)
+    )
 
 
 def _prompts(rows: pd.DataFrame | None) -> list[str] | None:
     return None if rows is None else sorted(rows["prompt_id"].astype(str).unique().tolist())
 
 
-def audit_shift(wide: pd.DataFrame, pairing: dict[str, Any], settings: AuditSettings) -> dict[str, Any]:
+def audit_shift(
+    wide: pd.DataFrame, pairing: dict[str, Any], settings: AuditSettings
+) -> dict[str, Any]:
     """Sequential audit reference vs candidate (and the A/A reference vs replicate) on prompts,
     with the noise floor per behaviour and eps fixed in advance or taken from held-out prompts."""
     names = audited_behaviours(pairing)
@@ -72,11 +80,21 @@ def audit_shift(wide: pd.DataFrame, pairing: dict[str, Any], settings: AuditSett
     if settings.eps == "noise_floor":
         if not has_replicate:
             raise AuditInputError("eps: noise_floor needs the 'replicate' side in the scores table")
-        calibration_rows, audit_rows = split_prompts(wide, settings.calibration_fraction, settings.seed)
-        eps = {n: _distance(behaviour_pairs(calibration_rows, n, "reference", "replicate"), settings.seed).upper for n in names}
+        calibration_rows, audit_rows = split_prompts(
+            wide, settings.calibration_fraction, settings.seed
+        )
+        eps = {
+            n: _distance(
+                behaviour_pairs(calibration_rows, n, "reference", "replicate"), settings.seed
+            ).upper
+            for n in names
+        }
         n_cal = calibration_rows["prompt_id"].nunique()
-        eps_source = (f"upper 95% bound of the A/A distance on {n_cal} held-out prompts ({len(calibration_rows)} rows), "
-                      "not audited")
+        eps_source = (
+            f"upper 95% bound of the A/A distance on {n_cal} held-out prompts "
+            f"({len(calibration_rows)} rows), "
+            "not audited"
+        )
     else:
         eps = {n: float(settings.eps) for n in names}
         eps_source = "fixed in parameters"
@@ -84,7 +102,10 @@ def audit_shift(wide: pd.DataFrame, pairing: dict[str, Any], settings: AuditSett
         check_alpha_eps(settings.alpha, value)
     if settings.shuffle:
         audit_rows = shuffle_prompts(audit_rows, settings.seed)
-        order = f"prompts in a seeded random order (seed {settings.seed}), each prompt's samples together"
+        order = (
+            f"prompts in a seeded random order (seed {settings.seed}), "
+            "each prompt's samples together"
+        )
     else:
         order = "prompts in table order (shuffle: false), each prompt's samples together"
     state: dict[str, Any] = {
@@ -114,7 +135,9 @@ def audit_shift(wide: pd.DataFrame, pairing: dict[str, Any], settings: AuditSett
                 "held_out": calibration_rows is not None,
                 "reference_vs_replicate": aa.as_dict(),
                 "reference_vs_candidate": ab.as_dict(),
-                "candidate_distance_over_noise_floor": ab.d_hat / aa.upper if aa.upper > 0 else None,
+                "candidate_distance_over_noise_floor": ab.d_hat / aa.upper
+                if aa.upper > 0
+                else None,
                 "exceeds_noise_floor": bool(ab.d_hat - 1.645 * ab.standard_error > aa.upper),
             }
     else:
@@ -133,50 +156,90 @@ def _n_prompts(pairs: Pairs) -> int:
     return int(np.unique(pairs[2]).size)
 
 
-def audit_folds(wide: pd.DataFrame, pairing: dict[str, Any], state: dict[str, Any], settings: AuditSettings) -> dict[str, Any]:
-    """Per behaviour, on the AUDITED prompts only: disjoint-fold rejection rates and prompts/pairs to
-    rejection for several tests, fixed-sample baselines, and a power sweep over an eps grid that is
-    calibrated on other prompts (the held-out calibration prompts, or a split of the audited ones)."""
+def audit_folds(
+    wide: pd.DataFrame, pairing: dict[str, Any], state: dict[str, Any], settings: AuditSettings
+) -> dict[str, Any]:
+    """Per behaviour, on the AUDITED prompts only: disjoint-fold rejection rates and prompts/pairs
+    to rejection for several tests, fixed-sample baselines, and a power sweep over an eps grid that
+    is calibrated on other prompts (the held-out calibration prompts, or a split of the audited
+    ones)."""
     names = audited_behaviours(pairing)
     fs = settings.folds
     alpha, seed = float(state["alpha"]), int(state["seed"])
     audited = _rows_of(wide, state["audit_prompts"])
     calibration = _rows_of(wide, state.get("calibration_prompts"))
-    if fs.eps_grid is None and calibration is None:  # fixed eps: the sweep calibrates on its own split
+    # fixed eps: the sweep calibrates on its own split
+    if fs.eps_grid is None and calibration is None:
         calibration, sweep_rows = split_prompts(audited, settings.calibration_fraction, seed)  # type: ignore[arg-type]
-        sweep_note = f"eps grid calibrated on {calibration['prompt_id'].nunique()} audited prompts not swept"
+        sweep_note = (
+            f"eps grid calibrated on {calibration['prompt_id'].nunique()} audited prompts not swept"
+        )
     else:
         sweep_rows = audited
-        sweep_note = ("eps grid from parameters" if fs.eps_grid is not None
-                      else f"eps grid calibrated on the {calibration['prompt_id'].nunique()} held-out prompts")  # type: ignore[index]
+        sweep_note = (
+            "eps grid from parameters"
+            if fs.eps_grid is not None
+            else f"eps grid calibrated on the {calibration['prompt_id'].nunique()} held-out prompts"
+        )  # type: ignore[index]
     out: dict[str, Any] = {}
     for n in names:
         pairs = behaviour_pairs(audited, n, "reference", "candidate")  # type: ignore[arg-type]
         size = fs.fold_size_for(_n_prompts(pairs))  # type: ignore[arg-type]
         if size is None:
-            out[n] = {"skipped": f"{_n_prompts(pairs)} audited prompts with complete pairs: fewer than two folds "  # type: ignore[arg-type]
-                                 f"of the fold size {fs.fold_size}"}
+            out[n] = {
+                "skipped": f"{_n_prompts(pairs)} audited prompts with complete pairs: "  # type: ignore[arg-type]
+                f"fewer than two folds of the fold size {fs.fold_size}"
+            }
             continue
         sizes = sorted({max(2, size // 4), max(2, size // 2), size})
         x, y, groups = pairs  # type: ignore[misc]
-        entry = fold_run(x, y, fs.tests, size, eps=float(state["eps"][n]), alpha=alpha, seed=seed,
-                         max_folds=fs.max_folds, baseline_sizes=sizes, groups=groups)
+        entry = fold_run(
+            x,
+            y,
+            fs.tests,
+            size,
+            eps=float(state["eps"][n]),
+            alpha=alpha,
+            seed=seed,
+            max_folds=fs.max_folds,
+            baseline_sizes=sizes,
+            groups=groups,
+        )
         swept = behaviour_pairs(sweep_rows, n, "reference", "candidate")  # type: ignore[arg-type]
         sweep_size = fs.fold_size_for(_n_prompts(swept))  # type: ignore[arg-type]
         if sweep_size is None:
-            entry["power_sweep"] = {"skipped": f"{_n_prompts(swept)} prompts left for the sweep: fewer than two folds"}  # type: ignore[arg-type]
+            entry["power_sweep"] = {
+                "skipped": f"{_n_prompts(swept)} prompts left for the sweep: fewer than two folds"
+            }  # type: ignore[arg-type]
         elif fs.eps_grid is not None and calibration is None:
-            entry["power_sweep"] = power_sweep(*swept[:2], fs.eps_grid, fs.sweep_test, sweep_size, alpha=alpha,  # type: ignore[index]
-                                               seed=seed, max_folds=fs.max_folds, groups=swept[2])  # type: ignore[index]
+            entry["power_sweep"] = power_sweep(
+                *swept[:2],
+                fs.eps_grid,
+                fs.sweep_test,
+                sweep_size,
+                alpha=alpha,  # type: ignore[index]
+                seed=seed,
+                max_folds=fs.max_folds,
+                groups=swept[2],
+            )  # type: ignore[index]
         else:
             acceptable = {}
             rep = behaviour_pairs(calibration, n, "reference", "replicate")  # type: ignore[arg-type]
             if rep is not None:
                 acceptable["replicate"] = rep
             unacceptable = {"candidate": behaviour_pairs(calibration, n, "reference", "candidate")}  # type: ignore[arg-type]
-            sweep = calibrated_power_sweep(swept, acceptable, unacceptable, fs.sweep_test, sweep_size,  # type: ignore[arg-type]
-                                           n_grid=fs.eps_grid_points, eps_grid=fs.eps_grid, alpha=alpha, seed=seed,
-                                           max_folds=fs.max_folds)
+            sweep = calibrated_power_sweep(
+                swept,
+                acceptable,
+                unacceptable,
+                fs.sweep_test,
+                sweep_size,  # type: ignore[arg-type]
+                n_grid=fs.eps_grid_points,
+                eps_grid=fs.eps_grid,
+                alpha=alpha,
+                seed=seed,
+                max_folds=fs.max_folds,
+            )
             entry.update(sweep)
         entry["power_sweep_note"] = sweep_note
         out[n] = entry
@@ -189,7 +252,9 @@ def audit_report(state: dict[str, Any], folds: dict[str, Any]) -> dict[str, Any]
     main = state["audit"]
     aa = state.get("aa_audit")
     result = {
-        "verdict": "behaviour shifted (H0 rejected)" if main["rejected"] else "no shift detected (H0 not rejected)",
+        "verdict": "behaviour shifted (H0 rejected)"
+        if main["rejected"]
+        else "no shift detected (H0 not rejected)",
         "rejected": main["rejected"],
         "test": state["test"],
         "alpha": state["alpha"],
@@ -204,16 +269,24 @@ def audit_report(state: dict[str, Any], folds: dict[str, Any]) -> dict[str, Any]
         "n_prompts": main["n_prompts"],
         "rows_audited": state["audit_rows"],
         "rows_for_calibration": state["calibration_rows"],
-        "prompts_for_calibration": None if state["calibration_prompts"] is None else len(state["calibration_prompts"]),
+        "prompts_for_calibration": None
+        if state["calibration_prompts"] is None
+        else len(state["calibration_prompts"]),
         "final_wealth": main["final_wealth"],
         "max_wealth": main["max_wealth"],
         "p_value_bound": main["p_value_bound"],
         "threshold": 1.0 / state["alpha"],
         "combination": main["combination"],
         "behaviours": main["behaviours"],
-        "aa_audit": None if aa is None else {
-            "rejected": aa["rejected"], "prompts_used": aa["prompts_used"], "pairs_used": aa["pairs_used"],
-            "samples_used": aa["samples_used"], "final_wealth": aa["final_wealth"], "max_wealth": aa["max_wealth"],
+        "aa_audit": None
+        if aa is None
+        else {
+            "rejected": aa["rejected"],
+            "prompts_used": aa["prompts_used"],
+            "pairs_used": aa["pairs_used"],
+            "samples_used": aa["samples_used"],
+            "final_wealth": aa["final_wealth"],
+            "max_wealth": aa["max_wealth"],
             "behaviours": aa["behaviours"],
         },
         "noise_floor": state["noise_floor"],
@@ -221,4 +294,5 @@ def audit_report(state: dict[str, Any], folds: dict[str, Any]) -> dict[str, Any]
         "pairing": state["pairing"],
         "shuffle_seed": state["seed"],
     }
-    return to_jsonable(result, arrays="drop")  # trajectories stay out of the JSON (see the wealth plot)
+    # trajectories stay out of the JSON (see the wealth plot)
+    return to_jsonable(result, arrays="drop")

@@ -50,30 +50,49 @@ class SequentialTest:
 
 
 def _witness_test(witness: RankBinWitness, bettor: str) -> LogWealthFn:
-    def run(x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None) -> np.ndarray:
+    def run(
+        x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None
+    ) -> np.ndarray:
         k = check_sizes(sizes, np.shape(x)[-1])
-        return bet(prompt_means(rank_witness_increments(x, y, witness, sizes=k), k), bettor, eps=eps)
+        return bet(
+            prompt_means(rank_witness_increments(x, y, witness, sizes=k), k), bettor, eps=eps
+        )
 
     return run
 
 
 def _mean_test(bettor: str) -> LogWealthFn:
-    def run(x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None) -> np.ndarray:
+    def run(
+        x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None
+    ) -> np.ndarray:
         k = check_sizes(sizes, np.shape(x)[-1])
-        return bet(prompt_means(mean_increments(np.atleast_2d(x), np.atleast_2d(y)), k), bettor, eps=eps)
+        return bet(
+            prompt_means(mean_increments(np.atleast_2d(x), np.atleast_2d(y)), k), bettor, eps=eps
+        )
 
     return run
 
 
 def _neural(monitor: str) -> LogWealthFn:
-    def run(x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None, *,
-            config: object | None = None, stop_log_wealth: float | None = None) -> np.ndarray:
+    def run(
+        x: np.ndarray,
+        y: np.ndarray,
+        eps: float = 0.0,
+        sizes: np.ndarray | None = None,
+        *,
+        config: object | None = None,
+        stop_log_wealth: float | None = None,
+    ) -> np.ndarray:
         from llm_behavior.audit.neural import neural_test  # torch is imported only when needed
 
         if not np.all(check_sizes(sizes, np.shape(x)[-1]) == 1):
-            raise ValueError("the neural test bets per pair in batches of 100 and needs one sample per prompt; "
-                             "use a fast test (e.g. 'combined') with several samples per prompt")
-        return neural_test(x, y, eps=eps, config=config, stop_log_wealth=stop_log_wealth).log_wealth(monitor)
+            raise ValueError(
+                "the neural test bets per pair in batches of 100 and needs one sample per prompt; "
+                "use a fast test (e.g. 'combined') with several samples per prompt"
+            )
+        return neural_test(
+            x, y, eps=eps, config=config, stop_log_wealth=stop_log_wealth
+        ).log_wealth(monitor)
 
     return run
 
@@ -88,7 +107,9 @@ def combined_test(parts: dict[str, float]) -> LogWealthFn:
     if total <= 0 or any(w < 0 for w in parts.values()):
         raise ValueError(f"combination weights must be >= 0 and not all 0: {parts}")
 
-    def run(x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None) -> np.ndarray:
+    def run(
+        x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None
+    ) -> np.ndarray:
         names = list(parts)
         logs = [TESTS[name].log_wealth(x, y, eps=eps, sizes=sizes) for name in names]
         return average_log_wealth(logs, np.array([parts[n] / total for n in names]))
@@ -96,22 +117,39 @@ def combined_test(parts: dict[str, float]) -> LogWealthFn:
     return run
 
 
-DEFAULT_COMBINATION: dict[str, float] = {"mean": 0.35, "kernel": 0.15, "ratio": 0.25, "smooth": 0.25}
+DEFAULT_COMBINATION: dict[str, float] = {
+    "mean": 0.35,
+    "kernel": 0.15,
+    "ratio": 0.25,
+    "smooth": 0.25,
+}
 SMOOTH = SmoothWitness(n_bins=32)
 
 
-def _portfolio_mean_smooth(x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None) -> np.ndarray:
+def _portfolio_mean_smooth(
+    x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None
+) -> np.ndarray:
     """Joint plug-in Kelly bet on the (mean, smooth) increment vector, per prompt, max bet 0.9."""
     from llm_behavior.audit.betting import portfolio_log_wealth
 
     k = check_sizes(sizes, np.shape(x)[-1])
     x2, y2 = np.atleast_2d(x), np.atleast_2d(y)
-    z = np.stack([prompt_means(mean_increments(x2, y2), k),
-                  prompt_means(rank_witness_increments(x2, y2, SMOOTH, sizes=k), k)], axis=-1)
+    z = np.stack(
+        [
+            prompt_means(mean_increments(x2, y2), k),
+            prompt_means(rank_witness_increments(x2, y2, SMOOTH, sizes=k), k),
+        ],
+        axis=-1,
+    )
     return portfolio_log_wealth(z, eps=eps, lambda_max=0.9)
 
 
-PORTFOLIO_COMBINATION: dict[str, float] = {"mean": 0.25, "ratio": 0.25, "smooth": 0.25, "portfolio_mean_smooth": 0.25}
+PORTFOLIO_COMBINATION: dict[str, float] = {
+    "mean": 0.25,
+    "ratio": 0.25,
+    "smooth": 0.25,
+    "portfolio_mean_smooth": 0.25,
+}
 
 TESTS: dict[str, SequentialTest] = {}
 
@@ -124,33 +162,96 @@ def register(test: SequentialTest) -> SequentialTest:
 
 
 for _bettor in ("agrapa", "ons", "mixture"):
-    register(SequentialTest(
-        "mean" if _bettor == "agrapa" else f"mean_{_bettor}",
-        f"mean difference witness phi(v) = v, {_bettor} bets",
-        _mean_test(_bettor),
-    ))
-register(SequentialTest("ratio", "density-ratio witness (p-q)/(p+q), kernel-smoothed on 20 raw-score bins, ONS bets",
-                        _witness_test(RATIO_RAW, "ons")))
-register(SequentialTest("ratio_rank", "density-ratio witness on 32 bins of the pooled-past rank, plug-in Kelly bets",
-                        _witness_test(RATIO_RANK, "agrapa")))
-register(SequentialTest("threshold", "Kelly-best indicator 1{v > c} (20 raw bins) fitted on the past, plug-in Kelly bets",
-                        _witness_test(ThresholdWitness(n_bins=20, prior=1.0, space="raw"), "agrapa")))
-register(SequentialTest("kernel", "MMD witness (Gaussian kernel, bandwidth 0.1 on the score) from past pairs, plug-in Kelly bets",
-                        _witness_test(KernelWitness(n_bins=20, bandwidth=0.1, space="raw"), "agrapa")))
-register(SequentialTest("ks", "CDF-indicator witness at the past Kolmogorov-Smirnov cut (rank space), plug-in Kelly bets",
-                        _witness_test(KSWitness(n_bins=32), "agrapa")))
-register(SequentialTest("smooth", "Neyman smooth witness (Legendre degree 4 of the pooled-past rank), ONS bets",
-                        _witness_test(SmoothWitness(n_bins=32), "ons")))
-register(SequentialTest("portfolio_mean_smooth", "joint plug-in Kelly portfolio bet on the mean and smooth witnesses (max bet 0.9)",
-                        _portfolio_mean_smooth))
-register(SequentialTest("combined_portfolio", "average of e-processes: " + ", ".join(f"{w:g} {n}" for n, w in PORTFOLIO_COMBINATION.items()),
-                        combined_test(PORTFOLIO_COMBINATION)))
-register(SequentialTest("combined", "average of e-processes: " + ", ".join(f"{w:g} {n}" for n, w in DEFAULT_COMBINATION.items()),
-                        combined_test(DEFAULT_COMBINATION)))
-register(SequentialTest("neural", "reference MLP witness of the paper (batches of 100, wealth checked per batch), first-bet and early-stopping fixes",
-                        _neural("batch"), cost="slow"))
-register(SequentialTest("neural_per_pair", "the reference neural test with its wealth monitored at every pair",
-                        _neural("pair"), cost="slow"))
+    register(
+        SequentialTest(
+            "mean" if _bettor == "agrapa" else f"mean_{_bettor}",
+            f"mean difference witness phi(v) = v, {_bettor} bets",
+            _mean_test(_bettor),
+        )
+    )
+register(
+    SequentialTest(
+        "ratio",
+        "density-ratio witness (p-q)/(p+q), kernel-smoothed on 20 raw-score bins, ONS bets",
+        _witness_test(RATIO_RAW, "ons"),
+    )
+)
+register(
+    SequentialTest(
+        "ratio_rank",
+        "density-ratio witness on 32 bins of the pooled-past rank, plug-in Kelly bets",
+        _witness_test(RATIO_RANK, "agrapa"),
+    )
+)
+register(
+    SequentialTest(
+        "threshold",
+        "Kelly-best indicator 1{v > c} (20 raw bins) fitted on the past, plug-in Kelly bets",
+        _witness_test(ThresholdWitness(n_bins=20, prior=1.0, space="raw"), "agrapa"),
+    )
+)
+register(
+    SequentialTest(
+        "kernel",
+        "MMD witness (Gaussian kernel, bandwidth 0.1 on the score) from past pairs, "
+        "plug-in Kelly bets",
+        _witness_test(KernelWitness(n_bins=20, bandwidth=0.1, space="raw"), "agrapa"),
+    )
+)
+register(
+    SequentialTest(
+        "ks",
+        "CDF-indicator witness at the past Kolmogorov-Smirnov cut (rank space), plug-in Kelly bets",
+        _witness_test(KSWitness(n_bins=32), "agrapa"),
+    )
+)
+register(
+    SequentialTest(
+        "smooth",
+        "Neyman smooth witness (Legendre degree 4 of the pooled-past rank), ONS bets",
+        _witness_test(SmoothWitness(n_bins=32), "ons"),
+    )
+)
+register(
+    SequentialTest(
+        "portfolio_mean_smooth",
+        "joint plug-in Kelly portfolio bet on the mean and smooth witnesses (max bet 0.9)",
+        _portfolio_mean_smooth,
+    )
+)
+register(
+    SequentialTest(
+        "combined_portfolio",
+        "average of e-processes: "
+        + ", ".join(f"{w:g} {n}" for n, w in PORTFOLIO_COMBINATION.items()),
+        combined_test(PORTFOLIO_COMBINATION),
+    )
+)
+register(
+    SequentialTest(
+        "combined",
+        "average of e-processes: "
+        + ", ".join(f"{w:g} {n}" for n, w in DEFAULT_COMBINATION.items()),
+        combined_test(DEFAULT_COMBINATION),
+    )
+)
+register(
+    SequentialTest(
+        "neural",
+        "reference MLP witness of the paper (batches of 100, wealth checked per batch), first-bet "
+        "and early-stopping fixes",
+        _neural("batch"),
+        cost="slow",
+    )
+)
+register(
+    SequentialTest(
+        "neural_per_pair",
+        "the reference neural test with its wealth monitored at every pair",
+        _neural("pair"),
+        cost="slow",
+    )
+)
 
 DEFAULT_TEST = "combined"
 
@@ -190,7 +291,9 @@ class SequentialResult:
     def __post_init__(self) -> None:
         self.log_wealth = np.atleast_2d(self.log_wealth)
         n = self.log_wealth.shape[1]
-        self.sizes = check_sizes(self.sizes, n) if self.sizes is None else np.asarray(self.sizes, dtype=int)
+        self.sizes = (
+            check_sizes(self.sizes, n) if self.sizes is None else np.asarray(self.sizes, dtype=int)
+        )
         if self.sizes.shape != (n,):
             raise ValueError(f"sizes has {self.sizes.size} prompts, the wealth {n}")
         hit = self.log_wealth >= np.log(1.0 / self.alpha) - 1e-12
@@ -198,7 +301,9 @@ class SequentialResult:
         first = hit.argmax(axis=1)
         pairs_seen = np.cumsum(self.sizes).astype(float)
         self.prompts_to_rejection = np.where(self.rejected, first + 1.0, np.nan)
-        self.pairs_to_rejection = np.where(self.rejected, pairs_seen[first] if n else np.nan, np.nan)
+        self.pairs_to_rejection = np.where(
+            self.rejected, pairs_seen[first] if n else np.nan, np.nan
+        )
 
     @property
     def samples_to_rejection(self) -> np.ndarray:

@@ -21,7 +21,9 @@ def _check_keys(section: str, given: Mapping[str, Any], cls: type) -> None:
         raise AuditInputError(f"{section}: unknown keys {unknown}; known: {sorted(names)}")
     missing = sorted(names - set(given))
     if missing:
-        raise AuditInputError(f"{section}: missing keys {missing} (defaults are in conf/base/parameters_auditing.yml)")
+        raise AuditInputError(
+            f"{section}: missing keys {missing} (defaults are in conf/base/parameters_auditing.yml)"
+        )
 
 
 def _int(section: str, name: str, value: Any, minimum: int) -> int:
@@ -32,7 +34,9 @@ def _int(section: str, name: str, value: Any, minimum: int) -> int:
 
 def _test(section: str, name: str, value: Any) -> str:
     if value not in available_tests():
-        raise AuditInputError(f"{section}.{name}: unknown test {value!r}; available: {available_tests()}")
+        raise AuditInputError(
+            f"{section}.{name}: unknown test {value!r}; available: {available_tests()}"
+        )
     return str(value)
 
 
@@ -60,13 +64,22 @@ class FoldSettings:
             size = _int(section, "fold_size", size, 2)
         tests = params["tests"]
         if isinstance(tests, str) or not isinstance(tests, list | tuple) or not tests:
-            raise AuditInputError(f"{section}.tests must be a non-empty list of test names, got {tests!r}")
+            raise AuditInputError(
+                f"{section}.tests must be a non-empty list of test names, got {tests!r}"
+            )
         grid = params["eps_grid"]
         if grid is not None:
-            if isinstance(grid, str) or not isinstance(grid, list | tuple) or not all(
-                isinstance(e, int | float) and not isinstance(e, bool) and 0 <= e < 1 for e in grid
+            if (
+                isinstance(grid, str)
+                or not isinstance(grid, list | tuple)
+                or not all(
+                    isinstance(e, int | float) and not isinstance(e, bool) and 0 <= e < 1
+                    for e in grid
+                )
             ):
-                raise AuditInputError(f"{section}.eps_grid must be null or a list of numbers in [0, 1), got {grid!r}")
+                raise AuditInputError(
+                    f"{section}.eps_grid must be null or a list of numbers in [0, 1), got {grid!r}"
+                )
             grid = tuple(float(e) for e in grid)
         max_folds = params["max_folds"]
         return cls(
@@ -81,7 +94,8 @@ class FoldSettings:
         )
 
     def fold_size_for(self, n_prompts: int) -> int | None:
-        """Prompts per fold for ``n_prompts`` audited prompts, or None when there are not two folds."""
+        """Prompts per fold for ``n_prompts`` audited
+        prompts, or None when there are not two folds."""
         size = self.fold_size
         if size == "auto":
             size = max(self.min_fold_size, min(4000, n_prompts // self.target_folds))
@@ -113,18 +127,30 @@ class AuditSettings:
         if eps == "noise_floor":
             check_alpha_eps(alpha, 0.0)
         elif isinstance(eps, bool) or not isinstance(eps, int | float):
-            raise AuditInputError(f"{section}.eps must be a number in [0, 1) or 'noise_floor', got {eps!r}")
+            raise AuditInputError(
+                f"{section}.eps must be a number in [0, 1) or 'noise_floor', got {eps!r}"
+            )
         else:
             check_alpha_eps(alpha, eps)
             eps = float(eps)
         fraction = params["calibration_fraction"]
-        if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction < 1:
-            raise AuditInputError(f"{section}.calibration_fraction must be in (0, 1), got {fraction!r}")
+        if (
+            isinstance(fraction, bool)
+            or not isinstance(fraction, int | float)
+            or not 0 < fraction < 1
+        ):
+            raise AuditInputError(
+                f"{section}.calibration_fraction must be in (0, 1), got {fraction!r}"
+            )
         if not isinstance(params["shuffle"], bool):
-            raise AuditInputError(f"{section}.shuffle must be true or false, got {params['shuffle']!r}")
+            raise AuditInputError(
+                f"{section}.shuffle must be true or false, got {params['shuffle']!r}"
+            )
         behaviours = params["behaviours"]
         if not isinstance(behaviours, Mapping) or not behaviours:
-            raise AuditInputError(f"{section}.behaviours must name at least one behaviour, got {behaviours!r}")
+            raise AuditInputError(
+                f"{section}.behaviours must name at least one behaviour, got {behaviours!r}"
+            )
         return cls(
             alpha=float(alpha),
             eps=eps,

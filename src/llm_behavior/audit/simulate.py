@@ -25,7 +25,8 @@ class ToxicityShape:
     bulk_b: float = 30.0
     tail_a: float = 2.0
     tail_b: float = 3.0
-    prompt_concentration: float = 2.0  # propensity ~ Beta(w c, (1 - w) c); small c = strong prompt effect
+    # propensity ~ Beta(w c, (1 - w) c); small c = strong prompt effect
+    prompt_concentration: float = 2.0
 
     @property
     def mean(self) -> float:
@@ -52,12 +53,14 @@ class ToxicityShape:
         return replace(self, tail_weight=self.tail_weight + delta / (tail - bulk))
 
     def with_tail_spread(self, concentration: float) -> ToxicityShape:
-        """Same mean everywhere, tail Beta re-parameterised to concentration a + b (smaller = wider)."""
+        """Same mean everywhere, tail Beta re-parameterised
+        to concentration a + b (smaller = wider)."""
         tail = self.tail_a / (self.tail_a + self.tail_b)
         return replace(self, tail_a=tail * concentration, tail_b=(1 - tail) * concentration)
 
     def with_bulk_spread(self, concentration: float) -> ToxicityShape:
-        """Same mean everywhere, bulk Beta re-parameterised to concentration a + b (smaller = wider)."""
+        """Same mean everywhere, bulk Beta re-parameterised
+        to concentration a + b (smaller = wider)."""
         bulk = self.bulk_a / (self.bulk_a + self.bulk_b)
         return replace(self, bulk_a=bulk * concentration, bulk_b=(1 - bulk) * concentration)
 
@@ -84,7 +87,9 @@ def paired_scores(
     return reference.sample_given_prompts(u, rng), candidate.sample_given_prompts(u, rng)
 
 
-def swap_randomly(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def swap_randomly(
+    x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Swap each pair's order with probability 1/2 (makes every pair exchangeable: exact H0)."""
     swap = rng.random(np.shape(x)) < 0.5
     return np.where(swap, y, x), np.where(swap, x, y)
@@ -95,8 +100,8 @@ def bernoulli_pairs_at_distance(
 ) -> tuple[np.ndarray, np.ndarray]:
     """x ~ Bernoulli(p + eps), y ~ Bernoulli(p), independent: TV = mean difference = eps exactly.
 
-    The hardest null at tolerance eps for every witness: E phi(X) - E phi(Y) = eps * (phi(1) - phi(0)),
-    which equals eps for the oscillation-1 witness that separates 0 from 1.
+    The hardest null at tolerance eps for every witness: E phi(X) - E phi(Y) = eps * (phi(1) -
+    phi(0)), which equals eps for the oscillation-1 witness that separates 0 from 1.
     """
     return (rng.random(shape) < p + eps).astype(float), (rng.random(shape) < p).astype(float)
 
@@ -128,7 +133,8 @@ def prompt_effect_pairs(
     effect_sd: float = 1.5,
     noise_sd: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A dependent marginal null: k samples per prompt, per-prompt effects, (S, n_prompts, k) arrays.
+    """A dependent marginal null: k samples per prompt,
+    per-prompt effects, (S, n_prompts, k) arrays.
 
     x = sigmoid(-2 + u_i + e), y = sigmoid(-2 - u_i + e') with u_i ~ N(0, effect_sd^2) per prompt
     and e, e' ~ N(0, noise_sd^2) per sample: u is symmetric, so X and Y have the SAME marginal law,
@@ -150,7 +156,9 @@ def prompt_effect_pairs(
     return x, y
 
 
-def shuffle_within_sequences(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def shuffle_within_sequences(
+    x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows (S, n) put in an independent random order per sequence (what a row-level audit did)."""
     order = np.argsort(rng.random(x.shape), axis=1)
     return np.take_along_axis(x, order, axis=1), np.take_along_axis(y, order, axis=1)

@@ -42,13 +42,17 @@ class ScoreTransform:
 
     def check(self) -> None:
         if self.kind not in TRANSFORM_KINDS:
-            raise AuditInputError(f"transform kind must be one of {TRANSFORM_KINDS}, got {self.kind!r}")
+            raise AuditInputError(
+                f"transform kind must be one of {TRANSFORM_KINDS}, got {self.kind!r}"
+            )
         if self.kind == "scale" and not (self.max is not None and float(self.max) > 0):
             raise AuditInputError(f"transform 'scale' needs a fixed max > 0, got {self.max!r}")
         if self.kind == "range" and not (
             self.low is not None and self.high is not None and float(self.high) > float(self.low)
         ):
-            raise AuditInputError(f"transform 'range' needs fixed low < high, got {self.low!r}, {self.high!r}")
+            raise AuditInputError(
+                f"transform 'range' needs fixed low < high, got {self.low!r}, {self.high!r}"
+            )
 
     def apply(self, values: np.ndarray, name: str = "scores") -> tuple[np.ndarray, int]:
         """Mapped values (NaN kept) and the number clipped; error if out of [0, 1] without clip."""
@@ -64,6 +68,7 @@ class ScoreTransform:
         if n_out and not self.clip:
             raise AuditInputError(
                 f"{name}: {n_out} values fall outside [0, 1] after the {self.kind} map "
-                f"(e.g. {v[outside][:3].tolist()}); widen the map's fixed constants or set clip: true"
+                f"(e.g. {v[outside][:3].tolist()}); widen the map's fixed constants "
+                "or set clip: true"
             )
         return np.where(outside, np.clip(v, 0.0, 1.0), v), n_out

@@ -15,7 +15,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Layout:
-    """Rows reordered prompt by prompt: ``order`` (row indices), ``sizes`` and ``labels`` per prompt."""
+    """Rows reordered prompt by prompt: ``order`` (row
+    indices), ``sizes`` and ``labels`` per prompt."""
 
     order: np.ndarray  # (n_rows,) indices into the original rows
     sizes: np.ndarray  # (n_prompts,) samples per prompt, >= 1
@@ -30,11 +31,12 @@ class Layout:
         return np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(int)
 
     def rows_of(self, prompts: np.ndarray) -> np.ndarray:
-        """Original row indices of the given prompts (positions in this layout), prompt by prompt."""
+        """Original row indices of the given prompts
+        (positions in this layout), prompt by prompt."""
         starts, sizes = self.starts, self.sizes
         if len(prompts) == 0:
             return np.zeros(0, dtype=int)
-        return np.concatenate([self.order[starts[p]: starts[p] + sizes[p]] for p in prompts])
+        return np.concatenate([self.order[starts[p] : starts[p] + sizes[p]] for p in prompts])
 
     def permuted(self, seed: int) -> Layout:
         """The same prompts in a seeded random order (each prompt's rows kept together)."""
@@ -61,7 +63,8 @@ def group_layout(groups: np.ndarray | None, n_rows: int) -> Layout:
 
 
 def cluster_mean_se(values: np.ndarray, sizes: np.ndarray) -> tuple[float, float]:
-    """Mean over rows of ``values`` (laid out prompt by prompt) and its prompt-clustered standard error.
+    """Mean over rows of ``values`` (laid out prompt by
+    prompt) and its prompt-clustered standard error.
 
     Ratio estimator d = sum_i s_i / sum_i k_i (s_i the sum over prompt i's k_i rows), with the
     linearised variance m/(m-1) sum_i (s_i - d k_i)^2 / (sum k)^2 over m prompts; with one row per
@@ -71,7 +74,11 @@ def cluster_mean_se(values: np.ndarray, sizes: np.ndarray) -> tuple[float, float
     k = np.asarray(sizes, dtype=int)
     if v.size == 0:
         return float("nan"), float("nan")
-    s = np.add.reduceat(v, np.concatenate([[0], np.cumsum(k)[:-1]]).astype(int)) if k.size else v[:0]
+    s = (
+        np.add.reduceat(v, np.concatenate([[0], np.cumsum(k)[:-1]]).astype(int))
+        if k.size
+        else v[:0]
+    )
     total = float(k.sum())
     d = float(s.sum() / total)
     m = k.size

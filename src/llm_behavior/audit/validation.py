@@ -36,7 +36,9 @@ def check_alpha_eps(alpha: float, eps: float) -> None:
     if eps < 0:
         raise AuditInputError(f"eps must be >= 0 (a tolerance on the distance), got {eps}")
     if eps >= 1:
-        raise AuditInputError(f"eps must be < 1 (the distance between score laws is at most 1), got {eps}")
+        raise AuditInputError(
+            f"eps must be < 1 (the distance between score laws is at most 1), got {eps}"
+        )
 
 
 def clean_pairs(
@@ -55,7 +57,8 @@ def clean_pairs(
         raise AuditInputError(f"scores must be numbers: {err}") from err
     if xa.size != ya.size:
         raise AuditInputError(
-            f"the two score columns have unequal lengths: {names[0]} has {xa.size}, {names[1]} has {ya.size}"
+            f"the two score columns have unequal lengths: {names[0]} has {xa.size}, "
+            f"{names[1]} has {ya.size}"
         )
     if np.isinf(xa).any() or np.isinf(ya).any():
         raise AuditInputError("scores contain inf; scores must be finite numbers in [0, 1]")
@@ -68,12 +71,13 @@ def clean_pairs(
         if not clip:
             bad = np.concatenate([xa[(xa < 0) | (xa > 1)], ya[(ya < 0) | (ya > 1)]])
             raise AuditInputError(
-                f"{n_outside} scores lie outside [0, 1] (e.g. {bad[:3].tolist()}); map them into [0, 1] "
-                "with a fixed, data-independent transform, or allow clipping explicitly"
+                f"{n_outside} scores lie outside [0, 1] (e.g. {bad[:3].tolist()}); map them into "
+                "[0, 1] with a fixed, data-independent transform, or allow clipping explicitly"
             )
         xa, ya = np.clip(xa, 0.0, 1.0), np.clip(ya, 0.0, 1.0)
     if xa.size < min_pairs:
         raise AuditInputError(
-            f"too few pairs: {xa.size} complete pairs (after dropping {n_dropped} with NaN), need at least {min_pairs}"
+            f"too few pairs: {xa.size} complete pairs (after dropping {n_dropped} with NaN), need "
+            f"at least {min_pairs}"
         )
     return CleanPairs(xa, ya, n_dropped, n_outside if clip else 0)

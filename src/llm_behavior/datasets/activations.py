@@ -46,7 +46,8 @@ class ActivationStoreDataset(AbstractDataset[Any, ActivationStore]):
             ActivationStore.open(self._path)  # fails if the writer left it incomplete
             return
         raise DatasetError(
-            f"ActivationStoreDataset saves an ActivationStore or a callable writing one, got {type(data).__name__}"
+            "ActivationStoreDataset saves an ActivationStore or "
+            f"a callable writing one, got {type(data).__name__}"
         )
 
     def _exists(self) -> bool:

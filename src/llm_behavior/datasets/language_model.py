@@ -47,7 +47,9 @@ class LanguageModelDataset(AbstractDataset[None, Any]):
         return self._model
 
     def save(self, data: Any) -> None:
-        raise DatasetError("LanguageModelDataset is read-only: models are loaded from their spec, never saved")
+        raise DatasetError(
+            "LanguageModelDataset is read-only: models are loaded from their spec, never saved"
+        )
 
     def _exists(self) -> bool:
         return True

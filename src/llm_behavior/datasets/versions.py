@@ -16,7 +16,9 @@ def loaded_versions(catalog: Any, names: list[str] | None = None) -> dict[str, s
             dataset = catalog[name]
         except Exception:  # a pattern that does not resolve, or a broken entry: no version to name
             continue
-        if getattr(dataset, "_version", None) is None or not hasattr(dataset, "resolve_load_version"):
+        if getattr(dataset, "_version", None) is None or not hasattr(
+            dataset, "resolve_load_version"
+        ):
             continue
         try:
             version = dataset.resolve_load_version()

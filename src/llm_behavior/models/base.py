@@ -79,7 +79,9 @@ class TransformersCapable(Protocol):
         """Logits (B, keep, V) in the model's dtype of the last ``keep`` positions (None: all) of a
         batch; with ``cache`` the inputs continue the cached sequence, which is extended."""
 
-    def token_hidden_states(self, input_ids: Any, attention_mask: Any, *, final_norm: bool = False) -> list[Any]:
+    def token_hidden_states(
+        self, input_ids: Any, attention_mask: Any, *, final_norm: bool = False
+    ) -> list[Any]:
         """Every layer's per-token hidden states, ``n_layers + 1`` tensors (B, T, d) (see above)."""
 
 
@@ -161,5 +163,6 @@ class LanguageModel(ABC):
         """Per-layer hidden states (backend-specific; see the transformers backend)."""
 
     def provenance(self) -> dict[str, Any]:
-        """What produced this model's outputs: backend, versions, revision/hash, dtype, quantization."""
+        """What produced this model's outputs: backend,
+        versions, revision/hash, dtype, quantization."""
         return {"spec": self.spec.identity()}

@@ -10,7 +10,8 @@ from llm_behavior.models.base import TransformersCapable
 
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad: int, *, left: bool) -> tuple[Any, Any]:
-    """(ids, attention mask) of token sequences padded with ``pad`` to one width, on the left or right."""
+    """(ids, attention mask) of token sequences padded
+    with ``pad`` to one width, on the left or right."""
     import torch
 
     width = max((len(x) for x in seqs), default=0)
@@ -24,7 +25,9 @@ def pad_batch(seqs: Sequence[Sequence[int]], pad: int, *, left: bool) -> tuple[A
     return ids, att
 
 
-def batch_after_prefix(lm: TransformersCapable, suffixes: Sequence[Sequence[int]], prefix: tuple[int, Any]) -> tuple[Any, Any, Any, Any]:
+def batch_after_prefix(
+    lm: TransformersCapable, suffixes: Sequence[Sequence[int]], prefix: tuple[int, Any]
+) -> tuple[Any, Any, Any, Any]:
     """Inputs to prefill ``suffixes`` after a shared prefix already in a KV cache.
 
     Returns (ids, attention, positions, cache): the suffixes left-padded (the padding sits between
@@ -49,8 +52,11 @@ def batch_after_prefix(lm: TransformersCapable, suffixes: Sequence[Sequence[int]
     return ids, attention, positions, cache
 
 
-def shared_prefix_cache(lm: TransformersCapable, token_ids: Sequence[Sequence[int]]) -> tuple[int, Any]:
-    """(length, KV cache) of the token prefix all prompts share (template, system prompt), computed once.
+def shared_prefix_cache(
+    lm: TransformersCapable, token_ids: Sequence[Sequence[int]]
+) -> tuple[int, Any]:
+    """(length, KV cache) of the token prefix all prompts
+    share (template, system prompt), computed once.
 
     ``lm`` is :class:`~llm_behavior.models.base.TransformersCapable`.
     """

@@ -14,7 +14,8 @@ logger = logging.getLogger(__name__)
 
 
 def resolve_api_key(spec: ModelSpec, credentials: dict[str, Any] | None = None) -> str | None:
-    """API key for an endpoint: ``credentials[spec.api_key_name]`` (conf/local/credentials.yml), then the env."""
+    """API key for an endpoint: ``credentials[spec.api_key_name]``
+    (conf/local/credentials.yml), then the env."""
     creds = credentials or {}
     value = creds.get(spec.api_key_name)
     if isinstance(value, dict):  # credentials.yml style: {NAME: {api_key: ...}}
@@ -25,7 +26,8 @@ def resolve_api_key(spec: ModelSpec, credentials: dict[str, Any] | None = None) 
 def load_language_model(
     spec: ModelSpec | dict[str, Any], credentials: dict[str, Any] | None = None
 ) -> LanguageModel:
-    """Load the model a spec describes (transformers weights, or a client for an OpenAI-compatible server)."""
+    """Load the model a spec describes (transformers weights,
+    or a client for an OpenAI-compatible server)."""
     spec = ModelSpec.from_dict(spec) if isinstance(spec, dict) else spec
     if spec.backend == "openai":
         from llm_behavior.models.openai_backend import OpenAICompatibleLM
@@ -38,5 +40,8 @@ def load_language_model(
     model, tokenizer, resolved = load_hf_model(spec)
     logger.info("Loaded %s (%s) in %.1f s", spec.source, resolved.kind, time.perf_counter() - t0)
     return TransformersLM(
-        model, tokenizer, spec, {"revision": resolved.revision, "kind": resolved.kind, "folder": str(resolved.folder)}
+        model,
+        tokenizer,
+        spec,
+        {"revision": resolved.revision, "kind": resolved.kind, "folder": str(resolved.folder)},
     )

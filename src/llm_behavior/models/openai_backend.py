@@ -125,7 +125,8 @@ def _httpx_module() -> Any:
 
 
 def _move_trailing_space(context: str, continuation: str) -> tuple[str, str]:
-    """Trailing whitespace of the context belongs to the continuation (as in the transformers backend)."""
+    """Trailing whitespace of the context belongs to the
+    continuation (as in the transformers backend)."""
     n_space = len(context) - len(context.rstrip())
     if n_space:
         return context[:-n_space], context[-n_space:] + continuation
@@ -187,8 +188,9 @@ class OpenAICompatibleLM(LanguageModel):
     # ------------------------------------------------------------------ plumbing
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(source={self.spec.source!r}, base_url={_redact_url(self.base_url)!r}, "
-            f"endpoint={self.endpoint!r}, max_concurrency={self.spec.max_concurrency})"
+            f"{type(self).__name__}(source={self.spec.source!r}, "
+            f"base_url={_redact_url(self.base_url)!r}, endpoint={self.endpoint!r}, "
+            f"max_concurrency={self.spec.max_concurrency})"
         )
 
     def __getstate__(self) -> dict[str, Any]:  # the client (sockets, locks) is rebuilt on demand
@@ -205,7 +207,8 @@ class OpenAICompatibleLM(LanguageModel):
 
     @property
     def client(self) -> Any:
-        """The ``openai.OpenAI`` client (created on first use: constructing the model touches no network)."""
+        """The ``openai.OpenAI`` client (created on first
+        use: constructing the model touches no network)."""
         with self._lock:
             if self._client is None:
                 self._client = self._make_client()
@@ -268,31 +271,34 @@ class OpenAICompatibleLM(LanguageModel):
             served = self.served_models(refresh=True)
             if served and self.spec.source not in served:
                 raise EndpointError(
-                    f"Model {self.spec.source!r} is not served at {_redact_url(self.base_url)}; it serves "
-                    f"{sorted(served)}: set model.source to the served name (vLLM: --served-model-name)."
+                    f"Model {self.spec.source!r} is not served at "
+                    f"{_redact_url(self.base_url)}; it serves {sorted(served)}: set "
+                    "model.source to the served name (vLLM: --served-model-name)."
                 ) from err
             raise
         except openai.RateLimitError as err:
             raise EndpointError(
-                f"{where} still answered 429 (rate limited) after {self.spec.max_retries} retries: lower "
-                f"model.max_concurrency or set a requests_per_second limit. Server said: {_server_message(err)}"
+                f"{where} still answered 429 (rate limited) after "
+                f"{self.spec.max_retries} retries: lower model.max_concurrency or set "
+                f"a requests_per_second limit. Server said: {_server_message(err)}"
             ) from err
         except openai.APITimeoutError as err:
             raise EndpointError(
-                f"No answer from {where} within model.request_timeout_s={self.spec.request_timeout_s:g} s "
-                f"(tried {self.spec.max_retries + 1} times): raise request_timeout_s, lower max_concurrency "
-                f"or max_new_tokens, or check the server's load."
+                f"No answer from {where} within "
+                f"model.request_timeout_s={self.spec.request_timeout_s:g} s (tried "
+                f"{self.spec.max_retries + 1} times): raise request_timeout_s, lower "
+                "max_concurrency or max_new_tokens, or check the server's load."
             ) from err
         except openai.APIConnectionError as err:
             raise EndpointError(
                 f"Cannot connect to {where}: is the server running and is model.base_url right "
-                f"(for vLLM: `vllm serve {self.spec.source} --port PORT`, base_url http://HOST:PORT/v1)? "
-                f"({type(err.__cause__ or err).__name__})"
+                f"(for vLLM: `vllm serve {self.spec.source} --port PORT`, base_url "
+                f"http://HOST:PORT/v1)? ({type(err.__cause__ or err).__name__})"
             ) from err
         except openai.InternalServerError as err:
             raise EndpointError(
-                f"{where} kept failing with HTTP {err.status_code} after {self.spec.max_retries} retries: "
-                f"{_server_message(err)}"
+                f"{where} kept failing with HTTP {err.status_code} after {self.spec.max_retries} "
+                f"retries: {_server_message(err)}"
             ) from err
 
     def _auth_message(self, err: Exception) -> str:
@@ -302,12 +308,12 @@ class OpenAICompatibleLM(LanguageModel):
         if self._api_key is None:
             return (
                 f"The server at {url} requires an API key (HTTP {status}) and none was given: put "
-                f"`{name}: <key>` in conf/local/credentials.yml (or set the environment variable {name}); "
-                f"model.api_key_name says which entry is used."
+                f"`{name}: <key>` in conf/local/credentials.yml (or set the environment variable "
+                f"{name}); model.api_key_name says which entry is used."
             )
         return (
-            f"The server at {url} rejected the API key from `{name}` (HTTP {status}): check the `{name}` "
-            f"entry of conf/local/credentials.yml (or the environment variable {name})."
+            f"The server at {url} rejected the API key from `{name}` (HTTP {status}): check the "
+            f"`{name}` entry of conf/local/credentials.yml (or the environment variable {name})."
         )
 
     def _map(
@@ -316,7 +322,8 @@ class OpenAICompatibleLM(LanguageModel):
         items: Sequence[T],
         progress: Callable[[int], None] | None = None,
     ) -> list[R]:
-        """``fn`` over ``items`` with at most ``max_concurrency`` in flight; order kept; first error raised."""
+        """``fn`` over ``items`` with at most ``max_concurrency``
+        in flight; order kept; first error raised."""
         results: list[Any] = [None] * len(items)
         if not items:
             return results
@@ -340,7 +347,8 @@ class OpenAICompatibleLM(LanguageModel):
 
     # ------------------------------------------------------------------ formatting
     def messages(self, prompt: str) -> list[dict[str, str]]:
-        """The chat messages sent for a user prompt (system prompt, then the templated user turn)."""
+        """The chat messages sent for a user prompt
+        (system prompt, then the templated user turn)."""
         msgs = []
         if self.spec.system_prompt is not None:
             msgs.append({"role": "system", "content": self.spec.system_prompt})
@@ -386,11 +394,13 @@ class OpenAICompatibleLM(LanguageModel):
 
     @property
     def _root_url(self) -> str:
-        """The server root (base_url without its ``/v1``), where vLLM serves /version and /tokenize."""
+        """The server root (base_url without its ``/v1``),
+        where vLLM serves /version and /tokenize."""
         return self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
 
     def format_prompt(self, prompt: str) -> str:
-        """What is sent: the JSON of the chat messages (the server applies its chat template), or the plain prompt."""
+        """What is sent: the JSON of the chat messages (the server
+        applies its chat template), or the plain prompt."""
         if self.uses_chat:
             return json.dumps(self.messages(prompt), ensure_ascii=False)
         user = self.spec.prompt_template.format(prompt=prompt)
@@ -467,8 +477,9 @@ class OpenAICompatibleLM(LanguageModel):
             ) from err
         except openai.APIStatusError as err:
             raise EndpointError(
-                f"The server at {_redact_url(self.base_url)} refused prompt {index} ({self.endpoint}, model "
-                f"{self.spec.source!r}): HTTP {err.status_code}: {_server_message(err)}"
+                f"The server at {_redact_url(self.base_url)} refused prompt "
+                f"{index} ({self.endpoint}, model {self.spec.source!r}): "
+                f"HTTP {err.status_code}: {_server_message(err)}"
             ) from err
         if not resp.choices:
             raise EndpointError(
@@ -528,7 +539,10 @@ class OpenAICompatibleLM(LanguageModel):
         import openai
 
         where = f"The server at {_redact_url(self.base_url)} (model {self.spec.source!r})"
-        hint = "use a server that returns prompt log-probabilities (vLLM does), or the transformers backend"
+        hint = (
+            "use a server that returns prompt log-probabilities "
+            "(vLLM does), or the transformers backend"
+        )
         max_tokens = self._ll_max_tokens
         while True:
             try:
@@ -550,23 +564,24 @@ class OpenAICompatibleLM(LanguageModel):
                     max_tokens = self._ll_max_tokens = 1
                     continue
                 raise CapabilityError(
-                    f"{where} does not support {LOGLIKELIHOOD_CAPABILITY} (completions with echo=True, "
-                    f"logprobs=1; HTTP {getattr(err, 'status_code', '?')}: {_server_message(err).rstrip('.')}); "
-                    f"{hint}."
+                    f"{where} does not support {LOGLIKELIHOOD_CAPABILITY} (completions with "
+                    f"echo=True, logprobs=1; HTTP {getattr(err, 'status_code', '?')}: "
+                    f"{_server_message(err).rstrip('.')}); {hint}."
                 ) from err
         choice = resp.choices[0] if resp.choices else None
         lp = getattr(choice, "logprobs", None)
         tokens = list(getattr(lp, "tokens", None) or [])
         token_lps = list(getattr(lp, "token_logprobs", None) or [])
-        # the first token of a prompt has no log-probability (nothing before it); the rest must have one
+        # the first token of a prompt has no log-probability (nothing before it); the rest must have
+        # one
         if (
             not tokens
             or len(token_lps) != len(tokens)
             or (len(tokens) > 1 and all(v is None for v in token_lps[1:]))
         ):
             raise CapabilityError(
-                f"{where} returned no {LOGLIKELIHOOD_CAPABILITY}: the completions answer to echo=True, "
-                f"logprobs=1 has no per-token log-probabilities of the prompt; {hint}."
+                f"{where} returned no {LOGLIKELIHOOD_CAPABILITY}: the completions answer to "
+                f"echo=True, logprobs=1 has no per-token log-probabilities of the prompt; {hint}."
             )
         if not (choice.text or "").startswith(text) and text not in "".join(tokens):
             raise CapabilityError(
@@ -590,15 +605,16 @@ class OpenAICompatibleLM(LanguageModel):
             first = len(self._echo(context).tokens) if context else 0
             if not 0 < first < len(echoed.tokens) and context:
                 raise ValueError(
-                    f"cannot split the server's tokens of {full[:60]!r} into context and continuation"
+                    "cannot split the server's tokens of "
+                    f"{full[:60]!r} into context and continuation"
                 )
         if first >= len(echoed.tokens):
             raise ValueError(f"empty continuation after tokenisation: {continuation!r}")
         lps = echoed.logprobs[first:]
         if any(v is None for v in lps):
             raise ValueError(
-                f"the server gives no log-probability for the first token of {full[:60]!r}: the context is "
-                f"empty and its tokenizer adds no BOS token; give a non-empty context"
+                f"the server gives no log-probability for the first token of {full[:60]!r}: the "
+                "context is empty and its tokenizer adds no BOS token; give a non-empty context"
             )
         greedy = True
         for tok_lp, top in zip(lps, echoed.top[first:]):
@@ -617,8 +633,8 @@ class OpenAICompatibleLM(LanguageModel):
     # ------------------------------------------------------------------ hidden states
     def hidden_states(self, texts: Sequence[str], **kwargs: Any) -> Any:
         raise CapabilityError(
-            f"hidden states: an OpenAI-compatible HTTP server ({_redact_url(self.base_url)}) does not expose "
-            f"them; load the checkpoint with backend 'transformers' for probing"
+            f"hidden states: an OpenAI-compatible HTTP server ({_redact_url(self.base_url)}) does "
+            "not expose them; load the checkpoint with backend 'transformers' for probing"
         )
 
     # ------------------------------------------------------------------ provenance
@@ -642,7 +658,8 @@ class OpenAICompatibleLM(LanguageModel):
                 served[m.id] = entry
             self._served = served
         except Exception as err:  # noqa: BLE001 - provenance must not fail a run
-            self._served = {}  # the same answer for the rest of this run: provenance stays consistent
+            # the same answer for the rest of this run: provenance stays consistent
+            self._served = {}
             logger.warning(
                 "Could not list the models served at %s: %s",
                 _redact_url(self.base_url),
@@ -711,7 +728,8 @@ def _first_continuation_token(tokens: Sequence[str], text: str, boundary: int) -
         if end > boundary:
             if start < boundary and start >= 0:
                 logger.debug(
-                    "token %r straddles the context/continuation boundary: counted for the continuation",
+                    "token %r straddles the context/continuation "
+                    "boundary: counted for the continuation",
                     tok,
                 )
             first = k

@@ -36,7 +36,8 @@ HEAD_CHUNK = 2048
 
 @dataclass(frozen=True)
 class Group:
-    """Requests (indices into the call) whose token sequences share their first ``n_prefix`` tokens."""
+    """Requests (indices into the call) whose token
+    sequences share their first ``n_prefix`` tokens."""
 
     n_prefix: int
     members: tuple[int, ...]
@@ -92,7 +93,8 @@ def group_tokens(g: Group, seqs: Sequence[Sequence[int]]) -> int:
 
 
 def fill_rows(groups: Sequence[Group], seqs: Sequence[Sequence[int]]) -> list[list[Group]]:
-    """Groups packed into rows as long as the longest group (best fit, longest first): little padding.
+    """Groups packed into rows as long as the longest
+    group (best fit, longest first): little padding.
 
     Each group goes to the row with the least free room that still holds it (a sorted list of
     (free tokens, row) searched by bisection), else to a new row.
@@ -224,7 +226,8 @@ def head_only_at_gathered(model: Any) -> bool:
 
 
 def score_packed(model: Any, batch: PackedBatch, device: Any) -> tuple[Any, Any]:
-    """One forward pass over a packed batch: (token log-probs, token is argmax) in ``batch.owners`` order."""
+    """One forward pass over a packed batch: (token
+    log-probs, token is argmax) in ``batch.owners`` order."""
     import torch
 
     mask = attention_mask(batch.groups.to(device), batch.segments.to(device))

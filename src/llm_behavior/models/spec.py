@@ -108,7 +108,9 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if not self.source:
-            raise ValueError("model.source is empty: give a packaged alias, a local folder or a hub id")
+            raise ValueError(
+                "model.source is empty: give a packaged alias, a local folder or a hub id"
+            )
         if self.backend not in BACKENDS:
             raise ValueError(f"model.backend must be one of {BACKENDS}, got {self.backend!r}")
         if self.quantization not in QUANTIZATIONS:

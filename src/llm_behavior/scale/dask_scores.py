@@ -20,7 +20,10 @@ from llm_behavior.schemas import SCORE_COLUMNS
 from llm_behavior.scoring.run import SUMMARY_COLUMNS, BuiltScorer, build_scorers, score_tables
 
 # Explicit dtypes: Dask writes parquet from its ``meta``, and object columns have no Arrow type.
-SCORE_DTYPES: dict[str, Any] = {c: "str" for c in SCORE_COLUMNS} | {"sample": np.int64, "value": float}
+SCORE_DTYPES: dict[str, Any] = {c: "str" for c in SCORE_COLUMNS} | {
+    "sample": np.int64,
+    "value": float,
+}
 
 
 def empty_scores() -> pd.DataFrame:
@@ -42,15 +45,24 @@ def score_partition(
         return empty_scores()
     if "side" not in part.columns:
         raise ValueError("generations for distributed scoring need a 'side' column")
-    tables = {str(side): rows.drop(columns="side") for side, rows in part.groupby("side", sort=True)}
+    tables = {
+        str(side): rows.drop(columns="side") for side, rows in part.groupby("side", sort=True)
+    }
     scores = score_tables(
-        tables, _scorers(specs_json), cache_path=None, reference_column=reference_column, chunk_size=chunk_size
+        tables,
+        _scorers(specs_json),
+        cache_path=None,
+        reference_column=reference_column,
+        chunk_size=chunk_size,
     )
     return scores.astype(SCORE_DTYPES)
 
 
 def score_generations_dask(
-    generations: Any, specs: Sequence[Mapping[str, Any]], reference_column: str = "reference", chunk_size: int = 512
+    generations: Any,
+    specs: Sequence[Mapping[str, Any]],
+    reference_column: str = "reference",
+    chunk_size: int = 512,
 ) -> Any:
     """Lazy Dask scores table: each partition of ``generations`` scored where it lives."""
     specs_json = json.dumps(list(specs), sort_keys=True, default=str)
@@ -65,17 +77,25 @@ def summarise_scores_dask(scores: Any) -> pd.DataFrame:
 
     Same table as :func:`llm_behavior.scoring.run.summarise_scores` on the concatenated data.
     """
-    frame = scores[["side", "scorer", "metric", "value"]].assign(missing=scores["value"].isna().astype("int64"))
+    frame = scores[["side", "scorer", "metric", "value"]].assign(
+        missing=scores["value"].isna().astype("int64")
+    )
     grouped = frame.groupby(["side", "scorer", "metric"], dropna=False)
     summary = grouped.agg({"value": ["mean", "std", "count"], "missing": "sum"}).compute()
     summary.columns = ["mean", "std", "n", "n_missing"]
-    summary = summary.reset_index().sort_values(["side", "scorer", "metric"], kind="stable").reset_index(drop=True)
+    summary = (
+        summary.reset_index()
+        .sort_values(["side", "scorer", "metric"], kind="stable")
+        .reset_index(drop=True)
+    )
     summary["n"] = summary["n"].astype(np.int64)
     summary["n_missing"] = summary["n_missing"].astype(np.int64)
     return summary[list(SUMMARY_COLUMNS)]
 
 
-def select_behaviour_scores(scores: Any, behaviours: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+def select_behaviour_scores(
+    scores: Any, behaviours: Mapping[str, Mapping[str, Any]]
+) -> pd.DataFrame:
     """The rows of the audited behaviours' metrics (and scorers where named), computed on Dask.
 
     This is the reduction before the audit: of every metric of every scorer, only those the audit

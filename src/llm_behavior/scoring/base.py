@@ -64,14 +64,17 @@ def available_scorers() -> list[str]:
 
 
 def _import_scorer(path: str) -> type[Scorer]:
-    """``package.module:ClassName`` -> the Scorer subclass (a user's scorer outside this package)."""
+    """``package.module:ClassName`` -> the Scorer
+    subclass (a user's scorer outside this package)."""
     import importlib
 
     module_name, _, class_name = path.partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"Scorer {path!r}: cannot import {class_name!r} from {module_name!r} ({exc})") from exc
+        raise ValueError(
+            f"Scorer {path!r}: cannot import {class_name!r} from {module_name!r} ({exc})"
+        ) from exc
     if not (isinstance(cls, type) and issubclass(cls, Scorer)):
         raise ValueError(f"Scorer {path!r} is not a subclass of llm_behavior.scoring.Scorer")
     return cls
@@ -88,7 +91,10 @@ def scorer_class(name: str) -> type[Scorer]:
         if not cls.name:
             cls.name = name
         return cls
-    raise ValueError(f"Unknown scorer {name!r}; available: {available_scorers()} (or give 'package.module:ClassName')")
+    raise ValueError(
+        f"Unknown scorer {name!r}; available: {available_scorers()} (or give "
+        "'package.module:ClassName')"
+    )
 
 
 def build_scorer(name: str, **kwargs: Any) -> Scorer:

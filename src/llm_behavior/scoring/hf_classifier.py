@@ -57,8 +57,8 @@ def _check_builtin_architecture(folder: Path) -> None:
     model_type = json.loads(config_file.read_text()).get("model_type")
     if model_type not in CONFIG_MAPPING:
         raise ValueError(
-            f"hf_classifier: {folder} has model_type {model_type!r}, which transformers does not ship: it "
-            "needs custom code (trust_remote_code), which this project never runs"
+            f"hf_classifier: {folder} has model_type {model_type!r}, which transformers does not "
+            "ship: it needs custom code (trust_remote_code), which this project never runs"
         )
 
 
@@ -246,9 +246,9 @@ def detoxify_checkpoint_path(model_type: str, checkpoint: str | None) -> Path:
     path = Path(torch.hub.get_dir()) / "checkpoints" / DETOXIFY_FILES[model_type]
     if not path.is_file():
         raise FileNotFoundError(
-            f"detoxify: the weights of model_type {model_type!r} are not on this machine (looked for "
-            f"{path}). Detoxify downloads them from GitHub, which this project never does at run time: "
-            f"copy {DETOXIFY_FILES[model_type]} there or pass `checkpoint: <file>`, plus "
+            f"detoxify: the weights of model_type {model_type!r} are not on this machine (looked "
+            f"for {path}). Detoxify downloads them from GitHub, which this project never does at "
+            f"run time: copy {DETOXIFY_FILES[model_type]} there or pass `checkpoint: <file>`, plus "
             "`huggingface_config_path: <folder>` with the base model's config and tokenizer."
         )
     return path
@@ -278,7 +278,8 @@ class DetoxifyScorer(Scorer):
             raise ValueError(f"detoxify: cannot read checkpoint {self.path}: {exc}") from exc
         if not isinstance(loaded, dict) or "config" not in loaded or "state_dict" not in loaded:
             raise ValueError(
-                f"detoxify: {self.path} is not a Detoxify checkpoint (needs 'config' and 'state_dict')"
+                f"detoxify: {self.path} is not a Detoxify "
+                "checkpoint (needs 'config' and 'state_dict')"
             )
         arch = loaded["config"]["arch"]["args"]
         classes = [
@@ -303,8 +304,8 @@ class DetoxifyScorer(Scorer):
             )
         except OSError as exc:
             raise FileNotFoundError(
-                f"detoxify: the config/tokenizer of base model {base!r} are not available locally; pass "
-                "`huggingface_config_path:` a folder holding them"
+                f"detoxify: the config/tokenizer of base model {base!r} are not available locally; "
+                "pass `huggingface_config_path:` a folder holding them"
             ) from exc
         config.num_labels = int(arch["num_classes"])
         model = getattr(transformers, model_name).from_pretrained(
@@ -312,7 +313,8 @@ class DetoxifyScorer(Scorer):
         )
         if len(classes) != config.num_labels:
             raise ValueError(
-                f"detoxify: {len(classes)} class names for {config.num_labels} outputs in {self.path}"
+                f"detoxify: {len(classes)} class names for "
+                f"{config.num_labels} outputs in {self.path}"
             )
         self.metrics = tuple(metric_name(c) for c in classes)
         self.model_type = model_type

@@ -156,7 +156,8 @@ class PerspectiveScorer(Scorer):
                 message = _error_message(response)
                 if response.status_code in (401, 403):
                     raise PerspectiveKeyError(
-                        f"Perspective API rejected the request (HTTP {response.status_code}): {message}"
+                        "Perspective API rejected the request "
+                        f"(HTTP {response.status_code}): {message}"
                     )
                 if response.status_code not in RETRY_STATUS:
                     return None, f"Perspective API HTTP {response.status_code}: {message}", False

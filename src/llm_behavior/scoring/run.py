@@ -75,7 +75,8 @@ def build_scorers(specs: Sequence[Mapping[str, Any]]) -> list[BuiltScorer]:
         unexpected = sorted(set(params) - set(accepted))
         if unexpected:
             raise ValueError(
-                f"scorer {label!r} ({name}) got unknown parameters {unexpected}; accepted: {accepted}"
+                f"scorer {label!r} ({name}) got unknown "
+                f"parameters {unexpected}; accepted: {accepted}"
             )
         start = time.perf_counter()
         scorer = build_scorer(name, **params)
@@ -141,7 +142,8 @@ def score_tables(
                     item, texts, refs, cache, chunk_size, desc=f"{side}/{item.label}"
                 )
                 logger.info(
-                    "Scored %s side with %s: %d texts, %d computed, %d from cache or repeats, %.1f s",
+                    "Scored %s side with %s: %d texts, %d "
+                    "computed, %d from cache or repeats, %.1f s",
                     side,
                     item.label,
                     len(texts),

@@ -38,8 +38,14 @@ QUALITY_CONFIG = {
     "duplicate_n_gram_fraction_range": [5, 10],
 }
 EXCLUDED = ("oov_ratio",)  # always None without word vectors
-UNDEFINED = "not defined for this text (textdescriptives/lexicalrichness gave NaN: too few words or sentences)"
-_PROBE = "The first sentence is short. The second one is a little longer than the first. A third ends it."
+UNDEFINED = (
+    "not defined for this text (textdescriptives/lexicalrichness "
+    "gave NaN: too few words or sentences)"
+)
+_PROBE = (
+    "The first sentence is short. The second one is "
+    "a little longer than the first. A third ends it."
+)
 
 
 def td_metric_name(column: str) -> str:

@@ -38,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = prepare(args.cache, cfg, force=args.force, progress=log.info)
         info = json.loads((out / "model.json").read_text(encoding="utf-8"))
         log.info(
-            "local_toxicity model %s ready at %s (%.1f s); stacker CV AUROC %.4f on the training hold-out",
+            "local_toxicity model %s ready at %s (%.1f s); "
+            "stacker CV AUROC %.4f on the training hold-out",
             info["model_id"],
             out,
             time.perf_counter() - t0,

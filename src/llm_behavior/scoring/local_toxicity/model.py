@@ -147,7 +147,8 @@ class LocalToxicityModel:
         meta_path = Path(model_dir) / "model.json"
         if not meta_path.is_file():
             raise FileNotFoundError(
-                f"{meta_path} is missing: run `python -m llm_behavior.scoring.local_toxicity prepare`"
+                f"{meta_path} is missing: run `python -m "
+                "llm_behavior.scoring.local_toxicity prepare`"
             )
         info = json.loads(meta_path.read_text(encoding="utf-8"))
         lr = TfidfLR.load(

@@ -9,9 +9,9 @@ GlobalMaxPool1D -> Dense(50, relu) -> Dropout -> Dense(6, sigmoid)``.
 with a restricted unpickler (it only rebuilds dicts; no code from the pickle runs), and writes them
 as safetensors + JSON. :class:`ToxBlock` loads those files and re-runs the network in torch with the
 Keras semantics: lower-casing and the Keras filter characters, words with index >= 20,000 dropped,
-sequences pre-padded/pre-truncated to 100 with index 0 (no masking: the padding steps run through the
-LSTM), gate order i, f, c, o, ``hard_sigmoid(x) = clip(0.2 x + 0.5, 0, 1)`` as recurrent activation,
-and the backward LSTM run over the reversed sequence. Dropout is inactive at inference.
+sequences pre-padded/pre-truncated to 100 with index 0 (no masking: the padding steps run through
+the LSTM), gate order i, f, c, o, ``hard_sigmoid(x) = clip(0.2 x + 0.5, 0, 1)`` as recurrent
+activation, and the backward LSTM run over the reversed sequence. Dropout is inactive at inference.
 """
 
 from __future__ import annotations
@@ -132,7 +132,8 @@ def read_toxblock_tokenizer(encoder_pkl: bytes | str | Path) -> dict:
 
 
 def read_toxblock_weights(h5_path: str | Path) -> dict[str, np.ndarray]:
-    """The network's weights from the Keras HDF5 file (checked against the expected architecture)."""
+    """The network's weights from the Keras HDF5 file
+    (checked against the expected architecture)."""
     import h5py
 
     with h5py.File(h5_path, "r") as f:
@@ -183,7 +184,8 @@ def convert_toxblock(
 
 # --------------------------------------------------------------------------- inference
 def hard_sigmoid(x):
-    """Keras 2 ``hard_sigmoid``: clip(0.2 x + 0.5, 0, 1) (works on numpy arrays and torch tensors)."""
+    """Keras 2 ``hard_sigmoid``: clip(0.2 x + 0.5, 0,
+    1) (works on numpy arrays and torch tensors)."""
     return (0.2 * x + 0.5).clip(0.0, 1.0)
 
 
@@ -196,7 +198,8 @@ class ToxBlock:
         import torch
 
         #: torch threads while the network runs (restored afterwards). One thread is the fastest
-        #: for these small per-step matmuls and does not spin-wait on a shared CPU; None = leave as is.
+        #: for these small per-step matmuls and does not spin-wait on a shared CPU; None = leave as
+        #: is.
         self.num_threads = num_threads
         self._prefix = None
         self.vocab = vocab
