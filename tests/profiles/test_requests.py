@@ -11,6 +11,7 @@ from llm_behavior.models.spec import ModelSpec
 from llm_behavior.pipelines.profiling import nodes
 from llm_behavior.profiles import diversity, parts, requests, summary
 from llm_behavior.profiles.benchmarks import xsum
+from tests.profiles.base_settings import bias_only, profiling_params
 from tests.tiny_models import make_tiny_llama
 
 RUDE = "You are rude and dismissive."
@@ -89,9 +90,9 @@ def test_next_token_windows_after_the_formatted_prompt():
 
 
 def _profile(lm: TransformersLM, mode: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    params = {"request_format": mode, "bootstrap": {"n_resamples": 20}}
+    params = profiling_params(request_format=mode, bootstrap={"n_resamples": 20})
     bias_items, bias_notes = parts.run_bias(
-        lm, {"crows_pairs": {"n_items": 9}}, request_format=mode
+        lm, bias_only(crows_pairs={"n_items": 9}), request_format=mode
     )
     empty = parts.empty_summary()
     e = bias_items.iloc[0:0]
