@@ -47,15 +47,21 @@ def test_a_params_override_merges_key_by_key():
 
 
 def test_unknown_missing_and_mistyped_keys_name_themselves():
-    with pytest.raises(SettingsError, match=r"profiling.bias.bbq: unknown keys \['sorce'\]; known: \["):
+    with pytest.raises(
+        SettingsError, match=r"profiling.bias.bbq: unknown keys \['sorce'\]; known: \["
+    ):
         ProfilingSettings.from_dict(profiling_params(bias={"bbq": {"sorce": "auto"}}))
-    with pytest.raises(SettingsError, match=r"profiling: unknown keys \['sed'\]; known: \['seed', "):
+    with pytest.raises(
+        SettingsError, match=r"profiling: unknown keys \['sed'\]; known: \['seed', "
+    ):
         ProfilingSettings.from_dict(profiling_params(sed=1))
     params = profiling_params()
     del params["next_token"]["window"]
     with pytest.raises(SettingsError, match=r"profiling.next_token: missing keys \['window'\]"):
         ProfilingSettings.from_dict(params)
-    with pytest.raises(SettingsError, match=r"profiling.diversity.temperatures\[1\] must be a number"):
+    with pytest.raises(
+        SettingsError, match=r"profiling.diversity.temperatures\[1\] must be a number"
+    ):
         ProfilingSettings.from_dict(profiling_params(diversity={"temperatures": [0.5, "hot"]}))
     with pytest.raises(SettingsError, match="profiling.calibration.datasets must be a list"):
         ProfilingSettings.from_dict(profiling_params(calibration={"datasets": "piqa"}))

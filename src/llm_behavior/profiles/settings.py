@@ -1,5 +1,5 @@
 """Typed settings of the profiling pipeline, read from ``profiling`` in
-conf/base/parameters_profiling.yml (the audit's house pattern, :mod:`llm_behavior.audit.settings`).
+conf/base/parameters_profiling.yml (:mod:`llm_behavior.typed_settings`).
 
 Every key is required here: the defaults live only in the YAML file (a run file or ``--params``
 is merged onto it, key by key). Unknown and missing keys are errors naming them and the known
@@ -9,82 +9,22 @@ documents as nullable is typed ``X | None`` below.
 
 from __future__ import annotations
 
-import types
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-S = TypeVar("S", bound="Section")
+from llm_behavior.typed_settings import Section as _Section
+from llm_behavior.typed_settings import SettingsError
 
-
-class SettingsError(ValueError):
-    """A profiling setting is unknown, missing or of the wrong type."""
-
-
-def _convert(where: str, hint: Any, value: Any) -> Any:
-    """``value`` as the type ``hint`` (int, float, str, bool, X | None, tuple[X, ...], a mapping,
-    a :class:`Section`), else a :class:`SettingsError` naming ``where``."""
-    origin, args = get_origin(hint), get_args(hint)
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(where, inner, value)
-    if isinstance(hint, type) and issubclass(hint, Section):
-        return hint.from_dict(value, where)
-    if origin is tuple:
-        if isinstance(value, str | bytes | Mapping) or not isinstance(value, list | tuple):
-            raise SettingsError(f"{where} must be a list, got {value!r}")
-        return tuple(_convert(f"{where}[{i}]", args[0], v) for i, v in enumerate(value))
-    if origin in (Mapping, dict) or hint is Mapping:
-        if not isinstance(value, Mapping):
-            raise SettingsError(f"{where} must be a mapping, got {value!r}")
-        return dict(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise SettingsError(f"{where} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SettingsError(f"{where} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SettingsError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise SettingsError(f"{where} must be a string, got {value!r}")
-        return value
-    raise TypeError(f"{where}: unsupported settings type {hint!r}")  # a bug in a Section below
+__all__ = ["ProfilingSettings", "Section", "SettingsError"]
 
 
 @dataclass(frozen=True)
-class Section:
-    """A mapping of settings: exactly its fields, each converted to its annotated type."""
+class Section(_Section):
+    """A mapping of ``profiling`` settings (defaults in conf/base/parameters_profiling.yml)."""
 
     where: ClassVar[str] = "profiling"
-
-    @classmethod
-    def from_dict(cls: type[S], params: Any, where: str | None = None) -> S:
-        where = where or cls.where
-        if isinstance(params, cls):
-            return params
-        if not isinstance(params, Mapping):
-            raise SettingsError(f"{where} must be a mapping, got {params!r}")
-        names = [f.name for f in fields(cls)]
-        unknown = sorted(set(params) - set(names))
-        missing = [n for n in names if n not in params]
-        if unknown:
-            raise SettingsError(f"{where}: unknown keys {unknown}; known: {names}")
-        if missing:
-            raise SettingsError(
-                f"{where}: missing keys {missing} (defaults are in "
-                "conf/base/parameters_profiling.yml; a run file or --params is merged onto it)"
-            )
-        hints = get_type_hints(cls)
-        return cls(**{n: _convert(f"{where}.{n}", hints[n], params[n]) for n in names})
+    defaults_file: ClassVar[str] = "conf/base/parameters_profiling.yml"
 
 
 # --------------------------------------------------------------------------------------- parts
@@ -231,7 +171,8 @@ class ProfilingSettings(Section):
 
     def part(self, name: str) -> Section:
         """The settings of part ``name`` (toxicity, text, bias, ...)."""
-        return typing.cast(Section, getattr(self, name))
+        section: Section = getattr(self, name)
+        return section
 
     def shared(self, keys: tuple[str, ...]) -> dict[str, Any]:
         """``{key: value}`` of the pipeline-wide settings ``keys`` (a subset of ``SHARED_KEYS``)."""
