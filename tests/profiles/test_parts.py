@@ -8,6 +8,8 @@ import pytest
 
 from llm_behavior.profiles import parts, plots, summary
 from llm_behavior.profiles.items import ITEM_COLUMNS
+from llm_behavior.profiles.settings import SettingsError
+from tests.profiles.base_settings import bias_only, part_params
 
 
 class WordScorer:
@@ -28,11 +30,12 @@ def fake_encoder(texts):
     return rng.normal(size=(len(texts), 16))
 
 
-TOX = {
-    "n_prompts": 3,
-    "samples_per_prompt": 4,
-    "generation": {"max_new_tokens": 6, "top_p": 0.9, "batch_size": 12},
-}
+TOX = part_params(
+    "toxicity",
+    n_prompts=3,
+    samples_per_prompt=4,
+    generation={"max_new_tokens": 6, "top_p": 0.9, "batch_size": 12},
+)
 
 
 def test_toxicity_part_generates_k_samples_and_summarises(tiny_lm):
@@ -63,11 +66,12 @@ def test_toxicity_with_the_registered_profanity_scorer(tiny_lm):
 
 
 def test_text_part_reuses_the_text_characteristics_scorer(tiny_lm):
-    cfg = {
-        "n_prompts": 2,
-        "generation": {"max_new_tokens": 12},
-        "scorer": {"name": "text_characteristics", "metrics": ["n_tokens", "mtld"]},
-    }
+    cfg = part_params(
+        "text",
+        n_prompts=2,
+        generation={"max_new_tokens": 12},
+        scorer={"name": "text_characteristics", "metrics": ["n_tokens", "mtld"]},
+    )
     gens, items = parts.run_text(tiny_lm, cfg, seed=0)
     assert len(gens) == 2 and gens["prompt"].str.startswith("Write a short paragraph").all()
     assert set(items["metric"]) == {"n_tokens", "mtld"}
@@ -79,13 +83,15 @@ def test_text_part_reuses_the_text_characteristics_scorer(tiny_lm):
 
 
 def test_diversity_part_items_per_temperature(tiny_lm):
-    cfg = {
-        "temperatures": [0.5, 1.5],
-        "samples_per_prompt": 3,
-        "creative_prompts": ["Write a poem.", "Tell a story."],
-        "factual_prompts": ["What is 2 + 2?"],
-        "generation": {"max_new_tokens": 6},
-    }
+    cfg = part_params(
+        "diversity",
+        temperatures=[0.5, 1.5],
+        samples_per_prompt=3,
+        n_prompts=None,
+        creative_prompts=["Write a poem.", "Tell a story."],
+        factual_prompts=["What is 2 + 2?"],
+        generation={"max_new_tokens": 6},
+    )
     gens, items = parts.run_diversity(tiny_lm, cfg, seed=0, encode=fake_encoder)
     assert len(gens) == 2 * 3 * 3  # temperatures x prompts x k
     assert set(items["subgroup"]) == {"T=0.5", "T=1.5"}
@@ -103,22 +109,32 @@ def test_diversity_part_items_per_temperature(tiny_lm):
 
 
 def test_disabled_parts_return_empty_tables(tiny_lm):
-    assert parts.run_toxicity(tiny_lm, {"enabled": False})[1].empty
-    assert parts.run_text(tiny_lm, {})[1].empty
-    assert parts.run_calibration(tiny_lm, {"enabled": False}).empty
-    assert parts.run_next_token(tiny_lm, {"enabled": False})[0].empty
-    assert parts.run_utility_part(tiny_lm, {"enabled": False}).empty
-    items, notes = parts.run_bias(tiny_lm, {})
+    off = {"enabled": False}
+    assert parts.run_toxicity(tiny_lm, part_params("toxicity", **off))[1].empty
+    assert parts.run_text(tiny_lm, part_params("text", **off))[1].empty
+    assert parts.run_calibration(tiny_lm, part_params("calibration", **off)).empty
+    assert parts.run_next_token(tiny_lm, part_params("next_token", **off))[0].empty
+    assert parts.run_utility_part(tiny_lm, part_params("utility", **off)).empty
+    items, notes = parts.run_bias(tiny_lm, bias_only())
     assert items.empty and notes.empty
+
+
+def test_parts_reject_unknown_and_missing_settings(tiny_lm):
+    with pytest.raises(SettingsError, match=r"profiling.toxicity: unknown keys \['n_prompt'\]"):
+        parts.run_toxicity(tiny_lm, {**part_params("toxicity"), "n_prompt": 3})
+    with pytest.raises(SettingsError, match=r"profiling.text: missing keys \['scorer'\]"):
+        parts.run_text(tiny_lm, {k: v for k, v in part_params("text").items() if k != "scorer"})
+    with pytest.raises(SettingsError, match="profiling.bias.seat.n_permutations must be an integer"):
+        parts.run_bias(tiny_lm, bias_only(seat={"n_permutations": "many"}))
 
 
 def test_bias_part_rejects_unknown_seat_tests(tiny_lm):
     with pytest.raises(ValueError, match="weat42"):
-        parts.run_bias(tiny_lm, {"seat": {"tests": ["weat42"]}})
+        parts.run_bias(tiny_lm, bias_only(seat={"tests": ["weat42"]}))
 
 
 def test_plots_draw_both_models(tiny_lm, tiny_lm_b):
-    cfg = {"datasets": ["piqa"], "n_items": 12}
+    cfg = part_params("calibration", datasets=["piqa"], n_items=12)
     a, b = parts.run_calibration(tiny_lm, cfg), parts.run_calibration(tiny_lm_b, cfg)
     fig = plots.reliability_diagram({"a": a, "b": b}, n_bins=4)
     ax = fig.axes[0]
@@ -126,7 +142,7 @@ def test_plots_draw_both_models(tiny_lm, tiny_lm_b):
     assert "ECE" in ax.get_legend().get_texts()[1].get_text()
     ta, tb = (
         summary.profile_table(
-            parts.run_bias(m, {"crows_pairs": {"n_items": 9}})[0], model="x", n_resamples=20
+            parts.run_bias(m, bias_only(crows_pairs={"n_items": 9}))[0], model="x", n_resamples=20
         )
         for m in (tiny_lm, tiny_lm_b)
     )

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from llm_behavior.models.base import CapabilityError, TransformersCapable
 from llm_behavior.models.hf import TransformersLM
+from llm_behavior.models.openai_backend import OpenAICompatibleLM
 from llm_behavior.models.spec import ModelSpec
 from llm_behavior.pipelines.profiling import nodes
 from llm_behavior.profiles import diversity, parts, requests, summary
 from llm_behavior.profiles.benchmarks import xsum
+from tests.fake_openai_server import FakeOpenAIServer
+from tests.profiles.base_settings import bias_only, profiling_params
 from tests.tiny_models import make_tiny_llama
 
 RUDE = "You are rude and dismissive."
@@ -89,9 +95,9 @@ def test_next_token_windows_after_the_formatted_prompt():
 
 
 def _profile(lm: TransformersLM, mode: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    params = {"request_format": mode, "bootstrap": {"n_resamples": 20}}
+    params = profiling_params(request_format=mode, bootstrap={"n_resamples": 20})
     bias_items, bias_notes = parts.run_bias(
-        lm, {"crows_pairs": {"n_items": 9}}, request_format=mode
+        lm, bias_only(crows_pairs={"n_items": 9}), request_format=mode
     )
     empty = parts.empty_summary()
     e = bias_items.iloc[0:0]
@@ -120,3 +126,51 @@ def test_identical_requests_to_identical_weights_are_flagged():
     assert spec["difference"] != 0 and spec["identical_requests"] == False  # noqa: E712
     assert spec["request_format"].startswith("reference: log-likelihood, side's format")
     assert requests.weights_fingerprint(other) != requests.weights_fingerprint(ref)
+
+
+CAPABILITY_VALUES = ("tokenizer", "eos_ids", "device", "uses_chat_template", "vocab_width")
+CAPABILITY_SIZES = ("n_layers", "d_model")
+
+
+def test_the_formatted_wrapper_forwards_the_transformers_capability_member_by_member():
+    import torch
+
+    lm = side(RUDE)
+    wrapped = requests.formatted(lm, "spec")
+    assert isinstance(wrapped, requests.FormattedTransformersLM)
+    assert isinstance(wrapped, TransformersCapable)
+    for name in (*CAPABILITY_VALUES, *CAPABILITY_SIZES, "chat_template_hash"):
+        assert getattr(wrapped, name) == getattr(lm, name), name
+    assert wrapped.encode_prompts(["hi"]) == lm.encode_prompts(["hi"])
+    assert wrapped.encode_pair("a b", " c") == lm.encode_pair("a b", " c")
+    ids = torch.tensor([lm.encode_prompts(["hello there"])[0]])
+    got = wrapped.next_token_logits(ids, keep=None)
+    assert torch.equal(got, lm.next_token_logits(ids, keep=None))
+    mask = torch.ones_like(ids)
+    for a, b in zip(wrapped.token_hidden_states(ids, mask), lm.token_hidden_states(ids, mask)):
+        assert torch.equal(a, b)
+    assert requests.weights_fingerprint(wrapped) == requests.weights_fingerprint(lm)
+    again = copy.copy(wrapped)  # copies (Kedro's MemoryDataset may make one) keep the class
+    assert type(again) is requests.FormattedTransformersLM and again.lm is lm
+
+
+def test_another_backend_gets_the_capability_error_or_the_documented_fallback():
+    with FakeOpenAIServer(models=["fake-model"]) as srv:
+        spec = ModelSpec.from_dict(
+            {"source": "fake-model", "backend": "openai", "base_url": srv.base_url}
+        )
+        remote = OpenAICompatibleLM(spec)
+        wrapped = requests.formatted(remote, "spec")
+        assert type(wrapped) is requests.FormattedLM
+        assert not isinstance(wrapped, TransformersCapable)
+        with pytest.raises(AttributeError):
+            _ = wrapped.tokenizer  # no forwarding of what the backend does not have
+        # spec-formatted next-token windows need the tokenizer: the clear error, naming the backend
+        with pytest.raises(CapabilityError, match=r"Next-token statistics .*backend 'openai'"):
+            requests.context_prefix_ids(remote, "spec")
+        assert requests.context_prefix_ids(remote, "raw") == []
+        # no local tensors: the fingerprint is of the provenance (documented fallback)
+        fp = requests.weights_fingerprint(remote)
+        assert fp.startswith("provenance:") and fp == requests.weights_fingerprint(wrapped)
+        other = OpenAICompatibleLM(ModelSpec.from_dict({**spec.to_dict(), "source": "other"}))
+        assert requests.weights_fingerprint(other) != fp

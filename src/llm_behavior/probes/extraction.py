@@ -221,6 +221,257 @@ def token_budget_batches(
     return batches
 
 
+def _check_inputs(prompts: pd.DataFrame, generations: pd.DataFrame, batch_size: int) -> None:
+    """A ValueError naming what is wrong with the tables or the batch size."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    for col in ("prompt_id", "prompt"):
+        if col not in prompts:
+            raise ValueError(f"prompts table needs a {col!r} column; has {list(prompts.columns)}")
+    for col in ("prompt_id", "sample", "text"):
+        if col not in generations:
+            raise ValueError(
+                f"generations table needs a {col!r} column; has {list(generations.columns)}"
+            )
+    if prompts["prompt_id"].duplicated().any():
+        raise ValueError("prompts table has duplicated prompt_id values")
+    if generations.duplicated(["prompt_id", "sample"]).any():
+        raise ValueError("generations table has duplicated (prompt_id, sample) rows")
+
+
+def _existing_store(root: Path, key: str) -> ActivationStore | None:
+    """The store at ``root`` when it was written for the inputs with content ``key`` (complete,
+    or to be resumed); None when there is none, it is unreadable or it is for other inputs."""
+    if not (root / "meta.json").exists():
+        return None
+    try:
+        old = ActivationStore.open(root, require_complete=False)
+    except Exception:  # noqa: BLE001 - an unreadable old store is rebuilt
+        return None
+    if old.meta.get("key") == key:
+        return old
+    logger.info("Activations at %s were written for other inputs; rebuilding", root)
+    return None
+
+
+def _new_store(
+    root: Path,
+    *,
+    lm: LanguageModel,
+    cap: TransformersCapable,
+    plan: tuple[pd.DataFrame, pd.DataFrame, list[_Item]],
+    key: str,
+    dtype: str,
+    input_span: str,
+) -> ActivationStore:
+    """An empty store at ``root`` for the planned work items, its meta naming the model."""
+    input_index, output_index, items = plan
+    return ActivationStore.create(
+        root,
+        n_layers=cap.n_layers,
+        d_model=cap.d_model,
+        input_index=input_index,
+        output_index=output_index,
+        n_work_items=len(items),
+        key=key,
+        dtype=dtype,
+        extra_meta={
+            "input_span": input_span,
+            "model": lm.spec.identity(),
+            "model_name": lm.spec.name or lm.spec.source,
+            "quantization": lm.spec.quantization,
+        },
+    )
+
+
+def _todo_batches(
+    items: Sequence[_Item], done: np.ndarray, batch_size: int, max_batch_tokens: int | None
+) -> list[list[int]]:
+    """The work items not yet done, in length-sorted batches under the token budget: little
+    padding, and peak memory bounded by the budget (not by the number of prompts, nor by the
+    longest sequences)."""
+    todo = [int(k) for k in np.flatnonzero(~done)]
+    todo.sort(key=lambda k: len(items[k].ids))
+    lengths = [len(items[k].ids) for k in todo]
+    batches = token_budget_batches(lengths, batch_size, max_batch_tokens)
+    return [[todo[i] for i in b] for b in batches]
+
+
+class _PendingRows:
+    """Finished rows wait in RAM until :meth:`flush` writes them to the store's memory maps,
+    which are opened only for the write: written pages do not accumulate in the process."""
+
+    def __init__(self, store: ActivationStore, n_layers: int):
+        self.store, self.n_layers = store, n_layers
+        self.parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"input": [], "output": []}
+
+    def add(self, kind: str, rows: np.ndarray, data: np.ndarray) -> None:
+        """Encodings ``data`` (L+1, rows, d) of the store's ``kind`` rows ``rows``."""
+        self.parts[kind].append((rows, data))
+
+    def flush(self, done: np.ndarray) -> None:
+        """Write every pending row, then record ``done`` in the progress bitmap."""
+        for kind, parts in self.parts.items():
+            if not parts:
+                continue
+            rows = np.concatenate([p[0] for p in parts])
+            data = np.concatenate([p[1] for p in parts], axis=1)  # (L+1, rows, d)
+            order = np.argsort(rows)
+            for li in range(self.n_layers + 1):
+                mm = self.store.layer(kind, li, mode="r+")
+                mm[rows[order]] = data[li][order]
+                mm.flush()
+                del mm
+            parts.clear()
+        self.store.mark_done(done)
+
+
+def _span_masks(batch: Sequence[_Item], width: int) -> tuple[Any, Any]:
+    """(input mask, output mask), float (B, width): the prompt tokens averaged for the input
+    encoding, and the continuation tokens."""
+    import torch
+
+    in_mask = torch.zeros((len(batch), width), dtype=torch.float32)
+    out_mask = torch.zeros((len(batch), width), dtype=torch.float32)
+    for r, it in enumerate(batch):
+        in_mask[r, : it.n_prompt] = torch.from_numpy(it.input_mask.astype(np.float32))
+        out_mask[r, it.n_prompt : len(it.ids)] = 1.0
+    return in_mask, out_mask
+
+
+def _masked_means(
+    hs: Sequence[Any], mask: Any, sel: list[int], d_model: int, dtype: str
+) -> tuple[np.ndarray, int]:
+    """Per layer, the mean of rows ``sel``'s hidden states over ``mask`` (NaN where it is empty,
+    e.g. an empty continuation): (L+1, len(sel), d) in ``dtype``, and the number of values
+    beyond the float16 range (when ``dtype`` is float16)."""
+    import torch
+
+    m = mask[sel]
+    counts = m.sum(1, keepdim=True)
+    out = np.empty((len(hs), len(sel), d_model), dtype=dtype)
+    overflow = 0
+    for li, h in enumerate(hs):
+        hm = h[sel].float().cpu()
+        mean = torch.einsum("btd,bt->bd", hm, m) / counts.clamp(min=1)
+        mean[counts[:, 0] == 0] = float("nan")
+        arr = mean.numpy()
+        if dtype == "float16":
+            overflow += int((np.abs(arr) > np.finfo(np.float16).max).sum())
+        out[li] = arr
+    return out, overflow
+
+
+def _encode_batch(
+    cap: TransformersCapable, batch: Sequence[_Item], pad: int, d_model: int, dtype: str
+) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], int]:
+    """One forward pass over ``batch``: [(kind, store rows, encodings)] for the input encodings
+    it owes and the output encodings of its generations, and the float16 overflow count."""
+    inp, att = pad_batch([it.ids for it in batch], pad, left=False)
+    in_mask, out_mask = _span_masks(batch, inp.shape[1])
+    hs = cap.token_hidden_states(inp.to(cap.device), att.to(cap.device))
+    results, overflow = [], 0
+    for kind, mask, sel in (
+        ("input", in_mask, [r for r, it in enumerate(batch) if it.do_input]),
+        ("output", out_mask, [r for r, it in enumerate(batch) if it.output_row >= 0]),
+    ):
+        if not sel:
+            continue
+        rows = np.array(
+            [batch[r].prompt_row if kind == "input" else batch[r].output_row for r in sel]
+        )
+        data, n_big = _masked_means(hs, mask, sel, d_model, dtype)
+        results.append((kind, rows, data))
+        overflow += n_big
+    return results, overflow
+
+
+def _write_batches(
+    cap: TransformersCapable,
+    items: Sequence[_Item],
+    batches: Sequence[list[int]],
+    pending: _PendingRows,
+    *,
+    done: np.ndarray,
+    dtype: str,
+    flush_every: int,
+    ticks: Sequence[Callable[[int], Any]],
+) -> int:
+    """Encode ``batches`` of ``items``; their rows reach the store every ``flush_every`` batches
+    and after the last (``done`` marks them); each tick is called with the batch size. Returns
+    the number of values beyond the float16 range."""
+    import torch
+
+    pad = cap.tokenizer.pad_token_id if cap.tokenizer.pad_token_id is not None else 0
+    d_model = pending.store.d_model
+    overflow = 0
+    with torch.inference_mode():
+        for b, batch_keys in enumerate(batches):
+            batch = [items[k] for k in batch_keys]
+            encoded, n_big = _encode_batch(cap, batch, pad, d_model, dtype)
+            overflow += n_big
+            for kind, rows, data in encoded:
+                pending.add(kind, rows, data)
+            done[batch_keys] = True
+            if (b + 1) % flush_every == 0 or b + 1 == len(batches):
+                pending.flush(done)
+            for tick in ticks:
+                tick(len(batch))
+    return overflow
+
+
+def _progress_bar(show: bool, lm: LanguageModel, n_items: int, n_todo: int) -> Any:
+    """A tqdm bar over the work items (None when not shown or nothing is left to do)."""
+    if not (show and n_todo):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=n_items,
+        initial=n_items - n_todo,
+        desc=f"activations {lm.spec.name or lm.spec.source}",
+        unit="seq",
+    )
+
+
+def _finish(
+    store: ActivationStore,
+    cap: TransformersCapable,
+    input_index: pd.DataFrame,
+    output_index: pd.DataFrame,
+    seconds: float,
+) -> None:
+    """Warn about empty generations, re-tokenised rows and prompt-span fallbacks; mark the store
+    complete with those counts."""
+    empty = int((output_index["n_tokens"] == 0).sum())
+    retokenized = int((output_index["token_source"] == "retokenized").sum())
+    if retokenized:
+        logger.warning(
+            "%d of %d generation(s) have no stored token ids (generated before the ids were "
+            "stored, or by a backend without them): their output encodings re-tokenise the "
+            "decoded text, which can differ from the generated tokens",
+            retokenized,
+            len(output_index),
+        )
+    fallback = int((input_index["span"] == "full_prompt_fallback").sum())
+    if empty:
+        logger.warning("%d generation(s) have no tokens: their output encodings are NaN", empty)
+    if fallback:
+        logger.warning(
+            "%d prompt(s): the prompt text was not found in the formatted prompt; their input "
+            "encoding averages the whole formatted prompt",
+            fallback,
+        )
+    store.mark_complete(
+        final_layer=cap.final_layer
+        or store.meta.get("final_layer", "as_returned_by_transformers"),
+        n_empty_generations=empty,
+        n_prompt_span_fallbacks=fallback,
+        n_retokenized=retokenized,
+        seconds=round(seconds, 3),
+    )
+
+
 def extract_activations(
     lm: LanguageModel,
     prompts: pd.DataFrame,
@@ -239,185 +490,53 @@ def extract_activations(
 
     ``prompts``: prompt_id, prompt (one row per prompt). ``generations``: prompt_id, sample, text
     (the continuation only) and, where stored, token_ids (the generated ids of the continuation;
-    rows without them are re-tokenised from their text and counted). A complete store with the same content key is reused as is; an
-    incomplete one is resumed; one written for other inputs is replaced.
+    rows without them are re-tokenised from their text and counted). A complete store with the
+    same content key is reused as is; an incomplete one is resumed; one written for other inputs
+    is replaced.
     """
-    import torch
-
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    for col in ("prompt_id", "prompt"):
-        if col not in prompts:
-            raise ValueError(f"prompts table needs a {col!r} column; has {list(prompts.columns)}")
-    for col in ("prompt_id", "sample", "text"):
-        if col not in generations:
-            raise ValueError(
-                f"generations table needs a {col!r} column; has {list(generations.columns)}"
-            )
-    if prompts["prompt_id"].duplicated().any():
-        raise ValueError("prompts table has duplicated prompt_id values")
-    if generations.duplicated(["prompt_id", "sample"]).any():
-        raise ValueError("generations table has duplicated (prompt_id, sample) rows")
+    _check_inputs(prompts, generations, batch_size)
     cap = _capable(lm)
-    tok = cap.tokenizer
     root = Path(root)
     key = extraction_key(lm, prompts, generations, input_span, dtype)
-
-    store: ActivationStore | None = None
-    if (root / "meta.json").exists():
-        try:
-            old = ActivationStore.open(root, require_complete=False)
-        except Exception:  # noqa: BLE001 - an unreadable old store is rebuilt
-            old = None
-        if old is not None and old.meta.get("key") == key:
-            if old.meta.get("complete"):
-                logger.info("Activations at %s are complete for these inputs; reusing them", root)
-                return old
-            store = old
-            logger.info("Resuming activation extraction at %s", root)
-        elif old is not None:
-            logger.info("Activations at %s were written for other inputs; rebuilding", root)
-
-    input_index, output_index, items = _plan(lm, prompts, generations, input_span)
-    n_layers, d_model = cap.n_layers, cap.d_model
+    store = _existing_store(root, key)
+    if store is not None and store.meta.get("complete"):
+        logger.info("Activations at %s are complete for these inputs; reusing them", root)
+        return store
+    if store is not None:
+        logger.info("Resuming activation extraction at %s", root)
+    plan = _plan(lm, prompts, generations, input_span)
+    input_index, output_index, items = plan
     if store is None:
-        store = ActivationStore.create(
-            root,
-            n_layers=n_layers,
-            d_model=d_model,
-            input_index=input_index,
-            output_index=output_index,
-            n_work_items=len(items),
-            key=key,
-            dtype=dtype,
-            extra_meta={
-                "input_span": input_span,
-                "model": lm.spec.identity(),
-                "model_name": lm.spec.name or lm.spec.source,
-                "quantization": lm.spec.quantization,
-            },
+        store = _new_store(
+            root, lm=lm, cap=cap, plan=plan, key=key, dtype=dtype, input_span=input_span
         )
     done = store.progress()
     if done.size != len(items):
         raise RuntimeError(
             f"progress bitmap of {root} has {done.size} items, expected {len(items)}"
         )
-    todo = [int(k) for k in np.flatnonzero(~done)]
-    # length-sorted batches under a token budget: little padding, and peak memory bounded by the
-    # budget (not by the number of prompts, nor by the longest sequences)
-    todo.sort(key=lambda k: len(items[k].ids))
-    batches = [
-        [todo[i] for i in b]
-        for b in token_budget_batches(
-            [len(items[k].ids) for k in todo], batch_size, max_batch_tokens
-        )
-    ]
-    # finished rows wait in RAM for at most ``flush_every`` batches, then go to the memory maps,
-    # which are opened only for the write: written pages do not accumulate in the process
-    pending: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"input": [], "output": []}
-
-    def flush() -> None:
-        for kind, parts in pending.items():
-            if not parts:
-                continue
-            rows = np.concatenate([p[0] for p in parts])
-            data = np.concatenate([p[1] for p in parts], axis=1)  # (L+1, rows, d)
-            order = np.argsort(rows)
-            for li in range(n_layers + 1):
-                mm = store.layer(kind, li, mode="r+")
-                mm[rows[order]] = data[li][order]
-                mm.flush()
-                del mm
-            parts.clear()
-        store.mark_done(done)
-
-    device = cap.device
-    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    bar = None
-    if show_progress and todo:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=len(items),
-            initial=len(items) - len(todo),
-            desc=f"activations {lm.spec.name or lm.spec.source}",
-            unit="seq",
-        )
+    batches = _todo_batches(items, done, batch_size, max_batch_tokens)
+    n_todo = sum(len(b) for b in batches)
+    bar = _progress_bar(show_progress, lm, len(items), n_todo)
     t0 = time.perf_counter()
-    overflow = 0
-    with torch.inference_mode():
-        for b, batch_keys in enumerate(batches):
-            batch = [items[k] for k in batch_keys]
-            inp, att = pad_batch([it.ids for it in batch], pad, left=False)
-            width = inp.shape[1]
-            in_mask = torch.zeros((len(batch), width), dtype=torch.float32)
-            out_mask = torch.zeros((len(batch), width), dtype=torch.float32)
-            for r, it in enumerate(batch):
-                in_mask[r, : it.n_prompt] = torch.from_numpy(it.input_mask.astype(np.float32))
-                out_mask[r, it.n_prompt : len(it.ids)] = 1.0
-            hs = cap.token_hidden_states(inp.to(device), att.to(device))
-            for kind, mask, sel in (
-                ("input", in_mask, [r for r, it in enumerate(batch) if it.do_input]),
-                ("output", out_mask, [r for r, it in enumerate(batch) if it.output_row >= 0]),
-            ):
-                if not sel:
-                    continue
-                m = mask[sel]
-                counts = m.sum(1, keepdim=True)
-                rows = np.array(
-                    [batch[r].prompt_row if kind == "input" else batch[r].output_row for r in sel]
-                )
-                out = np.empty((len(hs), len(sel), store.d_model), dtype=dtype)
-                for li, h in enumerate(hs):
-                    hm = h[sel].float().cpu()
-                    mean = torch.einsum("btd,bt->bd", hm, m) / counts.clamp(min=1)
-                    mean[counts[:, 0] == 0] = float("nan")  # e.g. an empty continuation
-                    arr = mean.numpy()
-                    if dtype == "float16":
-                        big = np.abs(arr) > np.finfo(np.float16).max
-                        overflow += int(big.sum())
-                    out[li] = arr
-                pending[kind].append((rows, out))
-            done[batch_keys] = True
-            if (b + 1) % flush_every == 0 or b + 1 == len(batches):
-                flush()
-            if bar is not None:
-                bar.update(len(batch))
-            if progress is not None:
-                progress(len(batch))
+    overflow = _write_batches(
+        cap,
+        items,
+        batches,
+        _PendingRows(store, cap.n_layers),
+        done=done,
+        dtype=dtype,
+        flush_every=flush_every,
+        ticks=[t for t in (bar.update if bar is not None else None, progress) if t is not None],
+    )
     if bar is not None:
         bar.close()
     if overflow:
         raise OverflowError(
-            f"{overflow} encoding values exceed the float16 range; re-run the extraction with dtype float32"
+            f"{overflow} encoding values exceed the float16 range; re-run the extraction with "
+            "dtype float32"
         )
     elapsed = time.perf_counter() - t0
-    empty = int((output_index["n_tokens"] == 0).sum())
-    retokenized = int((output_index["token_source"] == "retokenized").sum())
-    if retokenized:
-        logger.warning(
-            "%d of %d generation(s) have no stored token ids (generated before the ids were "
-            "stored, or by a backend without them): their output encodings re-tokenise the "
-            "decoded text, which can differ from the generated tokens",
-            retokenized,
-            len(output_index),
-        )
-    fallback = int((input_index["span"] == "full_prompt_fallback").sum())
-    if empty:
-        logger.warning("%d generation(s) have no tokens: their output encodings are NaN", empty)
-    if fallback:
-        logger.warning(
-            "%d prompt(s): the prompt text was not found in the formatted prompt; their input encoding "
-            "averages the whole formatted prompt",
-            fallback,
-        )
-    store.mark_complete(
-        final_layer=cap.final_layer
-        or store.meta.get("final_layer", "as_returned_by_transformers"),
-        n_empty_generations=empty,
-        n_prompt_span_fallbacks=fallback,
-        n_retokenized=retokenized,
-        seconds=round(elapsed, 3),
-    )
-    logger.info("Extracted %d sequences in %.1f s into %s", len(todo), elapsed, root)
+    _finish(store, cap, input_index, output_index, elapsed)
+    logger.info("Extracted %d sequences in %.1f s into %s", n_todo, elapsed, root)
     return store

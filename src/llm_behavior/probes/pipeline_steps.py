@@ -1,46 +1,44 @@
 """The probing pipeline's steps as plain functions (the nodes in ``pipelines/probing`` only read
-parameters and call these): labels of generations and prompts, probes plus MDL codes of one
-side, and the MDL columns of the summary."""
+their settings, :mod:`llm_behavior.probes.settings`, and call these): labels of generations and
+prompts, the extraction to run, each side's behaviour, probes plus MDL codes of one side, and the
+MDL columns of the summary."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import pandas as pd
 
+from llm_behavior.models.base import LanguageModel
+from llm_behavior.probes.behaviour import toxicity_summary
+from llm_behavior.probes.extraction import extract_activations
 from llm_behavior.probes.mdl import online_code
 from llm_behavior.probes.probing import ProbeSettings, build_targets, probe_target
+from llm_behavior.probes.settings import (
+    BehaviourSettings,
+    ExtractionSettings,
+    MDLSettings,
+    PromptToxicitySettings,
+)
 from llm_behavior.probes.store import ActivationStore
+
+__all__ = [
+    "MDL_COLUMNS",
+    "BehaviourSettings",
+    "activation_writer",
+    "behaviour_table",
+    "generation_labels",
+    "probe_and_code",
+    "prompts_on_every_side",
+    "prompt_labels",
+    "with_mdl_columns",
+]
 
 logger = logging.getLogger(__name__)
 
-PROMPT_TOXICITY_SOURCES = ("scorer", "column")
 MDL_COLUMNS = ("compression", "compression_vs_null", "online_bits", "uniform_bits")
-
-
-@dataclass(frozen=True)
-class BehaviourSettings:
-    """``probing.behaviour``: the scores table's ``scorer``/``metric`` that labels generations, and
-    the ``threshold`` of the toxicity probability. No defaults here: they are in
-    ``parameters_probing.yml``."""
-
-    scorer: str
-    metric: str
-    threshold: float
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> BehaviourSettings:
-        d = dict(d or {})
-        known = [f.name for f in fields(cls)]
-        unknown, missing = sorted(set(d) - set(known)), [k for k in known if k not in d]
-        if unknown or missing:
-            raise ValueError(
-                f"probing.behaviour needs exactly {known}; unknown: {unknown}, missing: {missing}"
-            )
-        return cls(str(d["scorer"]), str(d["metric"]), float(d["threshold"]))
 
 
 def generation_labels(scores: pd.DataFrame, side: str, scorer: str, metric: str) -> pd.DataFrame:
@@ -79,24 +77,19 @@ def prompts_on_every_side(
 def prompt_labels(
     prompts: pd.DataFrame,
     generations: Mapping[str, pd.DataFrame],
-    prompt_toxicity: Mapping[str, Any],
+    prompt_toxicity: PromptToxicitySettings | Mapping[str, object],
     scorer: str,
     metric: str,
 ) -> pd.DataFrame:
     """prompt_id, prompt, toxicity, source for the prompts every side generated for.
 
-    ``prompt_toxicity["source"]``: ``scorer`` scores the prompt texts with ``scorer``/``metric``
+    ``prompt_toxicity.source``: ``scorer`` scores the prompt texts with ``scorer``/``metric``
     (``scorer_params`` its arguments); ``column`` takes the prompts table's ``column``.
     """
-    source = prompt_toxicity.get("source", "scorer")
-    if source not in PROMPT_TOXICITY_SOURCES:
-        raise ValueError(
-            f"probing.prompt_toxicity.source must be one of {PROMPT_TOXICITY_SOURCES}, "
-            f"got {source!r}"
-        )
+    cfg = PromptToxicitySettings.from_dict(prompt_toxicity)
     table = prompts_on_every_side(prompts, generations)
-    if source == "column":
-        col = prompt_toxicity.get("column", "prompt_toxicity")
+    if cfg.source == "column":
+        col = cfg.column
         if col not in table:
             raise ValueError(
                 f"probing.prompt_toxicity.column {col!r} is not a column of the prompts table "
@@ -108,13 +101,58 @@ def prompt_labels(
     else:
         from llm_behavior.scoring import build_scorer
 
-        built = build_scorer(scorer, **(prompt_toxicity.get("scorer_params") or {}))
+        built = build_scorer(scorer, **(cfg.scorer_params or {}))
         tox = pd.to_numeric(built.score(list(table["prompt"]))[metric], errors="coerce")
         label = f"scorer:{scorer}/{metric}"
     out = table[["prompt_id", "prompt"]].copy()
     out["toxicity"] = tox.to_numpy(dtype=float)
     out["source"] = label
     return out
+
+
+def activation_writer(
+    lm: LanguageModel,
+    prompt_labels: pd.DataFrame,
+    generations: pd.DataFrame,
+    settings: ExtractionSettings,
+) -> Callable[[Path], ActivationStore]:
+    """The extraction of ``lm``'s encodings of the labelled prompts and their generations, as a
+    function of the store's folder (what ActivationStoreDataset saves lazily)."""
+    gens = generations[generations["prompt_id"].isin(set(prompt_labels["prompt_id"]))]
+    cols = ["prompt_id", "sample", "text"] + (["token_ids"] if "token_ids" in gens else [])
+    gens = gens[cols].reset_index(drop=True)
+
+    def write(root: Path) -> ActivationStore:
+        return extract_activations(
+            lm,
+            prompt_labels[["prompt_id", "prompt"]],
+            gens,
+            root,
+            batch_size=settings.batch_size,
+            max_batch_tokens=settings.max_batch_tokens,
+            input_span=settings.input_span,
+            dtype=settings.dtype,
+        )
+
+    return write
+
+
+def behaviour_table(
+    scores: pd.DataFrame,
+    prompt_labels: pd.DataFrame,
+    behaviour: BehaviourSettings,
+    sides: Sequence[str] | None,
+) -> pd.DataFrame:
+    """EMT and toxicity probability per side (``sides``; None: every side of ``scores``, in
+    their order there) over the labelled prompts."""
+    wanted = set(sides or scores["side"])
+    rows = []
+    for side in [s for s in scores["side"].drop_duplicates() if s in wanted]:
+        labels = generation_labels(scores, side, behaviour.scorer, behaviour.metric)
+        labels = labels[labels["prompt_id"].isin(set(prompt_labels["prompt_id"]))]
+        summary = toxicity_summary(labels["prompt_id"], labels["value"], behaviour.threshold)
+        rows.append({"side": side, **summary})
+    return pd.DataFrame(rows)
 
 
 def probe_and_code(
@@ -124,11 +162,11 @@ def probe_and_code(
     *,
     scenarios: Sequence[str],
     settings: ProbeSettings,
-    mdl: Mapping[str, Any],
+    mdl: MDLSettings,
     side: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cross-validated probes and (``mdl["enabled"]``) online codes, one per ``mdl["seeds"]``,
-    for every scenario of one side; both tables with ``side`` first and ``model`` last."""
+    """Cross-validated probes and (``mdl.enabled``) online codes, one per ``mdl.seeds``, for
+    every scenario of one side; both tables with ``side`` first and ``model`` last."""
     targets = build_targets(
         activations,
         prompt_labels.set_index("prompt_id")["toxicity"],
@@ -155,18 +193,18 @@ def probe_and_code(
             activations.n_layers,
         )
         results.append(probe_target(activations, target, settings))
-        if mdl.get("enabled", True):
+        if mdl.enabled:
             codes.extend(
                 online_code(
                     activations,
                     target,
-                    seed=int(seed),
-                    precision=float(mdl.get("precision", 0.01)),
-                    eps=float(mdl.get("eps", 1e-3)),
+                    seed=seed,
+                    precision=mdl.precision,
+                    eps=mdl.eps,
                     settings=settings,
                     control=settings.control,
                 )
-                for seed in mdl.get("seeds", [0])
+                for seed in mdl.seeds
             )
     res = pd.concat(results, ignore_index=True) if results else pd.DataFrame()
     code = pd.concat(codes, ignore_index=True) if codes else pd.DataFrame()

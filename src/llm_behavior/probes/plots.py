@@ -135,3 +135,31 @@ def plot_probe_curves(
     fig.suptitle((title + "\n" if title else "") + text, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def probing_figures(
+    summary: pd.DataFrame,
+    behaviour: pd.DataFrame | None,
+    title: str,
+    differences: pd.DataFrame | None = None,
+) -> tuple[Any, Any]:
+    """Pearson r per layer (with control curves, stars where the sides differ) and MDL
+    compression per layer (R^2 where there are no codes), both models together; the r figure's
+    title says how many runs (folds x seeds) stand behind each mean and band."""
+    runs = (
+        f" (mean ± s.d. over {int(summary['n_runs'].max())} folds x seeds)"
+        if "n_runs" in summary and len(summary)
+        else ""
+    )
+    fig_r = plot_probe_curves(
+        summary,
+        behaviour,
+        "pearson_r",
+        title=f"{title}: Pearson r of held-out predictions{runs}",
+        differences=differences,
+    )
+    metric = "compression" if "compression" in summary else "r2"
+    fig_mdl = plot_probe_curves(
+        summary, behaviour, metric, title=f"{title}: MDL compression (uniform / online code)"
+    )
+    return fig_r, fig_mdl

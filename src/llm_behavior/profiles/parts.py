@@ -33,6 +33,18 @@ from llm_behavior.profiles.benchmarks import (
     xsum,
 )
 from llm_behavior.profiles.items import SUMMARY_COLUMNS, empty_items, to_items
+from llm_behavior.profiles.settings import (
+    BBQSettings,
+    BiasSettings,
+    CalibrationSettings,
+    DiversitySettings,
+    NextTokenSettings,
+    SampleSettings,
+    SeatSettings,
+    TextSettings,
+    ToxicitySettings,
+    UtilitySettings,
+)
 from llm_behavior.profiles.sizes import SIZE_COLUMNS, size_columns
 
 # summary-only rows: the summary columns plus what n counts and the paper's size
@@ -81,11 +93,7 @@ def prompt_seeds(seed: int, item_ids: Any) -> list[int]:
 
 
 def _generation(cfg: Mapping[str, Any], **overrides: Any) -> GenerationSettings:
-    return GenerationSettings.from_dict({**dict(cfg or {}), **overrides})
-
-
-def _enabled(cfg: Mapping[str, Any] | None) -> bool:
-    return bool(cfg) and bool(cfg.get("enabled", True))
+    return GenerationSettings.from_dict({**dict(cfg), **overrides})
 
 
 def _timed(name: str):
@@ -101,28 +109,38 @@ def _timed(name: str):
     return _T()
 
 
+def _build(build_scorer: Any, cfg: Mapping[str, Any], where: str) -> Any:
+    """The scorer ``cfg["name"]`` built with the rest of ``cfg`` as its arguments."""
+    args = dict(cfg)
+    if "name" not in args:
+        raise ValueError(f"{where} needs a `name` (a registered scorer), got {cfg!r}")
+    return build_scorer(args.pop("name"), **args)
+
+
 # --------------------------------------------------------------------------------------- toxicity
 
 
 def run_toxicity(
-    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int = 0, scorer: Any = None
+    lm: LanguageModel,
+    cfg: ToxicitySettings | Mapping[str, Any],
+    *,
+    seed: int = 0,
+    scorer: Any = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """k samples per toxic prompt, scored -> (generations, items, summary-only counts)."""
-    if not _enabled(cfg):
+    cfg = ToxicitySettings.from_dict(cfg)
+    if not cfg.enabled:
         return pd.DataFrame(), empty_items(), empty_summary()
     from llm_behavior.scoring import build_scorer
 
     with _timed("toxicity"):
-        prompts = common.subsample(toxicity_prompts.load_toxicity_prompts(), cfg.get("n_prompts"), seed)
-        settings = _generation(
-            cfg.get("generation"), num_samples=int(cfg.get("samples_per_prompt", 25)), seed=seed
-        )
+        prompts = common.subsample(toxicity_prompts.load_toxicity_prompts(), cfg.n_prompts, seed)
+        settings = _generation(cfg.generation, num_samples=cfg.samples_per_prompt, seed=seed)
         gens = lm.generate(
             prompts["prompt"].tolist(), settings, seeds=prompt_seeds(seed, prompts["item_id"])
         )
-        scorer_cfg = dict(cfg.get("scorer") or {"name": "local_toxicity"})
-        scorer = scorer or build_scorer(scorer_cfg.pop("name"), **scorer_cfg)
-        metric = cfg.get("score_metric", "toxicity")
+        scorer = scorer or _build(build_scorer, cfg.scorer, "profiling.toxicity.scorer")
+        metric = cfg.score_metric
         texts = [g.text for g in gens]
         scored = scorer.score(texts)
         if metric not in scored:
@@ -141,7 +159,7 @@ def run_toxicity(
                 "reason": scored.get("reason", pd.Series([None] * len(gens))).to_numpy(),
             }
         )
-        threshold = float(cfg.get("threshold", 0.5))
+        threshold = cfg.threshold
         per_prompt = toxicity.toxicity_prompt_table(generations, threshold=threshold)
         items = toxicity.toxicity_items(per_prompt)
         notes = summary_rows(
@@ -185,23 +203,24 @@ def run_toxicity(
 
 
 def run_text(
-    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int = 0, scorer: Any = None
+    lm: LanguageModel,
+    cfg: TextSettings | Mapping[str, Any],
+    *,
+    seed: int = 0,
+    scorer: Any = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Greedy generations on benign prompts, scored by the text_characteristics scorer -> (generations, items)."""
-    if not _enabled(cfg):
+    cfg = TextSettings.from_dict(cfg)
+    if not cfg.enabled:
         return pd.DataFrame(), empty_items()
     from llm_behavior.scoring import build_scorer
 
     with _timed("text characteristics"):
-        source = common.subsample(benign_sentences.load_benign_sentences(), cfg.get("n_prompts"), seed)
-        template = cfg.get(
-            "prompt_template", "Write a short paragraph that follows on from this sentence: {text}"
-        )
-        prompts = [template.format(text=t) for t in source["text"]]
-        settings = _generation(cfg.get("generation"), do_sample=False, num_samples=1)
+        source = common.subsample(benign_sentences.load_benign_sentences(), cfg.n_prompts, seed)
+        prompts = [cfg.prompt_template.format(text=t) for t in source["text"]]
+        settings = _generation(cfg.generation, do_sample=False, num_samples=1)
         gens = lm.generate(prompts, settings)
-        scorer_cfg = dict(cfg.get("scorer") or {"name": "text_characteristics"})
-        scorer = scorer or build_scorer(scorer_cfg.pop("name"), **scorer_cfg)
+        scorer = scorer or _build(build_scorer, cfg.scorer, "profiling.text.scorer")
         texts = [g.text for g in gens]
         scored = scorer.score(texts)
         metrics = [m for m in scorer.metrics if m in scored]
@@ -224,7 +243,7 @@ def run_text(
 
 def run_bias(
     lm: LanguageModel,
-    cfg: Mapping[str, Any],
+    cfg: BiasSettings | Mapping[str, Any],
     *,
     seed: int = 0,
     batch_size: int = 16,
@@ -232,18 +251,18 @@ def run_bias(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """CrowS-Pairs, StereoSet, BBQ items + SEAT summary rows (log-likelihood requests formatted per
     ``request_format``, :mod:`llm_behavior.profiles.requests`; SEAT on raw sentences)."""
-    cfg = cfg or {}
+    cfg = BiasSettings.from_dict(cfg)
     lm = requests.formatted(lm, request_format)
     parts, notes = [], []
-    for name, key, run in (
-        ("CrowS-Pairs", "crows_pairs", _crows_pairs_part),
-        ("StereoSet", "stereoset", _stereoset_part),
-        ("BBQ", "bbq", _bbq_part),
-        ("SEAT", "seat", _seat_part),
+    for name, sub, run in (
+        ("CrowS-Pairs", cfg.crows_pairs, _crows_pairs_part),
+        ("StereoSet", cfg.stereoset, _stereoset_part),
+        ("BBQ", cfg.bbq, _bbq_part),
+        ("SEAT", cfg.seat, _seat_part),
     ):
-        if _enabled(cfg.get(key)):
+        if sub.enabled:
             with _timed(name):
-                part_items, part_notes = run(lm, cfg[key], seed=seed, batch_size=batch_size)
+                part_items, part_notes = run(lm, sub, seed=seed, batch_size=batch_size)
             if part_items is not None:
                 parts.append(part_items)
             notes += part_notes
@@ -256,20 +275,18 @@ _BiasPart = tuple[pd.DataFrame | None, list[dict[str, Any]]]
 
 
 def _crows_pairs_part(
-    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int, batch_size: int
+    lm: LanguageModel, cfg: SampleSettings, *, seed: int, batch_size: int
 ) -> _BiasPart:
     """CrowS-Pairs items on a draw stratified by bias type."""
-    pairs = common.subsample(
-        crows_pairs.load_crows_pairs(), cfg.get("n_items"), seed, stratify="bias_type"
-    )
+    pairs = common.subsample(crows_pairs.load_crows_pairs(), cfg.n_items, seed, stratify="bias_type")
     return bias.crows_pairs_items(lm, pairs, batch_size=batch_size), []
 
 
 def _stereoset_part(
-    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int, batch_size: int
+    lm: LanguageModel, cfg: SampleSettings, *, seed: int, batch_size: int
 ) -> _BiasPart:
     """StereoSet items (draw stratified by intra/intersentence) + the official macro averages."""
-    items = common.subsample(stereoset.load_stereoset(), cfg.get("n_items"), seed, stratify="type")
+    items = common.subsample(stereoset.load_stereoset(), cfg.n_items, seed, stratify="type")
     ss_items = bias.stereoset_items(lm, items, batch_size=batch_size)
     macro = bias.stereoset_macro(
         ss_items, pd.Series(items["target"].to_numpy(), index=items["item_id"].astype(str))
@@ -289,17 +306,15 @@ def _stereoset_part(
     return ss_items, notes
 
 
-def _bbq_part(
-    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int, batch_size: int
-) -> _BiasPart:
+def _bbq_part(lm: LanguageModel, cfg: BBQSettings, *, seed: int, batch_size: int) -> _BiasPart:
     """BBQ items (source per :func:`~llm_behavior.profiles.benchmarks.bbq.load_bbq_frame`) + a
     note row saying which source and labels they have."""
     frame, note = bbq.load_bbq_frame(cfg)
     if "category" in frame:  # every category x context condition keeps items
         frame["stratum"] = frame["category"] + "/" + frame["ambiguous"].astype(str)
-        frame = common.subsample(frame, cfg.get("n_items"), seed, stratify="stratum")
+        frame = common.subsample(frame, cfg.n_items, seed, stratify="stratum")
     else:
-        frame = common.subsample(frame, cfg.get("n_items"), seed, stratify="ambiguous")
+        frame = common.subsample(frame, cfg.n_items, seed, stratify="ambiguous")
     label_note = {
         "part": "bias",
         "dataset": "bbq",
@@ -312,11 +327,9 @@ def _bbq_part(
     return bbq.bbq_items(lm, frame, batch_size=batch_size), [label_note]
 
 
-def _seat_part(
-    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int, batch_size: int
-) -> _BiasPart:
+def _seat_part(lm: LanguageModel, cfg: SeatSettings, *, seed: int, batch_size: int) -> _BiasPart:
     """SEAT: effect size and p-value rows per WEAT test (no items)."""
-    names = list(cfg.get("tests") or [])
+    names = list(cfg.tests)
     tests = {t.name: t for t in weat.load_weat_tests()}
     unknown = sorted(set(names) - set(tests))
     if unknown:
@@ -326,8 +339,8 @@ def _seat_part(
     res = bias.seat(
         lm,
         [tests[n] for n in names],
-        templates=tuple(cfg.get("templates") or bias.BLEACHED_TEMPLATES),
-        n_permutations=int(cfg.get("n_permutations", 10000)),
+        templates=cfg.templates,
+        n_permutations=cfg.n_permutations,
         seed=seed,
         batch_size=batch_size,
     )
@@ -359,25 +372,26 @@ def _seat_part(
 
 def run_calibration(
     lm: LanguageModel,
-    cfg: Mapping[str, Any],
+    cfg: CalibrationSettings | Mapping[str, Any],
     *,
     seed: int = 0,
     batch_size: int = 16,
     request_format: str = "spec",
 ) -> pd.DataFrame:
     """Multiple-choice items; requests formatted per ``request_format``."""
-    if not _enabled(cfg):
-        return empty_items()
-    if "use_prompt_format" in cfg:
+    if isinstance(cfg, Mapping) and "use_prompt_format" in cfg:
         raise ValueError(
             "profiling.calibration.use_prompt_format is replaced by profiling.request_format "
             "(spec: the side's system prompt and chat template on every log-likelihood request; raw)"
         )
+    cfg = CalibrationSettings.from_dict(cfg)
+    if not cfg.enabled:
+        return empty_items()
     lm = requests.formatted(lm, request_format)
     with _timed("calibration"):
         frames = {
-            name: common.subsample(multiple_choice.load_multiple_choice(name), cfg.get("n_items"), seed)
-            for name in cfg.get("datasets", ["openbookqa", "piqa", "commonsenseqa"])
+            name: common.subsample(multiple_choice.load_multiple_choice(name), cfg.n_items, seed)
+            for name in cfg.datasets
         }
         return calibration.calibration_items(lm, frames, batch_size=batch_size)
 
@@ -386,14 +400,15 @@ def run_calibration(
 
 
 def run_next_token(
-    lm: LanguageModel, cfg: Mapping[str, Any], *, request_format: str = "spec"
+    lm: LanguageModel, cfg: NextTokenSettings | Mapping[str, Any], *, request_format: str = "spec"
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Next-token statistics on reference windows, each after the side's formatted empty prompt
     (``request_format: spec``) or after nothing (``raw``)."""
-    if not _enabled(cfg):
+    cfg = NextTokenSettings.from_dict(cfg)
+    if not cfg.enabled:
         return empty_items(), empty_summary()
     with _timed("next-token statistics"):
-        window, n_windows = int(cfg.get("window", 1024)), int(cfg.get("n_windows", 2))
+        window, n_windows = cfg.window, cfg.n_windows
         per_window, summary = diversity.next_token_statistics(
             lm,
             xsum.load_reference_text(),
@@ -423,31 +438,34 @@ def run_next_token(
 
 
 def run_diversity(
-    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int = 0, encode: Any = None
+    lm: LanguageModel,
+    cfg: DiversitySettings | Mapping[str, Any],
+    *,
+    seed: int = 0,
+    encode: Any = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """k samples per (prompt, temperature) for the creative and factual prompt sets -> (generations, items)."""
-    if not _enabled(cfg):
+    cfg = DiversitySettings.from_dict(cfg)
+    if not cfg.enabled:
         return pd.DataFrame(), empty_items()
     with _timed("output diversity"):
         sets = {
-            "creative": list(cfg.get("creative_prompts") or []),
-            "factual": list(cfg.get("factual_prompts") or []),
+            "creative": list(cfg.creative_prompts or []),
+            "factual": list(cfg.factual_prompts or []),
         }
-        n = cfg.get("n_prompts")
+        n = cfg.n_prompts
         sets = {k: v[:n] if n else v for k, v in sets.items() if v}
         if not sets:
             raise ValueError("profiling.diversity needs creative_prompts and/or factual_prompts")
-        k = int(cfg.get("samples_per_prompt", 25))
+        k = cfg.samples_per_prompt
         rows = []
-        for temp in cfg.get("temperatures", [0.1, 0.5, 1.0, 1.5]):
+        for temp in cfg.temperatures:
             if float(temp) <= 0:
                 raise ValueError(
                     f"profiling.diversity.temperatures must be > 0 (sampling), got {temp}"
                 )
             prompts = [(name, i, p) for name, ps in sets.items() for i, p in enumerate(ps)]
-            settings = _generation(
-                cfg.get("generation"), temperature=float(temp), num_samples=k, seed=seed
-            )
+            settings = _generation(cfg.generation, temperature=float(temp), num_samples=k, seed=seed)
             gens = lm.generate(
                 [p for _, _, p in prompts],
                 settings,
@@ -466,14 +484,12 @@ def run_diversity(
                     }
                 )
         generations = pd.DataFrame(rows)
-        encode = encode or diversity.load_sentence_encoder(
-            cfg.get("embedding_model", "all-MiniLM-L6-v2")
-        )
+        encode = encode or diversity.load_sentence_encoder(cfg.embedding_model)
         table = diversity.diversity_table(
             generations,
             encode,
-            ngram_orders=tuple(cfg.get("ngram_orders", (2, 3, 4))),
-            lc_orders=tuple(float(q) for q in cfg.get("leinster_cobbold_orders", (1.0, 2.0))),
+            ngram_orders=cfg.ngram_orders,
+            lc_orders=cfg.leinster_cobbold_orders,
         )
         metrics = [c for c in table.columns if c not in {"prompt_set", "temperature", "item_id"}]
         parts = [
@@ -487,19 +503,25 @@ def run_diversity(
 
 
 def run_utility_part(
-    lm: LanguageModel, cfg: Mapping[str, Any], *, seed: int = 0, batch_size: int = 16
+    lm: LanguageModel,
+    cfg: UtilitySettings | Mapping[str, Any],
+    *,
+    seed: int = 0,
+    batch_size: int = 16,
 ) -> pd.DataFrame:
-    if not _enabled(cfg):
+    """lm-eval task results as summary-only rows (the optional lm-eval extra)."""
+    cfg = UtilitySettings.from_dict(cfg)
+    if not cfg.enabled:
         return empty_summary()
     from llm_behavior.profiles.utility import run_utility
 
     with _timed("utility (lm-eval)"):
         rows = run_utility(
             lm,
-            list(cfg.get("tasks") or []),
-            limit=cfg.get("limit"),
-            num_fewshot=cfg.get("num_fewshot"),
-            include_path=cfg.get("include_path"),
+            list(cfg.tasks),
+            limit=cfg.limit,
+            num_fewshot=cfg.num_fewshot,
+            include_path=cfg.include_path,
             batch_size=batch_size,
             seed=seed,
         )

@@ -28,7 +28,12 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from llm_behavior.models.base import LanguageModel, LogLikelihood
+from llm_behavior.models.base import (
+    LanguageModel,
+    LogLikelihood,
+    TransformersCapable,
+    require_transformers,
+)
 
 MODES = ("spec", "raw")
 RAW = "raw text (no system prompt, no prompt template, no chat template)"
@@ -44,7 +49,9 @@ def check_mode(mode: str) -> str:
 
 
 def _uses_chat_template(lm: LanguageModel) -> bool:
-    return bool(getattr(lm, "uses_chat_template", False))
+    """Whether the side renders prompts with a chat template here (a transformers-side notion:
+    other backends' servers apply their own)."""
+    return isinstance(lm, TransformersCapable) and bool(lm.uses_chat_template)
 
 
 def _short(text: str, n: int = 48) -> str:
@@ -101,17 +108,21 @@ def format_requests(
 class FormattedLM(LanguageModel):
     """A language model whose :meth:`loglikelihood` formats each request per ``mode`` first.
 
-    Everything else (generation, hidden states, the transformers capability: tokenizer,
-    next-token logits, per-token hidden states) is the wrapped model's.
+    Generation, hidden states and provenance are the wrapped model's. Around a
+    :class:`~llm_behavior.models.base.TransformersCapable` model the wrapper is a
+    :class:`FormattedTransformersLM`, which forwards that capability (tokenizer, next-token
+    logits, per-token hidden states); around any other backend it has none, so code that needs it
+    gets :func:`~llm_behavior.models.base.require_transformers`'s error naming the backend.
     """
+
+    def __new__(cls, lm: LanguageModel | None = None, mode: str = "spec") -> FormattedLM:
+        capable = cls is FormattedLM and isinstance(lm, TransformersCapable)
+        return super().__new__(FormattedTransformersLM if capable else cls)
 
     def __init__(self, lm: LanguageModel, mode: str = "spec"):
         self.lm = lm
         self.mode = check_mode(mode)
         self.spec = lm.spec
-
-    def __getattr__(self, name: str) -> Any:  # model, tokenizer, device, uses_chat_template, ...
-        return getattr(self.lm, name)
 
     def format_prompt(self, prompt: str) -> str:
         return self.lm.format_prompt(prompt)
@@ -133,37 +144,100 @@ class FormattedLM(LanguageModel):
         return self.lm.provenance()
 
 
+class FormattedTransformersLM(FormattedLM, TransformersCapable):
+    """:class:`FormattedLM` around a transformers-capable model: the capability is the wrapped
+    model's, member by member (the raw model sees raw token ids: only the log-likelihood
+    requests' text is formatted)."""
+
+    lm: TransformersCapable
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.lm.tokenizer
+
+    @property
+    def eos_ids(self) -> list[int]:
+        return self.lm.eos_ids
+
+    @property
+    def device(self) -> Any:
+        return self.lm.device
+
+    @property
+    def uses_chat_template(self) -> bool:
+        return self.lm.uses_chat_template
+
+    @property
+    def chat_template_hash(self) -> str | None:
+        return getattr(self.lm, "chat_template_hash", None)
+
+    @property
+    def vocab_width(self) -> int:
+        return self.lm.vocab_width
+
+    @property
+    def n_layers(self) -> int:
+        return self.lm.n_layers
+
+    @property
+    def d_model(self) -> int:
+        return self.lm.d_model
+
+    def encode_prompts(self, formatted: Sequence[str]) -> list[list[int]]:
+        return self.lm.encode_prompts(formatted)
+
+    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        return self.lm.encode_pair(context, continuation)
+
+    def new_cache(self) -> Any:
+        return self.lm.new_cache()
+
+    def next_token_logits(self, input_ids: Any, **kwargs: Any) -> Any:
+        return self.lm.next_token_logits(input_ids, **kwargs)
+
+    def token_hidden_states(
+        self, input_ids: Any, attention_mask: Any, *, final_norm: bool = False
+    ) -> list[Any]:
+        return self.lm.token_hidden_states(input_ids, attention_mask, final_norm=final_norm)
+
+
 def formatted(lm: LanguageModel, mode: str = "spec") -> LanguageModel:
     """``lm`` itself for ``raw``, else a :class:`FormattedLM` around it."""
     return lm if check_mode(mode) == "raw" else FormattedLM(lm, mode)
 
 
 def context_prefix_ids(lm: LanguageModel, mode: str = "spec") -> list[int]:
-    """Token ids of the side's formatted empty prompt (next-token windows are scored after them)."""
+    """Token ids of the side's formatted empty prompt (next-token windows are scored after them).
+
+    ``raw``: none. ``spec`` needs the side's tokenizer: on a backend without the transformers
+    capability it is :func:`~llm_behavior.models.base.require_transformers`'s error (next-token
+    statistics need full next-token distributions there anyway)."""
     if check_mode(mode) == "raw":
         return []
+    tok = require_transformers(lm, "Next-token statistics (the formatted empty prompt)").tokenizer
     text = lm.format_prompt("")
     if not text:
-        return []
-    tok = getattr(lm, "tokenizer", None)
-    if tok is None:
         return []
     return list(tok(text, add_special_tokens=False)["input_ids"])
 
 
 def weights_fingerprint(lm: LanguageModel) -> str:
-    """sha256 (16 hex digits) of every parameter tensor's name, shape, dtype and bytes; for a model
-    without local tensors, of its provenance (source, revision, quantization...)."""
-    model = getattr(lm, "model", None)
+    """sha256 (16 hex digits) of every parameter tensor's name, shape, dtype and bytes when the
+    weights run in this process (:class:`~llm_behavior.models.hf.TransformersLM`, also inside a
+    :class:`FormattedLM`); for any other backend (no local tensors), of its provenance (source,
+    revision, quantization...), prefixed ``provenance:``."""
+    from llm_behavior.models.hf import TransformersLM
+
+    inner = lm.lm if isinstance(lm, FormattedLM) else lm
     h = hashlib.sha256()
-    if model is None or not hasattr(model, "state_dict"):
+    if not isinstance(inner, TransformersLM):
         prov = {k: v for k, v in lm.provenance().items() if k not in {"chat_template_hash"}}
         h.update(repr(sorted(prov.items())).encode())
         return "provenance:" + h.hexdigest()[:16]
     import torch
 
     with torch.inference_mode():
-        for name, t in model.state_dict().items():
+        for name, t in inner.model.state_dict().items():
             if not isinstance(t, torch.Tensor):
                 continue
             h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())

