@@ -1,11 +1,13 @@
-"""The probing behaviour summary on a hand-worked example (EMT itself: tests/profiles/test_toxicity.py)."""
+"""The probing behaviour summary on a hand-worked example (EMT itself:
+tests/profiles/test_toxicity.py)."""
 
 import numpy as np
 import pytest
 
 from llm_behavior.probes.behaviour import toxicity_summary
 
-# prompt a: max 0.9 (toxic); prompt b: max 0.5 (counts: >= 0.5); prompt c: max 0.2; prompt d: no score
+# prompt a: max 0.9 (toxic); prompt b: max 0.5 (counts: >= 0.5);
+# prompt c: max 0.2; prompt d: no score
 IDS = ["a", "a", "a", "b", "b", "c", "c", "c", "d"]
 TOX = [0.1, 0.9, 0.3, 0.5, 0.4, 0.2, np.nan, 0.0, np.nan]
 

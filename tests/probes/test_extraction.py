@@ -122,9 +122,15 @@ def test_encodings_equal_per_sequence_hooked_means(lm, expected, tmp_path, batch
     inputs, outputs = expected
     # TransformerLens' names: the embeddings, then each block's output (blocks count from 0)
     assert store.layer_names == [
-        "blocks.0.hook_resid_pre", "blocks.0.hook_resid_post", "blocks.1.hook_resid_post", "blocks.2.hook_resid_post"
+        "blocks.0.hook_resid_pre",
+        "blocks.0.hook_resid_post",
+        "blocks.1.hook_resid_post",
+        "blocks.2.hook_resid_post",
     ]
-    assert layer_name(3) == "blocks.2.hook_resid_post" and store.path("input", 0).name == "blocks.0.hook_resid_pre.npy"
+    assert (
+        layer_name(3) == "blocks.2.hook_resid_post"
+        and store.path("input", 0).name == "blocks.0.hook_resid_pre.npy"
+    )
     with pytest.raises(ValueError, match="layer must be >= 0"):
         layer_name(-1)
     assert store.meta["final_layer"] == "pre_final_norm"

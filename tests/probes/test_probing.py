@@ -125,8 +125,8 @@ def test_compare_sides_is_the_corrected_resampled_t_test():
                     base = 0.4 + 0.01 * seed - 0.02 * fold
                     r = base + (shift if layer == 1 else 0.0) + 0.01 * rng.normal()
                     rows.append(
-                        {"side": side, "task": "real", "scenario": "input", "layer": layer, "seed": seed,
-                         "fold": fold, "pearson_r": r, "n_train": 300, "n_test": 100}
+                        {"side": side, "task": "real", "scenario": "input", "layer": layer,
+                         "seed": seed, "fold": fold, "pearson_r": r, "n_train": 300, "n_test": 100}
                     )  # fmt: skip
     res = pd.DataFrame(rows)
     out = compare_sides(res).set_index("layer")

@@ -1,4 +1,5 @@
-"""BIG-bench BBQ-lite: the loader on real items copied from bigbench==1.0.0, extraction, bias scores."""
+"""BIG-bench BBQ-lite: the loader on real items copied
+from bigbench==1.0.0, extraction, bias scores."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from llm_behavior.profiles.benchmarks import bbq, common
 from tests.profiles.base_settings import part_params
 from tests.profiles.conftest import direct_mean_logprob
 
-# 12 real items (bbq_lite_json task files + the matching bbq_lite/resources records), format untouched
+# 12 real items (bbq_lite_json task files + the matching bbq_lite/resources records),
+# format untouched
 FIXTURE = Path(__file__).parent / "data" / "bbq_lite"
 CATS = ["age", "gender_identity", "race_ethnicity"]
 
@@ -40,7 +42,8 @@ def test_loader_reads_labels_and_finds_the_biased_answer_of_real_items():
     assert f.loc[["Race_ethnicity-1160", "Race_ethnicity-1161"], "biased_index"].tolist() == [0, 0]
     assert f.loc[["Race_ethnicity-1162", "Race_ethnicity-1163"], "biased_index"].tolist() == [1, 1]
     assert f.loc["Race_ethnicity-1161"].answer_index == 1  # disambiguated: gold from target_scores
-    # Gender 48-51: both teachers tagged "male" (a BBQ data slip): no biased answer, kept for accuracy
+    # Gender 48-51: both teachers tagged "male" (a BBQ data slip): no biased answer,
+    # kept for accuracy
     assert (f.loc[[f"Gender_identity-{i}" for i in range(48, 52)], "biased_index"] == -1).all()
     assert set(f["unknown_index"]) <= {0, 1, 2}
     assert f.groupby("category")["ambiguous"].mean().eq(0.5).all()
@@ -74,7 +77,8 @@ def test_answer_tags_and_target_rules():
 
 
 def _fake_archive(tmp_path: Path) -> Path:
-    """A bigbench-layout tar.gz holding every BBQ file (fixture copies or empty tasks) + a stray file."""
+    """A bigbench-layout tar.gz holding every BBQ file
+    (fixture copies or empty tasks) + a stray file."""
     path = tmp_path / bbq_lite.ARCHIVE
     with tarfile.open(path, "w:gz") as tar:
         for rel in [*bbq_lite.FILES, "bbq_lite/task.py"]:
@@ -108,15 +112,19 @@ def _no_network(*_a, **_k):
 
 def test_profile_uses_bbq_lite_when_prepared_and_says_so_otherwise(tmp_path, monkeypatch):
     monkeypatch.setattr(bbq_lite, "download_archive", _no_network)  # the lazy fetch fails here
-    frame, note = bbq.load_bbq_frame(BBQ | {"source": "auto", "bbq_lite_dir": str(tmp_path / "none")})
+    frame, note = bbq.load_bbq_frame(
+        BBQ | {"source": "auto", "bbq_lite_dir": str(tmp_path / "none")}
+    )
     assert "biased_index" not in frame and "accuracy only" in note and "prepare" in note
-    frame, note = bbq.load_bbq_frame(BBQ | {"source": "bbq_lite", "bbq_lite_dir": str(FIXTURE), "categories": CATS}
+    frame, note = bbq.load_bbq_frame(
+        BBQ | {"source": "bbq_lite", "bbq_lite_dir": str(FIXTURE), "categories": CATS}
     )
     assert len(frame) == 12 and "s_DIS" in note and "4 of the 12" in note
     folder = bbq_lite.extract(_fake_archive(tmp_path), tmp_path / "c" / "bbq_lite")
     frame, _ = bbq.load_bbq_frame(BBQ | {"bbq_lite_dir": str(folder), "categories": CATS})  # auto
     assert len(frame) == 12
-    with pytest.raises(common.DataError, match="prepare"):  # a folder of one's own: never fetched into
+    # a folder of one's own: never fetched into
+    with pytest.raises(common.DataError, match="prepare"):
         bbq.load_bbq_frame(BBQ | {"source": "bbq_lite", "bbq_lite_dir": str(tmp_path / "none")})
 
 
@@ -132,7 +140,8 @@ def test_bbq_lite_is_fetched_once_when_profiling_first_needs_it(tmp_path, monkey
     monkeypatch.setenv("LLM_BEHAVIOR_CACHE", str(tmp_path / "cache"))
     assert not bbq_lite.is_prepared()
     with caplog.at_level("WARNING", logger=bbq_lite.log.name):
-        frame, note = bbq.load_bbq_frame(BBQ | {"categories": CATS})  # auto, default folder: fetched
+        # auto, default folder: fetched
+        frame, note = bbq.load_bbq_frame(BBQ | {"categories": CATS})
     assert len(frame) == 12 and "s_DIS" in note
     folder = tmp_path / "cache" / "bbq_lite"
     assert bbq_lite.is_prepared(folder) and calls == [(tmp_path / "cache" / "sdists", True)]
@@ -160,7 +169,8 @@ def _scores(pred, frame):
         biased = pred[m] == frame["biased_index"].to_numpy()[m]
         s = 2 * biased.sum() / non_unknown.sum() - 1 if non_unknown.sum() else np.nan
         acc = np.mean(pred[m] == frame["answer_index"].to_numpy()[m])
-        # s_AMB: (1 - accuracy) * s, which is 0 when accuracy is 1 (then s has no non-unknown answers)
+        # s_AMB: (1 - accuracy) * s, which is 0 when accuracy is 1
+        # (then s has no non-unknown answers)
         out["s_amb" if amb else "s_dis"] = (0.0 if acc == 1 else (1 - acc) * s) if amb else s
     return out
 
@@ -230,8 +240,9 @@ def test_s_amb_hand_worked_example_and_all_unknown_case():
 
 
 def test_real_bbq_lite_balance_when_prepared():
-    """On the full extracted data (skipped without it): BBQ's disambiguated contexts are built so that
-    the gold answer is the biased one in half of them; the derived labels must reproduce that."""
+    """On the full extracted data (skipped without it): BBQ's disambiguated contexts are built
+    so that the gold answer is the biased one in half of them; the derived labels must
+    reproduce that."""
     if not bbq_lite.is_prepared():
         pytest.skip("run `python -m llm_behavior.profiles.bbq_lite prepare` for this check")
     f = bbq.load_bbq_lite()
@@ -245,9 +256,10 @@ def test_real_bbq_lite_balance_when_prepared():
 
 def test_profile_bias_scores_per_category_on_chosen_answers(monkeypatch):
     """Answers chosen per item (the model's scores replaced), scores worked out by hand:
-    Age  ambiguous: biased, biased (accuracy 0, s = 1) -> s_AMB = 1; disambiguated: biased, unknown -> s_DIS = 1
-    Race ambiguous: biased, unknown (accuracy 1/2, s = 1) -> s_AMB = 0.5; disambiguated: biased, anti -> s_DIS = 0
-    all (Gender has no biased answers): s_DIS = 2 * 2/3 - 1 = 1/3; ambiguous accuracy 1/4, s = 1 -> s_AMB = 0.75
+    Age  ambiguous: biased, biased (accuracy 0, s = 1) -> s_AMB = 1; disambiguated: biased, unknown
+    -> s_DIS = 1 Race ambiguous: biased, unknown (accuracy 1/2, s = 1) -> s_AMB = 0.5;
+    disambiguated: biased, anti -> s_DIS = 0 all (Gender has no biased answers): s_DIS = 2 * 2/3 - 1
+    = 1/3; ambiguous accuracy 1/4, s = 1 -> s_AMB = 0.75
     """
     frame = bbq.load_bbq_lite(FIXTURE, CATS)
     choice = {}

@@ -11,7 +11,7 @@ from llm_behavior.profiles.benchmarks import bbq, common, crows_pairs, stereoset
 from llm_behavior.profiles.calibration import score_options
 from tests.profiles.conftest import direct_mean_logprob
 
-# ------------------------------------------------------------------------------- CrowS-Pairs / StereoSet
+# -------------------------------------------------------------------------- CrowS-Pairs / StereoSet
 
 
 def test_crows_pairs_scores_equal_direct_logprob_means(tiny_lm):
@@ -173,7 +173,8 @@ def test_bbq_items_equal_direct_argmax(tiny_lm):
 
 def test_bbq_bias_scores_by_hand():
     # disambiguated: 4 answers, 1 unknown; of the 3 others 2 biased -> s_DIS = 2*2/3 - 1 = 1/3
-    # ambiguous: 4 items, accuracy 1/4 (one unknown answer), the 3 others all biased -> (1 - 1/4) * 1
+    # ambiguous: 4 items, accuracy 1/4 (one unknown answer), the 3 others all biased
+    # -> (1 - 1/4) * 1
     a = {
         "ambiguous": np.array([0, 0, 0, 0, 1, 1, 1, 1.0]),
         "predicted_unknown": np.array([1, 0, 0, 0, 1, 0, 0, 0.0]),

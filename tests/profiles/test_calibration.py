@@ -1,4 +1,5 @@
-"""ECE (equal-mass bins), Brier and multiple-choice scoring, checked by hand and against direct formulas."""
+"""ECE (equal-mass bins), Brier and multiple-choice
+scoring, checked by hand and against direct formulas."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Diversity metrics and next-token statistics against hand values and independent implementations."""
+"""Diversity metrics and next-token statistics against
+hand values and independent implementations."""
 
 from __future__ import annotations
 
@@ -77,7 +78,8 @@ def test_gzip_ncd_by_formula_and_extremes():
 
 
 def test_ngram_jaccard_by_hand():
-    # bigrams {ab, bc, cd} vs {ab, bc, ce}: 2/4; trigrams {abc, bcd} vs {abc, bce}: 1/3; 4-grams: 0/2
+    # bigrams {ab, bc, cd} vs {ab, bc, ce}: 2/4; trigrams {abc, bcd} vs {abc, bce}: 1/3;
+    # 4-grams: 0/2
     assert diversity.ngram_jaccard(["a b c d", "a b c e"]) == pytest.approx((0.5 + 1 / 3 + 0) / 3)
     assert diversity.ngram_jaccard(["a b c d", "a b c d"]) == pytest.approx(1.0)
 

@@ -21,14 +21,18 @@ from llm_behavior.profiles.bias import crows_pairs_requests, stereoset_requests
 from llm_behavior.profiles.calibration import option_requests, qa_context
 from tests.tiny_models import make_tiny_llama
 
-lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is a dev dependency (requirements-dev.txt)")
+lm_eval = pytest.importorskip(
+    "lm_eval", reason="lm-eval is a dev dependency (requirements-dev.txt)"
+)
 
 REQUESTS = [
     ("", "the quick brown fox jumps over the lazy dog"),  # standalone sentence
     ("", "nobody likes you"),
     ("the weather today is ", "sunny with a light breeze"),  # trailing space moves over
     ("language models continue", " text one token at a time"),
-    *option_requests([qa_context("what jumps over the dog?")], [["the fox", "the weather", "a test"]]),
+    *option_requests(
+        [qa_context("what jumps over the dog?")], [["the fox", "the weather", "a test"]]
+    ),
 ]
 
 

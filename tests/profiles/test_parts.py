@@ -13,7 +13,8 @@ from tests.profiles.base_settings import bias_only, part_params
 
 
 class WordScorer:
-    """A stand-in toxicity scorer: 1.0 when the text contains 'you', else 0.0; NaN for empty text."""
+    """A stand-in toxicity scorer: 1.0 when the text
+    contains 'you', else 0.0; NaN for empty text."""
 
     name = "word_scorer"
     metrics = ("toxicity",)
@@ -124,7 +125,9 @@ def test_parts_reject_unknown_and_missing_settings(tiny_lm):
         parts.run_toxicity(tiny_lm, {**part_params("toxicity"), "n_prompt": 3})
     with pytest.raises(SettingsError, match=r"profiling.text: missing keys \['scorer'\]"):
         parts.run_text(tiny_lm, {k: v for k, v in part_params("text").items() if k != "scorer"})
-    with pytest.raises(SettingsError, match="profiling.bias.seat.n_permutations must be an integer"):
+    with pytest.raises(
+        SettingsError, match="profiling.bias.seat.n_permutations must be an integer"
+    ):
         parts.run_bias(tiny_lm, bias_only(seat={"n_permutations": "many"}))
 
 

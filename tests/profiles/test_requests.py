@@ -1,4 +1,5 @@
-"""Each side scored as its spec defines it: request formatting, its record, the identical-requests flag."""
+"""Each side scored as its spec defines it: request
+formatting, its record, the identical-requests flag."""
 
 from __future__ import annotations
 
@@ -69,7 +70,9 @@ def test_describe_and_part_format_record_the_format():
     )
     assert requests.part_format(lm, "bias", "crows_pairs", "raw").startswith("log-likelihood, raw")
     assert requests.part_format(lm, "bias", "seat", "spec").startswith("hidden states")
-    assert requests.part_format(lm, "toxicity", "toxic_prompts", "raw").startswith("generation, side's")
+    assert requests.part_format(lm, "toxicity", "toxic_prompts", "raw").startswith(
+        "generation, side's"
+    )
 
 
 def test_next_token_windows_after_the_formatted_prompt():
@@ -102,7 +105,19 @@ def _profile(lm: TransformersLM, mode: str) -> tuple[pd.DataFrame, pd.DataFrame]
     empty = parts.empty_summary()
     e = bias_items.iloc[0:0]
     items, notes, table = nodes.assemble_profile(
-        lm, {"name": lm.spec.name}, params, e, e, bias_items, e, e, e, empty, bias_notes, empty, empty
+        lm,
+        {"name": lm.spec.name},
+        params,
+        e,
+        e,
+        bias_items,
+        e,
+        e,
+        e,
+        empty,
+        bias_notes,
+        empty,
+        empty,
     )
     return items, table
 

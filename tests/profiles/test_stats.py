@@ -47,8 +47,11 @@ def test_bootstrap_counts_undefined_replicates_and_leaves_them_out():
     idx = np.random.default_rng(3).integers(0, 10, size=(300, 10))  # the same draws
     undefined = int(np.sum(den[idx].sum(axis=1) == 0))
     assert undefined > 0 and ci.n_nonfinite == undefined and ci.n_resamples == 300
-    assert ci.low == pytest.approx(0.5) and ci.high == pytest.approx(0.5)  # defined ones are all 1/2
-    paired = stats.paired_bootstrap(_ratio, arrays, {"num": num, "den": den * 2}, n_resamples=300, seed=3)
+    # defined ones are all 1/2
+    assert ci.low == pytest.approx(0.5) and ci.high == pytest.approx(0.5)
+    paired = stats.paired_bootstrap(
+        _ratio, arrays, {"num": num, "den": den * 2}, n_resamples=300, seed=3
+    )
     assert paired.n_nonfinite == undefined and paired.n_resamples == 300
     assert paired.difference == pytest.approx(-0.25)
     assert paired.ci_low == pytest.approx(-0.25) and paired.ci_high == pytest.approx(-0.25)

@@ -192,6 +192,7 @@ def test_every_row_shows_its_size_and_whether_it_is_below_the_paper():
     # paired items: the smaller side's samples per prompt
     cmp = cmp.set_index("metric")
     assert cmp.loc["expected_maximum_toxicity", "size"] == "4 prompts x 7-8 samples scored"
+
     # next-token windows: below the paper under 100 windows or under 1,023 predicted tokens each
     def windows(n: int, tokens: float) -> pd.DataFrame:
         wide = pd.DataFrame(
@@ -203,7 +204,9 @@ def test_every_row_shows_its_size_and_whether_it_is_below_the_paper():
                 "top1_sum": [0.5 * tokens] * n,
             }
         )
-        return to_items(wide, "next_token", "xsum", ["n_predicted", "nll_sum", "entropy_sum", "top1_sum"])
+        return to_items(
+            wide, "next_token", "xsum", ["n_predicted", "nll_sum", "entropy_sum", "top1_sum"]
+        )
 
     for n, tokens, below in ((2, 1023.0, True), (100, 15.0, True), (100, 1023.0, False)):
         row = summary.profile_table(windows(n, tokens), model="m", n_resamples=20)

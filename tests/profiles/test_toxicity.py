@@ -48,7 +48,8 @@ def test_threshold_is_checked():
 
 
 def test_emt_is_one_definition_with_one_nan_rule():
-    """The NaN rule (counted and excluded) by hand, and the same EMT from the three places that report it."""
+    """The NaN rule (counted and excluded) by hand, and
+    the same EMT from the three places that report it."""
     from llm_behavior.probes.behaviour import toxicity_summary
     from llm_behavior.profiles import summary
 

@@ -1,4 +1,5 @@
-"""lm-eval utility part: offline built-in tasks on a tiny model vs our own log-likelihoods; clear errors."""
+"""lm-eval utility part: offline built-in tasks on a
+tiny model vs our own log-likelihoods; clear errors."""
 
 from __future__ import annotations
 

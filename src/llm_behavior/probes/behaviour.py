@@ -1,9 +1,10 @@
 """Behavioural toxicity summary over k generations per prompt (RealToxicityPrompts conventions).
 
-EMT and the toxicity probability, and their NaN rule, are those of :mod:`llm_behavior.profiles.toxicity`
-(defined once there): a missing score (NaN) is left out of its prompt's maximum, a prompt whose every
-score is missing is left out and counted in ``n_prompts_without_scores``. Prompts are not reweighted
-by their number of generations; ``k_min``/``k_max`` report how many scored generations they had.
+EMT and the toxicity probability, and their NaN rule, are those of
+:mod:`llm_behavior.profiles.toxicity` (defined once there): a missing score (NaN) is left out of its
+prompt's maximum, a prompt whose every score is missing is left out and counted in
+``n_prompts_without_scores``. Prompts are not reweighted by their number of generations;
+``k_min``/``k_max`` report how many scored generations they had.
 """
 
 from __future__ import annotations

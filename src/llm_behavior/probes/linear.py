@@ -458,7 +458,8 @@ def logistic_fit(
 
 # -------------------------------------------------------------------------------------- metrics
 def pearson_r(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Pearson r along the row axis: pred (..., m, T), y (m, T) -> (..., T); 0 where a side is constant."""
+    """Pearson r along the row axis: pred (..., m, T), y (m, T) -> (..., T); 0 where a side
+    is constant."""
     y = _as_t(y)
     if y.ndim == 1:
         y = y[:, None]
@@ -486,7 +487,8 @@ def r2_score(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def roc_auc(score: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Area under the ROC curve (Mann-Whitney, ties counted 1/2): score (..., m, T), y (m, T) 0/1."""
+    """Area under the ROC curve (Mann-Whitney, ties counted 1/2): score (..., m, T),
+    y (m, T) 0/1."""
     from scipy.stats import rankdata
 
     y = _as_t(y)

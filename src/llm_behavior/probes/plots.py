@@ -1,4 +1,5 @@
-"""Per-layer probing curves of both models of a pair, with control curves and behaviour beside them."""
+"""Per-layer probing curves of both models of a pair,
+with control curves and behaviour beside them."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def _behaviour_text(behaviour: pd.DataFrame | None) -> str:
 
 
 def size_text(part: pd.DataFrame) -> str:
-    """``n = P prompts, R rows`` of one scenario's summary rows (per side where the sides differ)."""
+    """``n = P prompts, R rows`` of one scenario's
+    summary rows (per side where the sides differ)."""
     if "n_prompts" not in part or part["n_prompts"].isna().all():
         return ""
     cols = ["n_prompts"] + (["n_rows"] if "n_rows" in part else [])
@@ -113,9 +115,14 @@ def plot_probe_curves(
             if len(sig):
                 top = part.groupby("layer")[metric].max()
                 ax.scatter(
-                    sig["layer"], top.reindex(sig["layer"]).to_numpy() + 0.04, marker="*", color="black",
-                    s=40, zorder=5, label=f"models differ (p < {alpha})",
-                )  # fmt: skip
+                    sig["layer"],
+                    top.reindex(sig["layer"]).to_numpy() + 0.04,
+                    marker="*",
+                    color="black",
+                    s=40,
+                    zorder=5,
+                    label=f"models differ (p < {alpha})",
+                )
         spec = SCENARIOS[scenario]
         n_text = size_text(part)
         ax.set_title(

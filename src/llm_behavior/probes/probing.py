@@ -16,9 +16,10 @@ is never tested on a prompt it was trained on), repeated for 5 seeds that reshuf
 (the original fixed the split and varied only the SGD initialisation, which a closed-form probe
 does not have). The probe's penalty is chosen inside each training fold with the same grouping
 (exact leave-one-prompt-out error for ridge, a held-out 20% of the prompts for logistic probes),
-so a prompt's other generations never inform the choice made for it. Metric: Pearson r on the held-out fold (and R^2; AUC/accuracy for binary labels).
-Control task: the same probe on labels permuted with the seed - across prompts for prompt-level
-labels, across rows for row-level labels - and selectivity = real r - control r.
+so a prompt's other generations never inform the choice made for it. Metric: Pearson r on the
+held-out fold (and R^2; AUC/accuracy for binary labels). Control task: the same probe on labels
+permuted with the seed - across prompts for prompt-level labels, across rows for row-level labels -
+and selectivity = real r - control r.
 """
 
 from __future__ import annotations
@@ -319,8 +320,8 @@ def probe_target(
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Per (scenario, layer): mean/std over folds x seeds of the real and control probes, selectivity,
-    and the size behind them (n_prompts, n_rows probed; n_runs = folds x seeds)."""
+    """Per (scenario, layer): mean/std over folds x seeds of the real and control probes,
+    selectivity, and the size behind them (n_prompts, n_rows probed; n_runs = folds x seeds)."""
     keys = [c for c in ("side", "scenario", "probe", "layer", "layer_name") if c in results]
     sizes = {c: (c, "max") for c in ("n_prompts", "n_rows") if c in results}
     agg = (

@@ -2,7 +2,8 @@
 
 SmoothL1 loss, Adam (lr 1e-3), batch 16, at most 20 epochs, the epoch with the lowest loss on an
 80/20 dev split of the training fold kept (the original's checkpoint-on-dev-loss), one layer at a
-time. Used by ``benchmarks/probing.py`` to compare answers and cost with the closed-form ridge probe.
+time. Used by ``benchmarks/probing.py`` to compare answers and cost with the closed-form
+ridge probe.
 """
 
 from __future__ import annotations

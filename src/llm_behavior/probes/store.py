@@ -36,8 +36,9 @@ KINDS: tuple[str, ...] = ("input", "output")
 
 
 def layer_name(layer: int) -> str:
-    """TransformerLens' name of ``hidden_states[layer]``: the embeddings (``blocks.0.hook_resid_pre``)
-    for 0, else the output of block ``layer - 1`` (``blocks.{layer-1}.hook_resid_post``)."""
+    """TransformerLens' name of ``hidden_states[layer]``: the embeddings
+    (``blocks.0.hook_resid_pre``) for 0, else the output of block ``layer - 1``
+    (``blocks.{layer-1}.hook_resid_post``)."""
     if layer < 0:
         raise ValueError(f"layer must be >= 0 (0 = embeddings), got {layer}")
     return "blocks.0.hook_resid_pre" if layer == 0 else f"blocks.{layer - 1}.hook_resid_post"
@@ -49,7 +50,8 @@ class ActivationStoreError(RuntimeError):
 
 @dataclass
 class ActivationStore:
-    """A (possibly incomplete) store folder; open with :meth:`open` or create with :meth:`create`."""
+    """A (possibly incomplete) store folder; open with
+    :meth:`open` or create with :meth:`create`."""
 
     root: Path
     meta: dict[str, Any]
@@ -156,7 +158,8 @@ class ActivationStore:
         if require_complete and not meta.get("complete"):
             done = np.load(root / "progress.npy")
             raise ActivationStoreError(
-                f"Activation store {root} is incomplete ({int(done.sum())}/{done.size} work items); "
+                f"Activation store {root} is incomplete "
+                f"({int(done.sum())}/{done.size} work items); "
                 "re-run the extraction to resume it"
             )
         return cls(

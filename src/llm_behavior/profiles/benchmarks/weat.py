@@ -98,7 +98,8 @@ def weat_test_from_wefe(
 
 
 def load_weat_word_vectors(path: Path | None = None) -> dict[str, np.ndarray]:
-    """wefe's ``weat_w2v____old.txt``: word2vec GoogleNews vectors (300 d) of 347 lower-cased WEAT words.
+    """wefe's ``weat_w2v____old.txt``: word2vec GoogleNews
+    vectors (300 d) of 347 lower-cased WEAT words.
 
     The word-embedding sanity case for WEAT: wefe documents WEAT(female/male terms vs family/career)
     = 0.45076532 on these vectors, and the non-name Caliskan tests come out near their published

