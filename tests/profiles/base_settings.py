@@ -3,24 +3,15 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from llm_behavior.run_command import deep_merge as merge
+
 BASE = Path(__file__).resolve().parents[2] / "conf" / "base" / "parameters_profiling.yml"
-
-
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def profiling_params(**overrides: Any) -> dict[str, Any]:
