@@ -32,7 +32,8 @@ def test_every_run_file_s_profiling_params_load(run_file):
     override = (run.get("params") or {}).get("profiling") or {}
     s = ProfilingSettings.from_dict(profiling_params(**override))
     if run_file.stem == "profile_paper":  # its overrides arrive, the rest is the base
-        assert s.toxicity.n_prompts is None and s.next_token.n_windows == 100
+        assert s.toxicity.n_prompts == 400 and s.next_token.n_windows == 100
+        assert s.bias.bbq.n_items == 1000 and s.calibration.n_items == 500
         assert s.diversity.temperatures == (0.1, 0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5)
         assert s.bias.seat.n_permutations == profiling_params()["bias"]["seat"]["n_permutations"]
 
