@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from llm_behavior.divergence.decoding import ContrastiveSettings
-from llm_behavior.divergence.embeddings import Embedder, load_minilm
+from llm_behavior.divergence.embeddings import Embedder
 from llm_behavior.divergence.headline import search_headline
 from llm_behavior.divergence.pair import check_pair
 from llm_behavior.divergence.prompt_sets import select_searched_prompts
@@ -22,30 +22,9 @@ from llm_behavior.divergence.summaries import (
     summarise_divergence,
 )
 from llm_behavior.jsonable import to_jsonable
-from llm_behavior.models import GenerationSettings, LanguageModel, ModelSpec, load_language_model
+from llm_behavior.models import GenerationSettings, LanguageModel
 from llm_behavior.report.divergence_page import divergence_html
 from llm_behavior.schemas import PAIR_SIDES
-
-_ASSISTANTS: dict[str, LanguageModel] = {}  # one loaded assistant per spec, shared by the nodes of a run
-_EMBEDDERS: dict[str, Embedder] = {}
-
-
-def _assistant(spec: dict[str, Any], *reuse: LanguageModel) -> LanguageModel:
-    """The assistant LM for a spec; a pair model with the same identity is reused (no second copy)."""
-    parsed = ModelSpec.from_dict(spec)
-    key = parsed.identity_hash()
-    for lm in reuse:
-        if lm.spec.identity_hash() == key:
-            return lm
-    if key not in _ASSISTANTS:
-        _ASSISTANTS[key] = load_language_model(parsed)
-    return _ASSISTANTS[key]
-
-
-def _embedder(name: str) -> Embedder:
-    if name not in _EMBEDDERS:
-        _EMBEDDERS[name] = load_minilm(name)
-    return _EMBEDDERS[name]
 
 
 def _decoding(params: dict[str, Any]) -> ContrastiveSettings:
@@ -61,8 +40,13 @@ def seed_prompt_sample(prompts: pd.DataFrame, n: int | None, seed: int) -> pd.Da
     return prompts.sample(n=int(n), random_state=int(seed)).reset_index(drop=True)
 
 
-def run_prompt_search(
-    reference: LanguageModel, candidate: LanguageModel, prompts: pd.DataFrame, params: dict[str, Any]
+def run_prompt_search(  # noqa: PLR0917 (Kedro passes node inputs by position)
+    reference: LanguageModel,
+    candidate: LanguageModel,
+    assistant: LanguageModel,
+    embedder: Embedder,
+    prompts: pd.DataFrame,
+    params: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All searched prompts with divergence and status, and the per-cycle log (resumable)."""
     check_pair(reference, candidate)
@@ -74,8 +58,8 @@ def run_prompt_search(
     search = PromptSearch(
         reference,
         candidate,
-        _assistant(assistant_params.get("model") or {"source": "smollm2-135m-instruct"}, reference, candidate),
-        embed=_embedder(params.get("embedding_model", "all-MiniLM-L6-v2")),
+        assistant,
+        embed=embedder,
         settings=SearchSettings.from_dict(search_params),
         decoding=_decoding(params),
         assistant_generation=GenerationSettings.from_dict(assistant_params.get("generation")),
@@ -140,19 +124,15 @@ def decode_search_split(
 
 
 def summarise_clusters(
-    texts: pd.DataFrame, params: dict[str, Any], reference: LanguageModel, candidate: LanguageModel
+    texts: pd.DataFrame, params: dict[str, Any], embedder: Embedder, assistant: LanguageModel
 ) -> dict[str, Any]:
     """Each model's texts clustered, clusters matched, contrasts labelled and validated on held-out texts."""
     settings = _summary_settings(params)
-    assistant = None
-    if settings.label_contrasts:
-        model = (params.get("assistant") or {}).get("model") or {"source": "smollm2-135m-instruct"}
-        assistant = _assistant(model, reference, candidate)
     summary = summarise_divergence(
         texts,
-        _embedder(params.get("embedding_model", "all-MiniLM-L6-v2")),
+        embedder,
         settings,
-        assistant=assistant,
+        assistant=assistant if settings.label_contrasts else None,
         sides=PAIR_SIDES,
         direction=_direction(params),
     )
