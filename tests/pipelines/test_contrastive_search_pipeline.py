@@ -49,9 +49,11 @@ def params(base_url: str, checkpoint: str) -> dict:
             "model": {"source": "assistant", "backend": "openai", "base_url": base_url, "max_retries": 0},
             "generation": {"max_new_tokens": 100, "temperature": 0.8},
         },
-        "selection": {"top_n": 6, "heldout_fraction": 0.5, "seed": 0, "fresh_generations": 2},
+        "selection": {
+            "top_n": 6, "heldout_fraction": 0.5, "include_seed_prompts": True, "seed": 0, "fresh_generations": 2,
+        },
         "summaries": {"max_prompts": 3, "samples_per_prompt": 2, "n_clusters": 2, "n_permutations": 100},
-        "token_view": {"max_texts": 10},
+        "token_view": {"max_texts": 10, "direction": None},
         "embedding_model": "all-MiniLM-L6-v2",
     }
 
