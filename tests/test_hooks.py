@@ -18,8 +18,8 @@ def parameters(folder: str, assistant: dict | None = None) -> dict:
     reference = {"source": folder, "name": "tiny", "generation": GENERATION}
     candidate = {**reference, "name": "tiny-rude", "system_prompt": "Be rude."}
     return {
-        "reference": {"model": reference},
-        "candidate": {"model": candidate},
+        "reference": {"seed_offset": 0, "model": reference},
+        "candidate": {"seed_offset": 0, "model": candidate},
         "replicate": {"seed_offset": 1},
         "contrastive_search": {
             "assistant": {"model": assistant or {"source": folder}},

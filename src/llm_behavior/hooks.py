@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,22 +12,9 @@ from llm_behavior.datasets.embedder import EmbedderDataset
 from llm_behavior.datasets.language_model import LanguageModelDataset
 from llm_behavior.models.spec import ModelSpec
 from llm_behavior.schemas import PAIR_SIDES, SIDES
+from llm_behavior.sides import side_spec
 
 logger = logging.getLogger(__name__)
-
-
-def side_spec(parameters: dict[str, Any], side: str) -> dict[str, Any]:
-    """The model spec dict of a side; the replicate side is the reference spec with its seed offset."""
-    if side == "replicate":
-        spec = copy.deepcopy(parameters["reference"]["model"])
-        offset = int(parameters.get("replicate", {}).get("seed_offset", 1))
-        gen = spec.setdefault("generation", {})
-        gen["seed"] = int(gen.get("seed", 0)) + offset
-        return spec
-    try:
-        return parameters[side]["model"]
-    except KeyError as exc:
-        raise KeyError(f"parameters lack '{side}.model' (the model spec of the {side} side)") from exc
 
 
 def _model_dataset(spec: dict[str, Any], conf_creds: dict) -> LanguageModelDataset:
@@ -52,7 +38,7 @@ def _assistant_dataset(spec: dict[str, Any], conf_creds: dict, pair: list[Any]) 
 class ModelDatasetsHook:
     """Adds the model datasets from the parameters, unless the catalog has them.
 
-    ``{side}.language_model`` from ``parameters[side].model``; the contrastive search's
+    ``{side}.language_model`` from :func:`llm_behavior.sides.side_spec`; the contrastive search's
     ``assistant.language_model`` (``contrastive_search.assistant.model``; a pair model with the
     same identity is reused) and ``search.embedder`` (``contrastive_search.embedding_model``).
     Nothing loads here: each model loads when a node first reads it, once per run.

@@ -80,7 +80,11 @@ def catalog(tmp, base_url, reference, candidate) -> DataCatalog:
         }
     )
     # the pair is in the catalog already; the replicate (unused here) stays an unloaded dataset
-    parameters = {"reference": {"model": {"source": "tiny"}}, "contrastive_search": settings}
+    parameters = {
+        "reference": {"seed_offset": 0, "model": {"source": "tiny"}},
+        "replicate": {"seed_offset": 1},
+        "contrastive_search": settings,
+    }
     ModelDatasetsHook().after_catalog_created(cat, {}, {}, parameters)
     return cat
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from llm_behavior.hooks import side_spec
 from llm_behavior.models.base import CapabilityError, LanguageModel
 from llm_behavior.report.build import build_report
 from llm_behavior.report.divergent import DIVERGENT_COLUMNS, token_log_ratios, top_divergent_texts
 from llm_behavior.report.verdict import audit_verdict, p_value_bound
+from llm_behavior.sides import side_spec
 
 log = logging.getLogger(__name__)
 
