@@ -4,7 +4,7 @@ from llm_behavior.datasets.activations import ActivationStoreDataset
 from llm_behavior.datasets.chunk_store import ChunkStoreDataset
 from llm_behavior.datasets.embedder import EmbedderDataset
 from llm_behavior.datasets.language_model import LanguageModelDataset
-from llm_behavior.datasets.report import FigureDataset, ReportArtifactsDataset
+from llm_behavior.datasets.report import FigureDataset, OptionalDataset
 from llm_behavior.datasets.versions import RunVersionDataset
 
 __all__ = [
@@ -13,6 +13,6 @@ __all__ = [
     "EmbedderDataset",
     "FigureDataset",
     "LanguageModelDataset",
-    "ReportArtifactsDataset",
+    "OptionalDataset",
     "RunVersionDataset",
 ]
