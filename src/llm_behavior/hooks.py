@@ -2,35 +2,47 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from llm_behavior.datasets.embedder import EmbedderDataset
 from llm_behavior.datasets.language_model import LanguageModelDataset
-from llm_behavior.schemas import SIDES
+from llm_behavior.models.spec import ModelSpec
+from llm_behavior.schemas import PAIR_SIDES, SIDES
+from llm_behavior.sides import side_spec
 
 logger = logging.getLogger(__name__)
 
 
-def side_spec(parameters: dict[str, Any], side: str) -> dict[str, Any]:
-    """The model spec dict of a side; the replicate side is the reference spec with its seed offset."""
-    if side == "replicate":
-        spec = copy.deepcopy(parameters["reference"]["model"])
-        offset = int(parameters.get("replicate", {}).get("seed_offset", 1))
-        gen = spec.setdefault("generation", {})
-        gen["seed"] = int(gen.get("seed", 0)) + offset
-        return spec
-    try:
-        return parameters[side]["model"]
-    except KeyError as exc:
-        raise KeyError(f"parameters lack '{side}.model' (the model spec of the {side} side)") from exc
+def _model_dataset(spec: dict[str, Any], conf_creds: dict) -> LanguageModelDataset:
+    """A lazy model dataset for a spec (its ``credentials`` name looked up in the credentials)."""
+    creds_name = spec.get("credentials")
+    creds = conf_creds.get(creds_name, {}) if creds_name else conf_creds
+    spec = {k: v for k, v in spec.items() if k != "credentials"}
+    return LanguageModelDataset(spec=spec, credentials=creds)
+
+
+def _assistant_dataset(spec: dict[str, Any], conf_creds: dict, pair: list[Any]) -> LanguageModelDataset:
+    """The assistant's dataset: a pair model's when they compute the same (one loaded copy)."""
+    model = ModelSpec.from_dict({k: v for k, v in spec.items() if k != "credentials"})
+    identity = model.identity_hash()
+    for dataset in pair:
+        if isinstance(dataset, LanguageModelDataset) and dataset.spec.identity_hash() == identity:
+            return dataset
+    return _model_dataset(spec, conf_creds)
 
 
 class ModelDatasetsHook:
-    """Adds ``{side}.language_model`` datasets from ``parameters[side].model`` unless the catalog has them."""
+    """Adds the model datasets from the parameters, unless the catalog has them.
+
+    ``{side}.language_model`` from :func:`llm_behavior.sides.side_spec`; the contrastive search's
+    ``assistant.language_model`` (``contrastive_search.assistant.model``; a pair model with the
+    same identity is reused) and ``search.embedder`` (``contrastive_search.embedding_model``).
+    Nothing loads here: each model loads when a node first reads it, once per run.
+    """
 
     @hook_impl
     def after_catalog_created(self, catalog: Any, conf_catalog: dict, conf_creds: dict, parameters: dict, **_: Any) -> None:
@@ -48,11 +60,15 @@ class ModelDatasetsHook:
             key = repr(sorted(model_only.items()))
             # sides that differ only in decoding share one loaded model (e.g. reference and replicate)
             if key not in loaded:
-                creds_name = spec.get("credentials")
-                creds = conf_creds.get(creds_name, {}) if creds_name else conf_creds
-                spec = {k: v for k, v in spec.items() if k != "credentials"}
-                loaded[key] = LanguageModelDataset(spec=spec, credentials=creds)
+                loaded[key] = _model_dataset(spec, conf_creds)
             catalog[name] = loaded[key]
+        search = parameters.get("contrastive_search") or {}
+        assistant = (search.get("assistant") or {}).get("model")
+        if assistant and "assistant.language_model" not in catalog:
+            pair = [catalog[f"{side}.language_model"] for side in PAIR_SIDES]
+            catalog["assistant.language_model"] = _assistant_dataset(assistant, conf_creds, pair)
+        if search.get("embedding_model") and "search.embedder" not in catalog:
+            catalog["search.embedder"] = EmbedderDataset(name=search["embedding_model"])
 
 
 _PROJECT_ROOT: dict[str, str] = {}

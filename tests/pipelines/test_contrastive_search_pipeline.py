@@ -14,7 +14,9 @@ from kedro_datasets.json import JSONDataset
 from kedro_datasets.pandas import CSVDataset, ParquetDataset
 from kedro_datasets.text import TextDataset
 
+from llm_behavior.datasets import EmbedderDataset, LanguageModelDataset
 from llm_behavior.divergence.pair import TokenizerMismatchError
+from llm_behavior.hooks import ModelDatasetsHook
 from llm_behavior.models.hf import TransformersLM
 from llm_behavior.models.spec import ModelSpec
 from llm_behavior.pipelines.contrastive_search import create_pipeline
@@ -47,13 +49,17 @@ def params(base_url: str, checkpoint: str) -> dict:
             "model": {"source": "assistant", "backend": "openai", "base_url": base_url, "max_retries": 0},
             "generation": {"max_new_tokens": 100, "temperature": 0.8},
         },
-        "selection": {"top_n": 6, "heldout_fraction": 0.5, "seed": 0, "fresh_generations": 2},
+        "selection": {
+            "top_n": 6, "heldout_fraction": 0.5, "include_seed_prompts": True, "seed": 0, "fresh_generations": 2,
+        },
         "summaries": {"max_prompts": 3, "samples_per_prompt": 2, "n_clusters": 2, "n_permutations": 100},
-        "token_view": {"max_texts": 10},
+        "token_view": {"max_texts": 10, "direction": None},
+        "embedding_model": "all-MiniLM-L6-v2",
     }
 
 
 def catalog(tmp, base_url, reference, candidate) -> DataCatalog:
+    """The run's files, with the assistant and the embedder added from the parameters by the hook."""
     files = {
         "prompt_search_bank": ParquetDataset(filepath=str(tmp / "bank.parquet")),
         "prompt_search_cycles": CSVDataset(filepath=str(tmp / "cycles.csv"), save_args={"index": False}),
@@ -63,15 +69,24 @@ def catalog(tmp, base_url, reference, candidate) -> DataCatalog:
         "divergence_token_view": TextDataset(filepath=str(tmp / "tokens.html")),
         "prompt_search_summary": JSONDataset(filepath=str(tmp / "summary.json")),
     }
-    return DataCatalog(
+    settings = params(base_url, str(tmp / "ckpt.json"))
+    cat = DataCatalog(
         datasets={
             **files,
             "prompts": MemoryDataset(PROMPTS),
-            "params:contrastive_search": MemoryDataset(params(base_url, str(tmp / "ckpt.json"))),
+            "params:contrastive_search": MemoryDataset(settings),
             "reference.language_model": MemoryDataset(reference, copy_mode="assign"),
             "candidate.language_model": MemoryDataset(candidate, copy_mode="assign"),
         }
     )
+    # the pair is in the catalog already; the replicate (unused here) stays an unloaded dataset
+    parameters = {
+        "reference": {"seed_offset": 0, "model": {"source": "tiny"}},
+        "replicate": {"seed_offset": 1},
+        "contrastive_search": settings,
+    }
+    ModelDatasetsHook().after_catalog_created(cat, {}, {}, parameters)
+    return cat
 
 
 def tiny_lm(seed: int, name: str, tok=None) -> TransformersLM:
@@ -88,12 +103,39 @@ def server():
     patch.undo()
 
 
+LOADS: list[str] = []  # what the model datasets loaded during the module's runs
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, server):
     tmp = tmp_path_factory.mktemp("contrastive")
     cat = catalog(tmp, server.base_url, tiny_lm(1, "reference"), tiny_lm(2, "candidate"))
-    SequentialRunner().run(create_pipeline(), cat)
+    patch = pytest.MonkeyPatch()
+    for cls in (LanguageModelDataset, EmbedderDataset):
+        original = cls.load
+
+        def counted(self, _original=original):
+            if self._describe()["loaded"] is False:
+                LOADS.append(type(self).__name__)
+            return _original(self)
+
+        patch.setattr(cls, "load", counted)
+    try:
+        SequentialRunner().run(create_pipeline(), cat)
+    finally:
+        patch.undo()
     return tmp, cat
+
+
+def test_the_assistant_and_embedder_are_catalog_inputs_loaded_once(run):
+    nodes = {n.name: n for n in create_pipeline().nodes}
+    for name in ("run_prompt_search", "summarise_clusters"):
+        assert {"assistant.language_model", "search.embedder"} <= set(nodes[name].inputs)
+    _, cat = run
+    # both nodes read them, each loaded once (the assistant is served: the openai backend)
+    assert sorted(LOADS) == ["EmbedderDataset", "LanguageModelDataset"]
+    assert cat["assistant.language_model"].spec.backend == "openai"
+    assert cat.load("assistant.language_model") is cat.load("assistant.language_model")
 
 
 def test_searched_prompts_are_a_prompt_set_with_a_heldout_split(run):

@@ -19,7 +19,7 @@ def test_profiling_headline_counts_flagged_rows_and_names_their_parts() -> None:
             "identical_requests": [False, False, True, "True"],
         }
     )
-    text = profiling_headline({"profile_comparison.csv": comparison})
+    text = profiling_headline({"profile_comparison": comparison})
     assert text.startswith("1 of 4 overall statistics differ at p < 0.05")
     assert "strongest: toxicity / rtp / emt, candidate \u2212 reference +0.2" in text
     below = "; 3 of them rest on fewer items or samples than their paper used (bias, toxicity:"
@@ -29,7 +29,7 @@ def test_profiling_headline_counts_flagged_rows_and_names_their_parts() -> None:
 
 def test_profiling_headline_without_flag_columns_says_nothing_of_them() -> None:
     comparison = pd.DataFrame({"part": ["bias"], "difference": [0.1], "p_value": [0.5]})
-    text = profiling_headline({"profile_comparison.csv": comparison})
+    text = profiling_headline({"profile_comparison": comparison})
     assert text == (
         "0 of 1 overall statistics differ at p < 0.05 (per test, not corrected for multiplicity)."
     )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from kedro.io import DatasetError
 
-from llm_behavior.datasets.report import FigureDataset, ReportArtifactsDataset
+from llm_behavior.datasets.report import FigureDataset, OptionalDataset
 from llm_behavior.models.hf import TransformersLM
 from llm_behavior.models.spec import ModelSpec
 from llm_behavior.pipelines.reporting.nodes import select_divergent_texts, tracking_metrics
+from llm_behavior.report.build import OPTIONAL_NAMES
 from llm_behavior.report.divergent import token_log_ratios, top_divergent_texts
 from llm_behavior.report.html import diverging_colour, fmt, table, token_spans
 from tests.tiny_models import make_tiny_llama
@@ -119,15 +121,45 @@ def test_figure_dataset_round_trip(tmp_path):
     assert png.startswith(b"\x89PNG") and ds.exists()
 
 
-def test_report_artifacts_dataset_reads_what_exists(tmp_path):
-    (tmp_path / "probe_summary.csv").write_text("layer,r\n0,0.5\n")
-    (tmp_path / "prompt_search_summary.json").write_text(json.dumps({"cycles": 2}))
-    (tmp_path / "unrelated.csv").write_text("x\n1\n")
-    found = ReportArtifactsDataset(path=str(tmp_path)).load()
+def test_optional_dataset_is_none_until_written_and_versions_are_the_wrapped_datasets(tmp_path):
+    from kedro.io import Version
+
+    config = {"type": "pandas.CSVDataset", "filepath": str(tmp_path / "probe_summary.csv"),
+              "save_args": {"index": False}}
+    ds = OptionalDataset(dataset=dict(config), version=Version(None, "2026-01-01T00.00.00.000Z"))
+    assert ds.load() is None and not ds.exists()
+    ds.save(pd.DataFrame({"layer": [0], "r": [0.5]}))
+    assert ds.exists() and ds.load()["r"].tolist() == [0.5]
+    assert (tmp_path / "probe_summary.csv" / "2026-01-01T00.00.00.000Z" / "probe_summary.csv").is_file()
+    assert ds.resolve_load_version() == "2026-01-01T00.00.00.000Z" and ds._version is not None
+    with pytest.raises(DatasetError, match="'versioned' on the OptionalDataset entry"):
+        OptionalDataset(dataset={**config, "versioned": True})
+
+
+def test_the_report_reads_the_optional_outputs_through_their_catalog_entries(tmp_path, monkeypatch):
+    from kedro.config import OmegaConfigLoader
+    from kedro.io import DataCatalog
+
+    from llm_behavior.pipelines.reporting.nodes import gather_optional_outputs
+    from llm_behavior.pipelines.reporting.pipeline import create_pipeline
+
+    monkeypatch.chdir(tmp_path)  # the catalog's relative paths: an empty project
+    root = Path(__file__).resolve().parents[2]
+    loader = OmegaConfigLoader(str(root / "conf"), base_env="base", default_run_env="local",
+                               runtime_params={"pair": "tiny"})
+    catalog = DataCatalog.from_config(loader["catalog"])
+    for name in OPTIONAL_NAMES:
+        assert isinstance(catalog[name], OptionalDataset), name
+    gather = next(n for n in create_pipeline().nodes if n.name == "gather_optional_outputs")
+    assert gather.inputs == list(OPTIONAL_NAMES)
+    assert gather_optional_outputs(*(catalog.load(n) for n in OPTIONAL_NAMES)) == {}
+    catalog.save("probe_summary", pd.DataFrame({"layer": [0, 1], "pearson_r": [0.1, 0.4]}))
+    catalog.save("prompt_search_summary", {"cycles": 2})
+    found = gather_optional_outputs(*(catalog.load(n) for n in OPTIONAL_NAMES))
     assert set(found) == {"probing", "contrastive_search"}
-    assert found["probing"]["probe_summary.csv"]["r"].tolist() == [0.5]
-    assert found["contrastive_search"]["prompt_search_summary.json"] == {"cycles": 2}
-    assert ReportArtifactsDataset(path=str(tmp_path / "missing")).load() == {}
+    assert found["probing"]["probe_summary"]["pearson_r"].tolist() == [0.1, 0.4]
+    assert found["contrastive_search"] == {"prompt_search_summary": {"cycles": 2}}
+    assert (tmp_path / "data/08_reporting/tiny/probe_summary.csv").is_dir()  # versioned, where it was
 
 
 def test_tracking_metrics_from_audit_result():

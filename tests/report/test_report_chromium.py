@@ -68,15 +68,15 @@ def build_page(audit: dict, *, with_artifacts: bool = True) -> str:
          "mean_log_ratio": [-0.2, 1.75], "token_note": ["", ""]}
     )
     artifacts = {
-        "probing": {"probing_pearson_r.png": plot_png("probe r"), "probe_summary.csv": pd.DataFrame(
+        "probing": {"probe_curves_plot": plot_png("probe r"), "probe_summary": pd.DataFrame(
             {"side": ["reference", "reference", "candidate"], "scenario": ["prompt"] * 3, "layer": [3, 9, 9],
              "pearson_r": [0.3, 0.61, 0.55], "control_pearson_r": [0.05, 0.1, 0.08], "selectivity": [0.25, 0.51, 0.47]})},
-        "profiling": {"profile_bias.png": plot_png("bias"), "profile_comparison.csv": pd.DataFrame(
+        "profiling": {"profile_bias_plot": plot_png("bias"), "profile_comparison": pd.DataFrame(
             {"part": ["calibration"] * 2, "dataset": ["piqa"] * 2, "subgroup": ["all", "x"], "metric": ["ece_10_bins"] * 2,
              "reference": [0.2, 0.3], "candidate": [0.1, 0.3], "difference": [-0.1, 0.0], "ci_low": [-0.15, -0.1],
              "ci_high": [-0.05, 0.1], "p_value": [0.004, 1.0], "definition": ["top-label ECE, 10 equal-mass bins"] * 2})},
-        "contrastive_search": {"divergence_tokens.html": "<html><body><p id='kl-view'>tokens</p></body></html>",
-                               "prompt_search_summary.json": {"mean_divergence_random_bundled_prompts": 0.21,
+        "contrastive_search": {"divergence_token_view": "<html><body><p id='kl-view'>tokens</p></body></html>",
+                               "prompt_search_summary": {"mean_divergence_random_bundled_prompts": 0.21,
                                                               "n_random_bundled_prompts": 20,
                                                               "mean_divergence_assistant_prompts": 0.35,
                                                               "n_assistant_prompts_scored": 40,

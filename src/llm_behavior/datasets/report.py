@@ -1,14 +1,13 @@
-"""Datasets the HTML report reads: saved figures as PNG bytes, and a run's reporting folder."""
+"""Datasets the HTML report reads: saved figures as PNG bytes, and outputs that may be absent."""
 
 from __future__ import annotations
 
-import json
 from io import BytesIO
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import pandas as pd
 from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
+from kedro.io.core import VERSIONED_FLAG_KEY
 from matplotlib.figure import Figure
 
 
@@ -18,14 +17,21 @@ class FigureDataset(AbstractVersionedDataset[Figure, bytes]):
     kedro-datasets' ``MatplotlibDataset`` cannot load; the report needs the saved image, so the
     plots it embeds are declared with this type and become inputs of the report node (which also
     orders the report after them). ``versioned: true`` in the catalog keeps every run's figure
-    (``<filepath>/<version>/<name>``) and loads the latest.
+    (``<filepath>/<version>/<name>``) and loads the latest. ``bbox_inches``: matplotlib's
+    (``tight`` crops the margins; null keeps the figure's size).
     """
 
     def __init__(
-        self, filepath: str, dpi: int = 120, version: Version | None = None, metadata: dict[str, Any] | None = None
+        self,
+        filepath: str,
+        dpi: int = 120,
+        bbox_inches: str | None = "tight",
+        version: Version | None = None,
+        metadata: dict[str, Any] | None = None,
     ):
         super().__init__(filepath=PurePosixPath(filepath), version=version)
         self._dpi = int(dpi)
+        self._bbox_inches = bbox_inches
         self.metadata = metadata
 
     def load(self) -> bytes:
@@ -42,7 +48,7 @@ class FigureDataset(AbstractVersionedDataset[Figure, bytes]):
         path = Path(str(self._get_save_path()))
         path.parent.mkdir(parents=True, exist_ok=True)
         buffer = BytesIO()
-        data.savefig(buffer, format="png", dpi=self._dpi, bbox_inches="tight")
+        data.savefig(buffer, format="png", dpi=self._dpi, bbox_inches=self._bbox_inches)
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_bytes(buffer.getvalue())
         tmp.replace(path)
@@ -55,87 +61,76 @@ class FigureDataset(AbstractVersionedDataset[Figure, bytes]):
             return False
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath), "dpi": self._dpi, "version": self._version}
+        return {
+            "filepath": str(self._filepath),
+            "dpi": self._dpi,
+            "bbox_inches": self._bbox_inches,
+            "version": self._version,
+        }
 
 
-# What the report can show from the optional pipelines, by file name in the reporting folder.
-OPTIONAL_ARTIFACTS: dict[str, tuple[str, ...]] = {
-    "contrastive_search": (
-        "prompt_search_summary.json",
-        "prompt_search_cycles.csv",
-        "divergence_clusters.json",
-        "divergence_tokens.html",
-    ),
-    "probing": (
-        "probe_summary.csv",
-        "probe_side_difference.csv",
-        "probing_behaviour.csv",
-        "probing_pearson_r.png",
-        "probing_mdl_compression.png",
-    ),
-    "profiling": (
-        "profile_reference.csv",
-        "profile_candidate.csv",
-        "profile_comparison.csv",
-        "profile_reliability_diagram.png",
-        "profile_diversity_vs_temperature.png",
-        "profile_bias.png",
-    ),
-}
+class OptionalDataset(AbstractDataset[Any, Any]):
+    """Another dataset that may not have been written yet: its load is None when it does not exist.
 
+    The report reads the optional pipelines' outputs (contrastive search, probing, profiling)
+    through their own catalog entries, which wrap their dataset in this type; a pipeline that has
+    not been run leaves its outputs absent and its section out of the report. Saving, existence,
+    versions and paths are the wrapped dataset's; ``versioned: true`` goes on this entry::
 
-def latest_file(folder: Path, name: str) -> Path | None:
-    """``folder/name``, or its latest version when it is a versioned dataset's folder
-    (``folder/name/<version>/name``, the newest version holding the file); None if neither exists."""
-    path = folder / name
-    if path.is_file():
-        return path
-    if path.is_dir():
-        versions = sorted((v for v in path.iterdir() if (v / name).is_file()), key=lambda v: v.name)
-        if versions:
-            return versions[-1] / name
-    return None
-
-
-def _read(path: Path) -> Any:
-    """A reporting file by its suffix: CSV -> DataFrame, JSON -> object, PNG -> bytes, else text."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix == ".json":
-        return json.loads(path.read_text(encoding="utf-8"))
-    if suffix == ".png":
-        return path.read_bytes()
-    return path.read_text(encoding="utf-8")
-
-
-class ReportArtifactsDataset(AbstractDataset[None, dict[str, dict[str, Any]]]):
-    """Read-only: the optional pipelines' outputs found in a run's reporting folder.
-
-    Loads ``{pipeline: {file name: content}}`` for the files of :data:`OPTIONAL_ARTIFACTS` that
-    exist, each at its latest version when versioned (a pipeline that has not been run is absent). These outputs are not inputs of the report
-    node, so run ``kedro run --pipelines reporting`` after ``contrastive_search``, ``probing`` or
-    ``profiling`` to include them.
+        probe_summary:
+          type: llm_behavior.datasets.OptionalDataset
+          versioned: true
+          dataset:
+            type: pandas.CSVDataset
+            filepath: data/08_reporting/${_pair}/probe_summary.csv
     """
 
-    def __init__(self, path: str, metadata: dict[str, Any] | None = None):
-        self._path = Path(path)
+    def __init__(
+        self,
+        dataset: AbstractDataset | dict[str, Any],
+        version: Version | None = None,
+        metadata: dict[str, Any] | None = None,
+    ):
+        if isinstance(dataset, AbstractDataset):
+            self._dataset = dataset
+        else:
+            self._dataset = self._from_config(dict(dataset), version)
         self.metadata = metadata
 
-    def load(self) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for pipeline, names in OPTIONAL_ARTIFACTS.items():
-            paths = {name: latest_file(self._path, name) for name in names}
-            files = {name: _read(path) for name, path in paths.items() if path is not None}
-            if files:
-                found[pipeline] = files
-        return found
+    @staticmethod
+    def _from_config(config: dict[str, Any], version: Version | None) -> AbstractDataset:
+        if VERSIONED_FLAG_KEY in config:
+            raise DatasetError(
+                "OptionalDataset: put 'versioned' on the OptionalDataset entry, not on the dataset it wraps"
+            )
+        if version:
+            config[VERSIONED_FLAG_KEY] = True
+            return AbstractDataset.from_config("_optional", config, version.load, version.save)
+        return AbstractDataset.from_config("_optional", config)
+
+    @property
+    def dataset(self) -> AbstractDataset:
+        return self._dataset
+
+    def __getattr__(self, name: str) -> Any:
+        # versions and paths (``_version``, ``resolve_load_version``, ``_get_load_path``, ``_filepath``)
+        # are the wrapped dataset's: run provenance and the console's file names read them
+        inner = self.__dict__.get("_dataset")
+        if inner is None or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(inner, name)
+
+    def load(self) -> Any:
+        return self._dataset.load() if self._dataset.exists() else None
 
     def save(self, data: Any) -> None:
-        raise DatasetError("ReportArtifactsDataset is read-only: each pipeline writes its own outputs")
+        self._dataset.save(data)
 
     def _exists(self) -> bool:
-        return True
+        return self._dataset.exists()
+
+    def _release(self) -> None:
+        self._dataset.release()
 
     def _describe(self) -> dict[str, Any]:
-        return {"path": str(self._path)}
+        return {"dataset": self._dataset._describe(), "optional": True}

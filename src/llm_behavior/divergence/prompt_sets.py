@@ -84,3 +84,19 @@ def select_searched_prompts(
         },
         columns=list(SEARCHED_PROMPT_COLUMNS),
     )
+
+
+def seed_prompt_sample(prompts: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    """A seeded random sample of the bundled prompts (all when ``n`` is None or at least their
+    number): the search's seeds and its baseline."""
+    if prompts.empty or "prompt" not in prompts.columns:
+        raise ValueError("contrastive_search needs the `prompts` table (columns prompt_id, prompt); it is empty")
+    if n is None or n >= len(prompts):
+        return prompts.reset_index(drop=True)
+    return prompts.sample(n=int(n), random_state=int(seed)).reset_index(drop=True)
+
+
+def top_search_prompts(searched: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` most divergent prompts of the ``search`` split (the heldout ones stay unseen)."""
+    top = searched[searched["split"] == "search"].sort_values("divergence", ascending=False)
+    return top.head(int(n))

@@ -267,6 +267,25 @@ def score_prompts(
     return out
 
 
+def fresh_divergences(
+    starting: LanguageModel,
+    comparison: LanguageModel,
+    chosen: pd.DataFrame,
+    decoding: ContrastiveSettings,
+    n_generations: int,
+    *,
+    direction: str = "forward",
+) -> pd.DataFrame:
+    """``chosen`` with ``divergence_fresh`` and ``divergence_fresh_reverse``: each prompt re-scored
+    on ``n_generations`` fresh generations (seed ``"fresh"``, none seen by the search)."""
+    settings = dataclasses.replace(decoding, num_samples=int(n_generations))
+    scores = score_prompts(starting, comparison, chosen["prompt"].tolist(), settings, direction=direction, seed="fresh")
+    out = chosen.copy()
+    out["divergence_fresh"] = [s["divergence"] for s in scores]
+    out["divergence_fresh_reverse"] = [s["divergence_reverse"] for s in scores]
+    return out
+
+
 # ---------------------------------------------------------------------- the search
 class PromptSearch:
     """Runs the search; resumable from ``checkpoint`` (a JSON file) after every finished cycle."""

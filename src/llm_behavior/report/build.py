@@ -63,6 +63,44 @@ def run_section(pair: str, models: Mapping[str, Any], generation_summary: Mappin
 
 PIPELINE_TITLES = {"contrastive_search": "Contrastive search", "probing": "Probing", "profiling": "Profiles"}
 
+# The optional pipelines' outputs the report shows, by catalog dataset name. Their entries wrap
+# the dataset in ``llm_behavior.datasets.OptionalDataset``: None until the pipeline has run.
+OPTIONAL_INPUTS: dict[str, tuple[str, ...]] = {
+    "contrastive_search": (
+        "prompt_search_summary",
+        "prompt_search_cycles",
+        "divergence_clusters",
+        "divergence_token_view",
+    ),
+    "probing": (
+        "probe_summary",
+        "probe_side_difference",
+        "probing_behaviour",
+        "probe_curves_plot",
+        "probe_mdl_plot",
+    ),
+    "profiling": (
+        "reference.profile_table",
+        "candidate.profile_table",
+        "profile_comparison",
+        "profile_reliability_diagram",
+        "profile_diversity_plot",
+        "profile_bias_plot",
+    ),
+}
+OPTIONAL_NAMES: tuple[str, ...] = tuple(n for names in OPTIONAL_INPUTS.values() for n in names)
+
+
+def optional_artifacts(loaded: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{pipeline: {dataset: data}}`` of the :data:`OPTIONAL_INPUTS` that exist (None: absent);
+    a pipeline none of whose outputs exist is left out (its section too)."""
+    found: dict[str, dict[str, Any]] = {}
+    for pipeline, names in OPTIONAL_INPUTS.items():
+        present = {name: loaded[name] for name in names if loaded.get(name) is not None}
+        if present:
+            found[pipeline] = present
+    return found
+
 
 def verdict_section(audit: Mapping[str, Any], behaviour_specs: Mapping[str, Any], found: Mapping[str, str]) -> Section:
     """The answer first: the verdict, one sentence per behaviour, what H0 and the units are, the A/A
@@ -234,14 +272,14 @@ def _html_body(document: str) -> str:
 def contrastive_section(files: Mapping[str, Any]) -> Section:
     """Prompt search summary and the contrastive texts' per-token KL view."""
     body = ["<p>From the <code>contrastive_search</code> pipeline (docs/contrastive_search.md).</p>"]
-    summary = files.get("prompt_search_summary.json")
+    summary = files.get("prompt_search_summary")
     if summary is not None:
         body.append("<details open><summary>Prompt search summary</summary><pre>"
                     + esc(json.dumps(summary, indent=1)[:6000]) + "</pre></details>")
-    cycles = files.get("prompt_search_cycles.csv")
+    cycles = files.get("prompt_search_cycles")
     if isinstance(cycles, pd.DataFrame):
         body.append("<p>Search cycles:</p>" + table(cycles, max_rows=50))
-    view = files.get("divergence_tokens.html")
+    view = files.get("divergence_token_view")
     if view:
         body.append("<details><summary>Contrastive texts, tokens shaded by per-token KL</summary>"
                     f"<div class='contrastive-view'>{_html_body(view)}</div></details>")
@@ -252,12 +290,12 @@ def probing_section(files: Mapping[str, Any]) -> Section:
     """Probe curves across layers, MDL and the side difference."""
     body = ["<p>From the <code>probing</code> pipeline (docs/probing.md): linear probes from each layer's hidden "
             "states to the behaviour score, against control tasks.</p>"]
-    for name, alt in (("probing_pearson_r.png", "probe Pearson r per layer"),
-                      ("probing_mdl_compression.png", "probe MDL compression per layer")):
+    for name, alt in (("probe_curves_plot", "probe Pearson r per layer"),
+                      ("probe_mdl_plot", "probe MDL compression per layer")):
         if files.get(name):
             body.append(image(files[name], alt))
-    for name, label in (("probe_summary.csv", "Probe summary"), ("probe_side_difference.csv", "Reference vs candidate"),
-                        ("probing_behaviour.csv", "Behaviour labels")):
+    for name, label in (("probe_summary", "Probe summary"), ("probe_side_difference", "Reference vs candidate"),
+                        ("probing_behaviour", "Behaviour labels")):
         if isinstance(files.get(name), pd.DataFrame):
             body.append(f"<details><summary>{esc(label)}</summary>{table(files[name], max_rows=100)}</details>")
     return Section("probing", "Probing", "".join(body))
@@ -276,7 +314,7 @@ def profiling_section(files: Mapping[str, Any]) -> Section:
     body = ["<p>From the <code>profiling</code> pipeline (docs/profiling.md). Differences are candidate - reference "
             "on the same items, with 95% paired-bootstrap CIs; p-values from exact McNemar (0/1 outcomes) or the "
             "paired bootstrap (column <code>test</code> of the CSV).</p>"]
-    comparison = files.get("profile_comparison.csv")
+    comparison = files.get("profile_comparison")
     if isinstance(comparison, pd.DataFrame) and not comparison.empty:
         sub = comparison["subgroup"] if "subgroup" in comparison.columns else pd.Series(None, index=comparison.index)
         overall = sub.isna() | sub.astype(str).isin(["all", "overall", ""])
@@ -286,12 +324,12 @@ def profiling_section(files: Mapping[str, Any]) -> Section:
         if "definition" in comparison.columns:
             defs = comparison[["part", "metric", "definition"]].drop_duplicates(["part", "metric"])
             body.append("<details><summary>What each statistic is</summary>" + table(defs, max_rows=400) + "</details>")
-    for name, alt in (("profile_bias.png", "bias scores"), ("profile_reliability_diagram.png", "reliability diagram"),
-                      ("profile_diversity_vs_temperature.png", "diversity against temperature")):
+    for name, alt in (("profile_bias_plot", "bias scores"), ("profile_reliability_diagram", "reliability diagram"),
+                      ("profile_diversity_plot", "diversity against temperature")):
         if files.get(name):
             body.append(image(files[name], alt))
     for side in ("reference", "candidate"):
-        frame = files.get(f"profile_{side}.csv")
+        frame = files.get(f"{side}.profile_table")
         if isinstance(frame, pd.DataFrame):
             shown = frame.drop(columns=[c for c in ("definition",) if c in frame.columns])
             body.append(f"<details><summary>Profile of the {side}</summary>{table(shown, max_rows=400)}</details>")

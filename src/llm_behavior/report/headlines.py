@@ -1,5 +1,5 @@
-"""Headline results of the optional pipelines (contrastive search, probing, profiling), read from
-the files the report finds in the pair's reporting folder (``ReportArtifactsDataset``).
+"""Headline results of the optional pipelines (contrastive search, probing, profiling), from
+their outputs that exist (``report.build.OPTIONAL_INPUTS``, by catalog dataset name).
 
 Each function returns one or two plain sentences (without the pipeline's name), or None when the files hold nothing to say.
 Columns a file lacks are left out of the sentence (never filled with a made-up value).
@@ -21,7 +21,7 @@ def _num(summary: Mapping[str, Any], key: str, digits: int = 3) -> str:
 
 def contrastive_headline(files: Mapping[str, Any]) -> str | None:
     """Mean per-token KL divergence of the searched prompts against random bundled ones."""
-    summary = files.get("prompt_search_summary.json")
+    summary = files.get("prompt_search_summary")
     if not isinstance(summary, Mapping):
         return None
     text = (f"mean divergence (per-token KL, nats) {_num(summary, 'mean_divergence_random_bundled_prompts')} "
@@ -37,7 +37,7 @@ def contrastive_headline(files: Mapping[str, Any]) -> str | None:
 def probing_headline(files: Mapping[str, Any]) -> str | None:
     """Per side, the layer whose probe predicts the behaviour best (selectivity over the control task),
     and the layer where the two models differ most."""
-    summary = files.get("probe_summary.csv")
+    summary = files.get("probe_summary")
     parts = []
     if isinstance(summary, pd.DataFrame) and not summary.empty and "pearson_r" in summary.columns:
         key = "selectivity" if "selectivity" in summary.columns else "pearson_r"
@@ -50,7 +50,7 @@ def probing_headline(files: Mapping[str, Any]) -> str | None:
             control = (f", control task {number(best['control_pearson_r'], 2)}"
                        if "control_pearson_r" in best.index and pd.notna(best["control_pearson_r"]) else "")
             parts.append(f"{side}: best layer {best['layer']} (probe r = {number(best['pearson_r'], 2)}{control}{scenario})")
-    diff = files.get("probe_side_difference.csv")
+    diff = files.get("probe_side_difference")
     if isinstance(diff, pd.DataFrame) and not diff.empty and {"difference", "layer"} <= set(diff.columns):
         top = diff.loc[diff["difference"].abs().idxmax()]
         p = f", p = {number(top['p_value'], 2)}" if "p_value" in top.index and pd.notna(top["p_value"]) else ""
@@ -70,7 +70,7 @@ def _overall(comparison: pd.DataFrame) -> pd.DataFrame:
 def profiling_headline(files: Mapping[str, Any], alpha: float = 0.05) -> str | None:
     """How many overall statistics differ at p < alpha, the one with the smallest p-value and its n,
     and how many statistics rest on fewer items or samples than their paper used."""
-    comparison = files.get("profile_comparison.csv")
+    comparison = files.get("profile_comparison")
     if not isinstance(comparison, pd.DataFrame) or comparison.empty or "p_value" not in comparison.columns:
         return None
     overall = _overall(comparison).dropna(subset=["p_value"])

@@ -1,6 +1,7 @@
 """Contrastive search pipeline: prompts + the model pair -> searched prompt set, texts, clusters, views.
 
-reference.language_model, candidate.language_model, prompts
+reference.language_model, candidate.language_model, assistant.language_model, search.embedder, prompts
+  (the models added from parameters by llm_behavior.hooks.ModelDatasetsHook)
   -> run_prompt_search        -> prompt_search_bank, prompt_search_cycles   (resumable per cycle)
   -> choose_searched_prompts  -> searched_prompts (search / heldout split, fresh re-scores)
   -> decode_search_split      -> contrastive_texts (both models, per-token KL kept, discovery / validation split)
@@ -25,6 +26,8 @@ from llm_behavior.pipelines.contrastive_search.nodes import (
 )
 
 MODELS = ["reference.language_model", "candidate.language_model"]
+ASSISTANT = "assistant.language_model"  # contrastive_search.assistant.model (a pair model when the same)
+EMBEDDER = "search.embedder"  # contrastive_search.embedding_model
 
 
 def create_pipeline(**kwargs: Any) -> Pipeline:
@@ -32,7 +35,7 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
         [
             Node(
                 run_prompt_search,
-                [*MODELS, "prompts", "params:contrastive_search"],
+                [*MODELS, ASSISTANT, EMBEDDER, "prompts", "params:contrastive_search"],
                 ["prompt_search_bank", "prompt_search_cycles"],
                 name="run_prompt_search",
             ),
@@ -50,7 +53,7 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
             ),
             Node(
                 summarise_clusters,
-                ["contrastive_texts", "params:contrastive_search", *MODELS],
+                ["contrastive_texts", "params:contrastive_search", EMBEDDER, ASSISTANT],
                 "divergence_clusters",
                 name="summarise_clusters",
             ),

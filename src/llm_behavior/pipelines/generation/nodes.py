@@ -11,6 +11,7 @@ from llm_behavior.generation import formatting_report, generate_continuations
 from llm_behavior.models.base import LanguageModel
 from llm_behavior.models.spec import GenerationSettings
 from llm_behavior.prompts import load_prompt_set
+from llm_behavior.sides import side_spec
 
 
 def select_prompts(prompt_params: dict[str, Any]) -> pd.DataFrame:
@@ -27,25 +28,24 @@ def generate_side(  # noqa: PLR0917 (Kedro passes node inputs by position)
     language_model: LanguageModel,
     prompts: pd.DataFrame,
     generation_cache: ChunkStore,
-    model_params: dict[str, Any],
+    reference_params: dict[str, Any],
+    side_params: dict[str, Any],
     generation_options: dict[str, Any],
-    seed_offset: int,
     *,
     side: str,
 ) -> pd.DataFrame:
     """Continuations of one side's model (resumable; cached by content hash).
 
-    Decoding settings come from the side's ``model.generation`` parameters, with the side's
-    ``seed_offset`` added to the seed (the A/A replicate is the reference with another seed).
+    Decoding settings are the ``generation`` of :func:`llm_behavior.sides.side_spec` (the side's
+    model, the replicate's the reference's, with the side's ``seed_offset`` added to the seed).
     """
-    generation = dict(model_params.get("generation") or {})
-    generation["seed"] = int(generation.get("seed", 0)) + int(seed_offset)
+    spec = side_spec({"reference": reference_params, side: side_params}, side)
     return generate_continuations(
         language_model,
         prompts,
         side=side,
         store=generation_cache,
-        settings=GenerationSettings.from_dict(generation),
+        settings=GenerationSettings.from_dict(spec["generation"]),
         chunk_prompts=int(generation_options.get("chunk_prompts", 64)),
     )
 

@@ -1,7 +1,8 @@
 """Generation: prompts -> continuations of each side's model (reference, candidate, replicate).
 
-One template pipeline, instantiated per side by namespace (``reference.generations`` ...). The
-replicate side reads the reference's model parameters and adds its own seed offset.
+One template pipeline, instantiated per side by namespace (``reference.generations`` ...). Each
+node reads the reference's and its own side's parameters; ``llm_behavior.sides.side_spec`` makes
+the side's spec from them (the replicate: the reference's model with its own seed offset).
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ def side_template(side: str) -> Pipeline:
                     "language_model",
                     "prompts",
                     "generation_cache",
-                    "params:model",
+                    "params:reference",
+                    "params:side",
                     "params:generation_options",
-                    "params:seed_offset",
                 ],
                 outputs="generations",
                 name="generate_continuations",
@@ -41,9 +42,11 @@ def side_template(side: str) -> Pipeline:
 
 
 def side_pipeline(side: str) -> Pipeline:
-    parameters = {"params:generation_options": "params:generation_options"}
-    if side == "replicate":
-        parameters["params:model"] = "params:reference.model"
+    parameters = {
+        "params:generation_options": "params:generation_options",
+        "params:reference": "params:reference",
+        "params:side": f"params:{side}",
+    }
     return Pipeline(
         side_template(side),
         namespace=side,

@@ -9,11 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from llm_behavior.hooks import side_spec
 from llm_behavior.models.base import CapabilityError, LanguageModel
-from llm_behavior.report.build import build_report
+from llm_behavior.report.build import OPTIONAL_NAMES, build_report, optional_artifacts
 from llm_behavior.report.divergent import DIVERGENT_COLUMNS, token_log_ratios, top_divergent_texts
 from llm_behavior.report.verdict import audit_verdict, p_value_bound
+from llm_behavior.sides import side_spec
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,13 @@ def _plain(texts: pd.DataFrame, note: str) -> pd.DataFrame:
     out["mean_log_ratio"] = float("nan")
     out["token_note"] = note
     return out
+
+
+def gather_optional_outputs(*loaded: Any) -> dict[str, dict[str, Any]]:
+    """The optional pipelines' outputs that exist, by pipeline (inputs: ``OPTIONAL_NAMES``, in order)."""
+    if len(loaded) != len(OPTIONAL_NAMES):
+        raise ValueError(f"expected the {len(OPTIONAL_NAMES)} datasets of OPTIONAL_NAMES, got {len(loaded)}")
+    return optional_artifacts(dict(zip(OPTIONAL_NAMES, loaded, strict=True)))
 
 
 def render_report(

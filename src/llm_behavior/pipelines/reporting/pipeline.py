@@ -7,18 +7,27 @@ from typing import Any
 from kedro.pipeline import Node, Pipeline
 
 from llm_behavior.pipelines.reporting.nodes import (
+    gather_optional_outputs,
     render_report,
     score_token_divergence,
     select_divergent_texts,
     tracking_metrics,
 )
+from llm_behavior.report.build import OPTIONAL_NAMES
 
 
 def create_pipeline(**kwargs: Any) -> Pipeline:
     """scores + generations + audit -> divergent texts with per-token log-ratios -> ``run_report``
-    (HTML, logged as a tracking artifact) and ``audit_metrics``."""
+    (HTML, logged as a tracking artifact) and ``audit_metrics``. The optional pipelines' outputs
+    (``report.build.OPTIONAL_INPUTS``) are inputs by their catalog names: absent ones load as None."""
     return Pipeline(
         [
+            Node(
+                gather_optional_outputs,
+                inputs=list(OPTIONAL_NAMES),
+                outputs="report_artifacts",
+                name="gather_optional_outputs",
+            ),
             Node(
                 select_divergent_texts,
                 inputs=["scores", "reference.generations", "candidate.generations", "params:reporting",
