@@ -186,14 +186,14 @@ def read_score_columns(  # noqa: PLR0912  (one branch per file format and per in
             frame = _frame(path)
             if all(c in frame.columns for c in LONG_COLUMNS) and not (
                 a in frame.columns and b in frame.columns
-            ):  # type: ignore[attr-defined]
+            ):
                 return _long_scores(frame, path, args)
             if a is None or b is None:
                 raise CliError(
                     f"{path}: name the two score columns with "
                     f"--a and --b; columns: {list(frame.columns)}"
-                )  # type: ignore[attr-defined]
-            available = list(frame.columns)  # type: ignore[attr-defined]
+                )
+            available = list(frame.columns)
             wanted = [n for n in (a, b, group) if n is not None]
             missing = [n for n in wanted if n not in available]
             if missing:
