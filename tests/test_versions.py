@@ -85,7 +85,7 @@ def test_run_version_names_this_runs_version_and_its_inputs(project):
     assert info["save_version"] == session.session_id
     assert info["loaded"]["scores"] == V0
 
-    from llm_behavior.pipelines.reporting.nodes import version_provenance
+    from llm_behavior.report.run_report import version_provenance
 
     shown = version_provenance(info)
     assert shown["catalog version"] == session.session_id
