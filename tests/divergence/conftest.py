@@ -51,7 +51,9 @@ def embed():
 def assistant(monkeypatch):
     monkeypatch.setattr(fake_openai_server, "fake_continuation", scripted_answer)
     with FakeOpenAIServer(models=["assistant"]) as server:
-        spec = ModelSpec(source="assistant", backend="openai", base_url=server.base_url, max_retries=0)
+        spec = ModelSpec(
+            source="assistant", backend="openai", base_url=server.base_url, max_retries=0
+        )
         lm = OpenAICompatibleLM(spec, api_key=None)
         lm.server = server  # for the tests' bookkeeping
         yield lm

@@ -1,4 +1,5 @@
-"""A scripted assistant for the fake OpenAI-compatible server (patched over its ``fake_continuation``)."""
+"""A scripted assistant for the fake OpenAI-compatible server (patched over its
+``fake_continuation``)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,11 @@ def scripted_answer(prompt_text, seed, temperature, max_tokens, *, stop=None, ho
         return f"Texts starting with {first}\nmore words", "stop", None, 6
     if "yes or no" in prompt_text:
         prompt = prompt_text.split("Prompt: ")[-1]
-        answer = "Yes, it does." if "fox" in prompt or "dog" in prompt else ("Hmm." if "null" in prompt else "No.")
+        answer = (
+            "Yes, it does."
+            if "fox" in prompt or "dog" in prompt
+            else ("Hmm." if "null" in prompt else "No.")
+        )
         return answer, "stop", None, 3
     rng = random.Random(seed)
     if seed is not None and seed % 4 == 0:

@@ -21,7 +21,8 @@ from tests.tiny_models import make_tokenizer
 
 
 def direct_distributions(lm: TransformersLM, prompt: str, tokens: list[int]) -> np.ndarray:
-    """Next-token probabilities (float64) at each generated position: one full pass, batch 1, no cache."""
+    """Next-token probabilities (float64) at each generated
+    position: one full pass, batch 1, no cache."""
     ids = lm.encode_prompts([lm.format_prompt(prompt)])[0]
     with torch.no_grad():
         logits = lm.model(input_ids=torch.tensor([ids + tokens])).logits[0].double()
@@ -29,7 +30,9 @@ def direct_distributions(lm: TransformersLM, prompt: str, tokens: list[int]) -> 
     return torch.softmax(rows, dim=-1).numpy()
 
 
-def check_against_direct(lm_s: TransformersLM, lm_c: TransformersLM, texts, atol: float = 2e-4) -> None:
+def check_against_direct(
+    lm_s: TransformersLM, lm_c: TransformersLM, texts, atol: float = 2e-4
+) -> None:
     for t in texts:
         p = direct_distributions(lm_s, t.prompt, t.token_ids)
         q = direct_distributions(lm_c, t.prompt, t.token_ids)
@@ -41,7 +44,9 @@ def check_against_direct(lm_s: TransformersLM, lm_c: TransformersLM, texts, atol
         idx = np.arange(len(t.token_ids))
         np.testing.assert_allclose(t.logprob_s, np.log(p[idx, t.token_ids]), atol=atol, rtol=1e-3)
         np.testing.assert_allclose(t.logprob_c, np.log(q[idx, t.token_ids]), atol=atol, rtol=1e-3)
-        assert t.perplexity_starting == pytest.approx(math.exp(-np.log(p[idx, t.token_ids]).mean()), rel=1e-3)
+        assert t.perplexity_starting == pytest.approx(
+            math.exp(-np.log(p[idx, t.token_ids]).mean()), rel=1e-3
+        )
         assert t.mean_kl == pytest.approx(kl_pq.mean(), abs=atol)
 
 
@@ -50,9 +55,13 @@ def test_per_token_kl_equals_direct_softmax_computation(tiny_pair, tiny_prompts,
     lm_s, lm_c = tiny_pair
     # another system prompt on the comparison side: the two renderings differ in length
     lm_c = wrap(lm_c.model, lm_c.tokenizer, "comparison-sys", system_prompt="Be rude.")
-    settings = ContrastiveSettings(mode=mode, temperature=0.8, top_p=0.9, max_new_tokens=7, num_samples=2, batch_size=4)
+    settings = ContrastiveSettings(
+        mode=mode, temperature=0.8, top_p=0.9, max_new_tokens=7, num_samples=2, batch_size=4
+    )
     texts = contrastive_generate(lm_s, lm_c, tiny_prompts, settings)
-    assert [(t.prompt_index, t.sample) for t in texts] == [(i, s) for i in range(5) for s in range(2)]
+    assert [(t.prompt_index, t.sample) for t in texts] == [
+        (i, s) for i in range(5) for s in range(2)
+    ]
     assert all(t.n_prompt_tokens[1] > t.n_prompt_tokens[0] for t in texts)
     assert max(t.mean_kl for t in texts) > 1e-3  # two random models do differ
     check_against_direct(lm_s, lm_c, texts)
@@ -61,7 +70,9 @@ def test_per_token_kl_equals_direct_softmax_computation(tiny_pair, tiny_prompts,
 def test_kl_is_zero_for_a_model_against_itself(tiny_pair, tiny_prompts):
     lm_s, _ = tiny_pair
     twin = wrap(lm_s.model, lm_s.tokenizer, "twin")
-    texts = contrastive_generate(lm_s, twin, tiny_prompts, ContrastiveSettings(max_new_tokens=6, num_samples=2))
+    texts = contrastive_generate(
+        lm_s, twin, tiny_prompts, ContrastiveSettings(max_new_tokens=6, num_samples=2)
+    )
     for t in texts:
         assert np.abs(t.kl_sc).max() < 1e-6 and np.abs(t.kl_cs).max() < 1e-6
         assert t.perplexity_starting == pytest.approx(t.perplexity_comparison, rel=1e-6)
@@ -73,7 +84,10 @@ def test_combined_distribution_sums_to_one_and_matches_formula(weights):
     ls, lc = torch.randn(4, 50, generator=g) * 3, torch.randn(4, 50, generator=g) * 3
     logp = combined_logprobs(ls, lc, *weights)
     np.testing.assert_allclose(logp.exp().sum(-1).numpy(), 1.0, atol=1e-5)
-    ps, pc = (np.exp(x.double().numpy()) / np.exp(x.double().numpy()).sum(-1, keepdims=True) for x in (ls, lc))
+    ps, pc = (
+        np.exp(x.double().numpy()) / np.exp(x.double().numpy()).sum(-1, keepdims=True)
+        for x in (ls, lc)
+    )
     expected = np.maximum(weights[0] * ps + weights[1] * pc, 0) + 1e-7
     expected /= expected.sum(-1, keepdims=True)
     np.testing.assert_allclose(logp.exp().numpy(), expected, atol=1e-6)
@@ -90,9 +104,18 @@ def test_combined_mode_samples_where_starting_model_is_more_likely(tiny_pair, ti
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
 def test_cached_decoding_equals_no_cache_recomputation(tiny_pair, tiny_prompts, temperature):
     lm_s, lm_c = tiny_pair
-    base = dict(mode="combined", temperature=temperature, top_p=0.95, max_new_tokens=8, num_samples=2, batch_size=3)
+    base = dict(
+        mode="combined",
+        temperature=temperature,
+        top_p=0.95,
+        max_new_tokens=8,
+        num_samples=2,
+        batch_size=3,
+    )
     cached = contrastive_generate(lm_s, lm_c, tiny_prompts, ContrastiveSettings(**base))
-    fresh = contrastive_generate(lm_s, lm_c, tiny_prompts, ContrastiveSettings(**base, use_cache=False))
+    fresh = contrastive_generate(
+        lm_s, lm_c, tiny_prompts, ContrastiveSettings(**base, use_cache=False)
+    )
     for a, b in zip(cached, fresh):
         assert a.token_ids == b.token_ids
         np.testing.assert_allclose(a.kl_sc, b.kl_sc, atol=1e-5, rtol=1e-4)
@@ -114,10 +137,16 @@ def test_single_model_modes_match_that_models_own_generate(tiny_pair, tiny_promp
     lm_s, lm_c = tiny_pair
     seeds = [3, 1, 4, 1, 5]
     texts = contrastive_generate(
-        lm_s, lm_c, tiny_prompts, ContrastiveSettings(mode=mode, temperature=0.9, top_p=0.9, max_new_tokens=6, num_samples=2), seeds=seeds
+        lm_s,
+        lm_c,
+        tiny_prompts,
+        ContrastiveSettings(mode=mode, temperature=0.9, top_p=0.9, max_new_tokens=6, num_samples=2),
+        seeds=seeds,
     )
     own = (lm_s if mode == "starting" else lm_c).generate(
-        tiny_prompts, GenerationSettings(max_new_tokens=6, temperature=0.9, top_p=0.9, num_samples=2), seeds=seeds
+        tiny_prompts,
+        GenerationSettings(max_new_tokens=6, temperature=0.9, top_p=0.9, num_samples=2),
+        seeds=seeds,
     )
     assert [t.text for t in texts] == [g.text for g in own]
 
@@ -126,9 +155,13 @@ def test_finished_rows_are_masked_and_pieces_rebuild_the_text(tiny_pair, tiny_pr
     lm_s, lm_c = tiny_pair
     settings = ContrastiveSettings(temperature=1.0, max_new_tokens=8)
     first = contrastive_generate(lm_s, lm_c, tiny_prompts, settings)
-    # a token among row 0's first three that some other row never emits: row 0 stops early, that row runs on
+    # a token among row 0's first three that some other row never emits: row 0 stops early, that row
+    # runs on
     stop_token, runner = next(
-        (tok, j) for tok in first[0].token_ids[:3] for j, t in enumerate(first) if tok not in t.token_ids
+        (tok, j)
+        for tok in first[0].token_ids[:3]
+        for j, t in enumerate(first)
+        if tok not in t.token_ids
     )
     early = wrap(lm_s.model, lm_s.tokenizer, "early-eos")
     early.eos_ids = [stop_token]

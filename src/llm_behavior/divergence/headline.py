@@ -12,7 +12,10 @@ logger = logging.getLogger(__name__)
 
 
 def search_headline(
-    records: pd.DataFrame, cycles: pd.DataFrame, searched: pd.DataFrame, clusters: dict[str, Any] | None = None
+    records: pd.DataFrame,
+    cycles: pd.DataFrame,
+    searched: pd.DataFrame,
+    clusters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Headline figures: random bundled prompts (the seeds) vs assistant prompts vs the chosen set,
     and the labels that held up on held-out texts."""
@@ -26,7 +29,9 @@ def search_headline(
         "mean_divergence_selected_at_search": _mean(searched["divergence"]),
         "n_selected": len(searched),
         "assistant_answers": int(cycles.get("answers", pd.Series(dtype=float)).fillna(0).sum()),
-        "malformed_answers": int(cycles.get("malformed_answers", pd.Series(dtype=float)).fillna(0).sum()),
+        "malformed_answers": int(
+            cycles.get("malformed_answers", pd.Series(dtype=float)).fillna(0).sum()
+        ),
         "duplicates": int((records["status"] == "duplicate").sum()),
         "rejected_by_criterion": int((records["status"] == "rejected_by_criterion").sum()),
     }
@@ -45,12 +50,14 @@ def search_headline(
     )
     if clusters:
         shown = "; ".join(
-            f"{d['describes']}: {d['label']!r} (AUC {d['auc']:.2f}, adjusted p {d['p_adjusted']:.3g})"
+            f"{d['describes']}: {d['label']!r} (AUC "
+            f"{d['auc']:.2f}, adjusted p {d['p_adjusted']:.3g})"
             for d in out["validated_differences"][:5]
         )
         logger.info(
             "Divergence summaries: %d of %d contrast labels validated on held-out texts (%s)%s",
-            out["summary_labels_validated"], out["summary_labels_tested"], out["summary_validation"],
+            out["summary_labels_validated"], out["summary_labels_tested"],
+            out["summary_validation"],
             f": {shown}" if shown else "",
         )  # fmt: skip
     return out
@@ -68,8 +75,10 @@ def _validated_headline(clusters: dict[str, Any]) -> dict[str, Any]:
         "summary_labels_tested": counts.get("n_tested", 0),
         "summary_labels_validated": len(validated),
         "summary_validation": (
-            f"{settings.get('judge')} judge on {counts.get('n_validation_prompts', 0)} held-out prompts, "
-            f"one-sided within-prompt permutation test of the AUC, {settings.get('correction')}-adjusted p <= "
+            f"{settings.get('judge')} judge on "
+            f"{counts.get('n_validation_prompts', 0)} held-out prompts, "
+            "one-sided within-prompt permutation test of the AUC, "
+            f"{settings.get('correction')}-adjusted p <= "
             f"{settings.get('alpha')}"
         ),
         "validated_differences": validated,
@@ -84,4 +93,3 @@ def _mean(values: pd.Series) -> float | None:
 def _shown(value: float | None) -> str:
     """A mean for the log: four decimals, or "n/a" where there was nothing to average."""
     return "n/a" if value is None else f"{value:.4f}"
-

@@ -8,7 +8,8 @@ from llm_behavior.models.base import LanguageModel, require_transformers
 
 
 class TokenizerMismatchError(ValueError):
-    """The two models do not share a tokenizer, so their next-token distributions are not comparable."""
+    """The two models do not share a tokenizer, so their
+    next-token distributions are not comparable."""
 
 
 def _special_tokens(tokenizer: Any) -> dict[str, Any]:
@@ -22,7 +23,8 @@ def _special_tokens(tokenizer: Any) -> dict[str, Any]:
 
 
 def tokenizer_differences(tok_a: Any, tok_b: Any, max_examples: int = 5) -> list[str]:
-    """Human-readable differences between two tokenizers' vocabularies and special tokens (empty: same)."""
+    """Human-readable differences between two tokenizers'
+    vocabularies and special tokens (empty: same)."""
     diffs: list[str] = []
     vocab_a, vocab_b = tok_a.get_vocab(), tok_b.get_vocab()
     if len(vocab_a) != len(vocab_b):
@@ -31,22 +33,28 @@ def tokenizer_differences(tok_a: Any, tok_b: Any, max_examples: int = 5) -> list
         changed = [t for t in vocab_a if vocab_b.get(t) != vocab_a[t]]
         extra = [t for t in vocab_b if t not in vocab_a]
         diffs.append(
-            f"vocabularies differ ({len(changed)} tokens missing or with another id, {len(extra)} extra), "
+            f"vocabularies differ ({len(changed)} tokens "
+            f"missing or with another id, {len(extra)} extra), "
             f"e.g. {[*changed, *extra][:max_examples]!r}"
         )
     spec_a, spec_b = _special_tokens(tok_a), _special_tokens(tok_b)
     for key in sorted(set(spec_a) | set(spec_b)):
         if spec_a.get(key) != spec_b.get(key):
-            diffs.append(f"special token {key!r} differs: {spec_a.get(key)!r} vs {spec_b.get(key)!r}")
+            diffs.append(
+                f"special token {key!r} differs: {spec_a.get(key)!r} vs {spec_b.get(key)!r}"
+            )
     return diffs
 
 
-def check_same_tokenizer(tok_a: Any, tok_b: Any, names: tuple[str, str] = ("starting", "comparison")) -> None:
+def check_same_tokenizer(
+    tok_a: Any, tok_b: Any, names: tuple[str, str] = ("starting", "comparison")
+) -> None:
     """Raise :class:`TokenizerMismatchError` naming the differences if the tokenizers differ."""
     diffs = tokenizer_differences(tok_a, tok_b)
     if diffs:
         raise TokenizerMismatchError(
-            f"The {names[0]} and {names[1]} models do not share a tokenizer, so per-token divergence and "
+            f"The {names[0]} and {names[1]} models do not "
+            "share a tokenizer, so per-token divergence and "
             "contrastive decoding are undefined for this pair: "
             + "; ".join(diffs)
             + ". Use two models of one family (e.g. a model and its quantized, fine-tuned or "
@@ -55,7 +63,8 @@ def check_same_tokenizer(tok_a: Any, tok_b: Any, names: tuple[str, str] = ("star
 
 
 def check_pair(starting: LanguageModel, comparison: LanguageModel) -> None:
-    """Both models expose full logits (transformers backend) and share one tokenizer and vocabulary width."""
+    """Both models expose full logits (transformers backend)
+    and share one tokenizer and vocabulary width."""
     s = require_transformers(starting, "Contrastive decoding and per-token KL (starting model)")
     c = require_transformers(comparison, "Contrastive decoding and per-token KL (comparison model)")
     check_same_tokenizer(s.tokenizer, c.tokenizer)

@@ -13,10 +13,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-_ITEM = re.compile(r"^\s*(?:\(?\d{1,3}\s*[.):\]]|[-*\u2022]|#\d{1,3}[.:)]?|prompt\s*\d{0,3}\s*[:.)-])\s*(.+?)\s*$", re.I)
+_ITEM = re.compile(
+    r"^\s*(?:\(?\d{1,3}\s*[.):\]]|[-*\u2022]|#\d{1,3}[.:)]?|prompt\s*\d{0,3}\s*[:.)-])\s*(.+?)\s*$",
+    re.I,
+)
 _LABEL = re.compile(r"^(?:prompt|user|question|text|input)\s*\d{0,3}\s*[:\-]\s*", re.I)
 _TRAILING_SCORE = re.compile(
-    r"\s*[\(\[]?\s*(?:score|rating|rated|divergence)\s*[:=]?\s*\d+(?:\.\d+)?\s*(?:/\s*10)?\s*[\)\]]?\s*$", re.I
+    r"\s*[\(\[]?\s*(?:score|rating|rated|divergence)\s*[:=]?\s*\d+(?:\.\d+)?\s*(?:/\s*10)?\s*[\)\]]?\s*$",
+    re.I,
 )
 _LEADING_SCORE = re.compile(
     r"^\s*(?:(?:score|rating|rated|divergence)\s*[:=]?\s*\d+(?:\.\d+)?\s*(?:/\s*10)?\s*[:\-,)]?"

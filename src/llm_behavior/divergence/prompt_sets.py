@@ -54,16 +54,24 @@ def select_searched_prompts(
     nan = pool["divergence"].astype(float).isna()
     if nan.any():
         raise ValueError(
-            f"{int(nan.sum())} scored prompts have no divergence (NaN), e.g. {str(pool.loc[nan, 'prompt'].iloc[0])[:80]!r}: "
-            "the search's records are damaged (a scored prompt always has a score); rerun the search"
+            f"{int(nan.sum())} scored prompts have no divergence (NaN), e.g. "
+            f"{str(pool.loc[nan, 'prompt'].iloc[0])[:80]!r}: "
+            "the search's records are damaged (a scored "
+            "prompt always has a score); rerun the search"
         )
     if pool.empty:
         raise ValueError(
             "The prompt search scored no prompt to select from"
-            + ("" if include_seed_prompts else " (seed prompts excluded: set selection.include_seed_prompts)")
+            + (
+                ""
+                if include_seed_prompts
+                else " (seed prompts excluded: set selection.include_seed_prompts)"
+            )
             + "; see the search's cycle log for malformed assistant answers."
         )
-    top = pool.sort_values(["divergence", "prompt_id"], ascending=[False, True], kind="stable").head(top_n)
+    top = pool.sort_values(
+        ["divergence", "prompt_id"], ascending=[False, True], kind="stable"
+    ).head(top_n)
     top = top.reset_index(drop=True)
     n_heldout = int(round(heldout_fraction * len(top)))
     if len(top) >= 2 and 0 < heldout_fraction < 1:
@@ -90,7 +98,9 @@ def seed_prompt_sample(prompts: pd.DataFrame, n: int | None, seed: int) -> pd.Da
     """A seeded random sample of the bundled prompts (all when ``n`` is None or at least their
     number): the search's seeds and its baseline."""
     if prompts.empty or "prompt" not in prompts.columns:
-        raise ValueError("contrastive_search needs the `prompts` table (columns prompt_id, prompt); it is empty")
+        raise ValueError(
+            "contrastive_search needs the `prompts` table (columns prompt_id, prompt); it is empty"
+        )
     if n is None or n >= len(prompts):
         return prompts.reset_index(drop=True)
     return prompts.sample(n=int(n), random_state=int(seed)).reset_index(drop=True)

@@ -1,4 +1,5 @@
-"""Prompt search (after DivergenceFinder): an assistant LM proposes prompts where two models diverge.
+"""Prompt search (after DivergenceFinder): an assistant
+LM proposes prompts where two models diverge.
 
 Cycle 0 scores the seed prompts (a random sample of the bundled prompts: the baseline). Every
 later cycle:
@@ -51,11 +52,14 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_VERSION = 1
 
 DEFAULT_INSTRUCTION = (
-    "Two chat assistants replied to the same user messages. Each message below is rated from 0 to 10 by how "
+    "Two chat assistants replied to the same user messages. "
+    "Each message below is rated from 0 to 10 by how "
     "differently the two assistants replied (10 = very different replies).\n\n"
     "{examples}\n\n"
-    "Write {n} new user messages that would be rated 10: short messages a person could send to a chat "
-    "assistant, like the highest-rated ones. Answer with a numbered list, one message per line, nothing else."
+    "Write {n} new user messages that would be rated "
+    "10: short messages a person could send to a chat "
+    "assistant, like the highest-rated ones. Answer with "
+    "a numbered list, one message per line, nothing else."
 )
 DEFAULT_CRITERION_TEMPLATE = "{criterion}\n\nPrompt: {prompt}\n\nAnswer with one word: yes or no."
 
@@ -106,20 +110,33 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
-            raise ValueError(f"search.direction must be one of {DIRECTIONS}, got {self.direction!r}")
-        for name in ("generations_per_prompt", "assistant_calls_per_cycle", "prompts_per_call", "bank_subsample"):
+            raise ValueError(
+                f"search.direction must be one of {DIRECTIONS}, got {self.direction!r}"
+            )
+        for name in (
+            "generations_per_prompt",
+            "assistant_calls_per_cycle",
+            "prompts_per_call",
+            "bank_subsample",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"search.{name} must be >= 1, got {getattr(self, name)}")
         if self.n_cycles < 0:
             raise ValueError(f"search.n_cycles must be >= 0, got {self.n_cycles}")
         if self.subsample_temperature <= 0:
-            raise ValueError(f"search.subsample_temperature must be > 0, got {self.subsample_temperature}")
+            raise ValueError(
+                f"search.subsample_temperature must be > 0, got {self.subsample_temperature}"
+            )
         if not 0 < self.dedup_threshold <= 1:
-            raise ValueError(f"search.dedup_threshold must be in (0, 1], got {self.dedup_threshold}")
+            raise ValueError(
+                f"search.dedup_threshold must be in (0, 1], got {self.dedup_threshold}"
+            )
         for key in ("{examples}", "{n}"):
             if key not in self.instruction:
                 raise ValueError(f"search.instruction must contain {key}")
-        if self.criterion and not {"{criterion}", "{prompt}"} <= set(re.findall(r"\{\w+\}", self.criterion_template)):
+        if self.criterion and not {"{criterion}", "{prompt}"} <= set(
+            re.findall(r"\{\w+\}", self.criterion_template)
+        ):
             raise ValueError("search.criterion_template must contain {criterion} and {prompt}")
 
     @classmethod
@@ -163,7 +180,9 @@ def minmax(x: np.ndarray, what: str = "values") -> np.ndarray:
     x = np.asarray(x, dtype=float)
     n_nan = int(np.isnan(x).sum())
     if n_nan:
-        raise NonFiniteDivergenceError(f"minmax: {n_nan} of {len(x)} {what} are NaN (no rank can be given)")
+        raise NonFiniteDivergenceError(
+            f"minmax: {n_nan} of {len(x)} {what} are NaN (no rank can be given)"
+        )
     finite = np.isfinite(x)
     out = np.where(x > 0, 1.0, 0.0)  # the infinite ones
     if finite.any():
@@ -197,7 +216,9 @@ def subsample_bank(
     n = len(divergence)
     if n == 0:
         return np.zeros(0, dtype=int)
-    p = subsample_probabilities(divergence, criterion, nearest_neighbour_distance(embeddings), settings)
+    p = subsample_probabilities(
+        divergence, criterion, nearest_neighbour_distance(embeddings), settings
+    )
     k = min(settings.bank_subsample, n)
     return rng.choice(n, size=k, replace=False, p=p)
 
@@ -209,7 +230,9 @@ def rescale_0_10(values: Sequence[float]) -> list[float]:
     return [10.0] * len(v) if hi - lo <= 0 else list(10.0 * (v - lo) / (hi - lo))
 
 
-def build_instruction(prompts: Sequence[str], divergences: Sequence[float], n: int, template: str) -> str:
+def build_instruction(
+    prompts: Sequence[str], divergences: Sequence[float], n: int, template: str
+) -> str:
     """The assistant's instruction: examples (highest first) with scores rescaled to [0, 10]."""
     scores = rescale_0_10(divergences) if len(prompts) else []
     order = np.argsort(-np.asarray(scores, dtype=float), kind="stable")
@@ -226,7 +249,8 @@ def score_prompts(
     direction: str = "forward",
     seed: int | str = 0,
 ) -> list[dict[str, Any]]:
-    """Each prompt's mean (over ``decoding.num_samples`` generations) of the per-text mean divergence.
+    """Each prompt's mean (over ``decoding.num_samples``
+    generations) of the per-text mean divergence.
 
     Generation seeds derive from ``seed`` and the prompt text, so a prompt's score does not
     depend on the other prompts scored with it; another ``seed`` gives fresh generations.
@@ -252,17 +276,25 @@ def score_prompts(
                 "divergence": float(chosen.mean()),
                 "divergence_forward": float(fwd.mean()),
                 "divergence_reverse": float(rev.mean()),
-                "divergence_sd": float(chosen.std(ddof=1)) if k > 1 and np.isfinite(chosen).all() else math.nan,
+                "divergence_sd": float(chosen.std(ddof=1))
+                if k > 1 and np.isfinite(chosen).all()
+                else math.nan,
                 "n_generations": k,
                 "n_infinite": int(np.isinf(chosen).sum()),
                 "example_text": mine[0].text,
             }
         )
-    nan = [p for p, row in zip(prompts, out) if math.isnan(row["divergence_forward"]) or math.isnan(row["divergence_reverse"])]
+    nan = [
+        p
+        for p, row in zip(prompts, out)
+        if math.isnan(row["divergence_forward"]) or math.isnan(row["divergence_reverse"])
+    ]
     if nan:
         raise NonFiniteDivergenceError(
-            f"{len(nan)} of {len(prompts)} prompts got a NaN per-token divergence, i.e. NaN logits from one of the "
-            f"models (a broken checkpoint, or a float16 overflow: try dtype float32), e.g. {nan[0][:80]!r}"
+            f"{len(nan)} of {len(prompts)} prompts got a NaN "
+            "per-token divergence, i.e. NaN logits from one of the "
+            "models (a broken checkpoint, or a float16 "
+            f"overflow: try dtype float32), e.g. {nan[0][:80]!r}"
         )
     return out
 
@@ -279,7 +311,9 @@ def fresh_divergences(
     """``chosen`` with ``divergence_fresh`` and ``divergence_fresh_reverse``: each prompt re-scored
     on ``n_generations`` fresh generations (seed ``"fresh"``, none seen by the search)."""
     settings = dataclasses.replace(decoding, num_samples=int(n_generations))
-    scores = score_prompts(starting, comparison, chosen["prompt"].tolist(), settings, direction=direction, seed="fresh")
+    scores = score_prompts(
+        starting, comparison, chosen["prompt"].tolist(), settings, direction=direction, seed="fresh"
+    )
     out = chosen.copy()
     out["divergence_fresh"] = [s["divergence"] for s in scores]
     out["divergence_fresh_reverse"] = [s["divergence_reverse"] for s in scores]
@@ -317,10 +351,18 @@ class PromptSearch:
             {
                 "version": CHECKPOINT_VERSION,
                 # n_cycles excluded: a longer search extends a finished one
-                "settings": {k: v for k, v in dataclasses.asdict(self.settings).items() if k != "n_cycles"},
-                "decoding": {k: v for k, v in dataclasses.asdict(self.decoding).items() if k not in {"batch_size", "use_cache"}},
+                "settings": {
+                    k: v for k, v in dataclasses.asdict(self.settings).items() if k != "n_cycles"
+                },
+                "decoding": {
+                    k: v
+                    for k, v in dataclasses.asdict(self.decoding).items()
+                    if k not in {"batch_size", "use_cache"}
+                },
                 "assistant_generation": self.assistant_generation.decoding_identity(),
-                "models": [m.spec.identity() for m in (self.starting, self.comparison, self.assistant)],
+                "models": [
+                    m.spec.identity() for m in (self.starting, self.comparison, self.assistant)
+                ],
                 "seed_prompts": list(seed_prompts),
             }
         )
@@ -331,11 +373,16 @@ class PromptSearch:
         try:
             state = json.loads(self.checkpoint.read_text())
         except json.JSONDecodeError as exc:
-            raise SearchCheckpointError(f"Prompt search checkpoint {self.checkpoint} is not valid JSON ({exc}); delete it to start over") from exc
+            raise SearchCheckpointError(
+                f"Prompt search checkpoint {self.checkpoint} is "
+                f"not valid JSON ({exc}); delete it to start over"
+            ) from exc
         if state.get("fingerprint") != fingerprint:
             raise SearchCheckpointError(
-                f"Prompt search checkpoint {self.checkpoint} belongs to another search (other models, settings "
-                "or seed prompts). Delete it, point search.checkpoint elsewhere, or set search.resume: false."
+                f"Prompt search checkpoint {self.checkpoint} "
+                "belongs to another search (other models, settings "
+                "or seed prompts). Delete it, point search.checkpoint "
+                "elsewhere, or set search.resume: false."
             )
         return state
 
@@ -345,7 +392,8 @@ class PromptSearch:
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.checkpoint.with_suffix(self.checkpoint.suffix + ".tmp")
         tmp.write_text(json.dumps(to_jsonable(state, non_finite="keep")))  # NaN round-trips
-        os.replace(tmp, self.checkpoint)  # atomic: an interruption leaves the previous cycle's state
+        # atomic: an interruption leaves the previous cycle's state
+        os.replace(tmp, self.checkpoint)
 
     # -------------------------------------------------------------- steps
     def embeddings(self, prompts: Sequence[str]) -> np.ndarray:
@@ -361,7 +409,12 @@ class PromptSearch:
     def score(self, prompts: Sequence[str]) -> list[dict[str, Any]]:
         """Mean per-token divergence of each prompt over ``generations_per_prompt`` generations."""
         return score_prompts(
-            self.starting, self.comparison, prompts, self.decoding, direction=self.settings.direction, seed=self.settings.seed
+            self.starting,
+            self.comparison,
+            prompts,
+            self.decoding,
+            direction=self.settings.direction,
+            seed=self.settings.seed,
         )
 
     def ask_assistant(self, bank: list[dict[str, Any]], cycle: int) -> tuple[list[str], Counter]:
@@ -371,18 +424,30 @@ class PromptSearch:
         div = np.array([r["divergence"] for r in bank], dtype=float)
         crit = np.array([r["criterion"] for r in bank], dtype=float)
         idx = subsample_bank(div, crit, self.embeddings([r["prompt"] for r in bank]), s, rng)
-        instruction = build_instruction([bank[i]["prompt"] for i in idx], div[idx], s.prompts_per_call, s.instruction)
-        gen = dataclasses.replace(self.assistant_generation, num_samples=s.assistant_calls_per_cycle)
-        answers = self.assistant.generate([instruction], gen, seeds=[row_seed(s.seed, "assistant", cycle)])
+        instruction = build_instruction(
+            [bank[i]["prompt"] for i in idx], div[idx], s.prompts_per_call, s.instruction
+        )
+        gen = dataclasses.replace(
+            self.assistant_generation, num_samples=s.assistant_calls_per_cycle
+        )
+        answers = self.assistant.generate(
+            [instruction], gen, seeds=[row_seed(s.seed, "assistant", cycle)]
+        )
         counts: Counter = Counter(answers=len(answers))
         candidates: list[str] = []
         for a in answers:
             try:
                 parsed = parse_prompt_list(
-                    a.text, truncated=a.finish_reason == "length", min_chars=s.min_prompt_chars, max_chars=s.max_prompt_chars
+                    a.text,
+                    truncated=a.finish_reason == "length",
+                    min_chars=s.min_prompt_chars,
+                    max_chars=s.max_prompt_chars,
                 )
-            except Exception:  # a parser bug must not end a long search: counted and logged with the answer
-                logger.exception("could not parse assistant answer (cycle %d): %r", cycle, a.text[:500])
+            # a parser bug must not end a long search: counted and logged with the answer
+            except Exception:
+                logger.exception(
+                    "could not parse assistant answer (cycle %d): %r", cycle, a.text[:500]
+                )
                 counts["parser_errors"] += 1
                 parsed = ParsedList([], malformed=True, fmt="none")
             counts["malformed_answers"] += int(parsed.malformed)
@@ -394,8 +459,11 @@ class PromptSearch:
             candidates.extend(parsed.prompts)
         return candidates, counts
 
-    def deduplicate(self, candidates: Sequence[str], bank_prompts: Sequence[str]) -> list[str | None]:
-        """For each candidate: None if new, else the earlier prompt it duplicates (text or embedding)."""
+    def deduplicate(
+        self, candidates: Sequence[str], bank_prompts: Sequence[str]
+    ) -> list[str | None]:
+        """For each candidate: None if new, else the earlier
+        prompt it duplicates (text or embedding)."""
         keys = {normalise_text(p): p for p in bank_prompts}
         kept_prompts = list(bank_prompts)
         kept_emb = self.embeddings(kept_prompts) if kept_prompts else np.zeros((0, 1))
@@ -421,10 +489,17 @@ class PromptSearch:
         if not self.settings.criterion or not prompts:
             return [math.nan] * len(prompts)
         queries = [
-            self.settings.criterion_template.replace("{criterion}", self.settings.criterion).replace("{prompt}", p)
+            self.settings.criterion_template.replace(
+                "{criterion}", self.settings.criterion
+            ).replace("{prompt}", p)
             for p in prompts
         ]
-        settings = GenerationSettings(max_new_tokens=8, do_sample=False, num_samples=1, batch_size=self.assistant_generation.batch_size)
+        settings = GenerationSettings(
+            max_new_tokens=8,
+            do_sample=False,
+            num_samples=1,
+            batch_size=self.assistant_generation.batch_size,
+        )
         answers = self.assistant.generate(queries, settings)
         verdicts = [parse_yes_no(a.text) for a in answers]
         return [math.nan if v is None else float(v) for v in verdicts]
@@ -441,8 +516,14 @@ class PromptSearch:
         """Score the seed prompts (cycle 0), then run ``n_cycles`` assistant cycles."""
         seed_prompts = [str(p) for p in seed_prompts]
         if not seed_prompts:
-            raise ValueError("The prompt search needs at least one seed prompt (search.n_seed_prompts >= 1)")
-        ids = [str(i) for i in seed_prompt_ids] if seed_prompt_ids is not None else [search_prompt_id(p) for p in seed_prompts]
+            raise ValueError(
+                "The prompt search needs at least one seed prompt (search.n_seed_prompts >= 1)"
+            )
+        ids = (
+            [str(i) for i in seed_prompt_ids]
+            if seed_prompt_ids is not None
+            else [search_prompt_id(p) for p in seed_prompts]
+        )
         if len(ids) != len(seed_prompts):
             raise ValueError(f"{len(ids)} seed prompt ids for {len(seed_prompts)} seed prompts")
         fingerprint = self.fingerprint(seed_prompts)
@@ -450,7 +531,11 @@ class PromptSearch:
         if state is None:
             state = {"fingerprint": fingerprint, "cycles_done": -1, "records": [], "cycles": []}
         else:
-            logger.info("Prompt search: resuming from %s after cycle %d", self.checkpoint, state["cycles_done"])
+            logger.info(
+                "Prompt search: resuming from %s after cycle %d",
+                self.checkpoint,
+                state["cycles_done"],
+            )
         for cycle in range(state["cycles_done"] + 1, self.settings.n_cycles + 1):
             t0 = time.perf_counter()
             if cycle == 0:
@@ -462,7 +547,8 @@ class PromptSearch:
             counts["infinite_divergence_texts"] = sum(int(r.get("n_infinite") or 0) for r in scored)
             if counts["infinite_divergence_texts"]:
                 logger.warning(
-                    "Prompt search cycle %d: %d generations have an infinite divergence (one model gives probability 0 "
+                    "Prompt search cycle %d: %d generations have an "
+                    "infinite divergence (one model gives probability 0 "
                     "to a token the other produced); their prompts rank above every finite score",
                     cycle, counts["infinite_divergence_texts"],
                 )  # fmt: skip
@@ -471,17 +557,24 @@ class PromptSearch:
                 "cycle": cycle,
                 **{k: int(v) for k, v in counts.items()},
                 "scored": len(scored),
-                "mean_divergence_new": float(np.mean([r["divergence"] for r in scored])) if scored else math.nan,
-                "max_divergence_new": float(np.max([r["divergence"] for r in scored])) if scored else math.nan,
+                "mean_divergence_new": float(np.mean([r["divergence"] for r in scored]))
+                if scored
+                else math.nan,
+                "max_divergence_new": float(np.max([r["divergence"] for r in scored]))
+                if scored
+                else math.nan,
                 "bank_size": len(bank),
-                "best_divergence": float(np.max([r["divergence"] for r in bank])) if bank else math.nan,
+                "best_divergence": float(np.max([r["divergence"] for r in bank]))
+                if bank
+                else math.nan,
                 "seconds": round(time.perf_counter() - t0, 2),
             }
             state["cycles"].append(summary)
             state["cycles_done"] = cycle
             self._save(state)
             logger.info(
-                "Prompt search cycle %d/%d: %d new prompts scored (mean divergence %.4f), %d malformed answers, "
+                "Prompt search cycle %d/%d: %d new prompts scored "
+                "(mean divergence %.4f), %d malformed answers, "
                 "%d duplicates, bank %d, best %.4f (%.1f s)",
                 cycle, self.settings.n_cycles, len(scored), summary["mean_divergence_new"],
                 summary.get("malformed_answers", 0), summary.get("duplicates", 0), len(bank),
@@ -491,43 +584,79 @@ class PromptSearch:
                 progress(summary)
         return self._result(state)
 
-    def _seed_records(self, prompts: list[str], ids: list[str]) -> tuple[list[dict[str, Any]], Counter]:
+    def _seed_records(
+        self, prompts: list[str], ids: list[str]
+    ) -> tuple[list[dict[str, Any]], Counter]:
         scores = self.score(prompts)
         crit = self.judge(prompts) if self.settings.weight_criterion else [math.nan] * len(prompts)
         records = [
-            _record(pid, p, "seed", 0, "scored", score=sc, criterion=c) for pid, p, sc, c in zip(ids, prompts, scores, crit)
+            _record(pid, p, "seed", 0, "scored", score=sc, criterion=c)
+            for pid, p, sc, c in zip(ids, prompts, scores, crit)
         ]
         return records, Counter(seed_prompts=len(prompts))
 
-    def _cycle_records(self, records: list[dict[str, Any]], cycle: int) -> tuple[list[dict[str, Any]], Counter]:
+    def _cycle_records(
+        self, records: list[dict[str, Any]], cycle: int
+    ) -> tuple[list[dict[str, Any]], Counter]:
         bank = [r for r in records if r["status"] == "scored"]
         candidates, counts = self.ask_assistant(bank, cycle)
-        known = [r["prompt"] for r in records if r["status"] != "duplicate"]  # rejected prompts are not asked again
+        # rejected prompts are not asked again
+        known = [r["prompt"] for r in records if r["status"] != "duplicate"]
         dups = self.deduplicate(candidates, known)
         fresh = [p for p, d in zip(candidates, dups) if d is None]
         counts["duplicates"] = len(candidates) - len(fresh)
         verdicts = self.judge(fresh)
-        counts["criterion_unparsed"] = sum(1 for v in verdicts if self.settings.criterion and math.isnan(v))
+        counts["criterion_unparsed"] = sum(
+            1 for v in verdicts if self.settings.criterion and math.isnan(v)
+        )
         rejected = [self.settings.criterion_filter and v == 0.0 for v in verdicts]
         counts["rejected_by_criterion"] = sum(rejected)
         to_score = [p for p, r in zip(fresh, rejected) if not r]
         scores = dict(zip(to_score, self.score(to_score)))
         out = [
-            _record(search_prompt_id(p), p, "assistant", cycle, "duplicate", score=None, criterion=math.nan, duplicate_of=d)
+            _record(
+                search_prompt_id(p),
+                p,
+                "assistant",
+                cycle,
+                "duplicate",
+                score=None,
+                criterion=math.nan,
+                duplicate_of=d,
+            )
             for p, d in zip(candidates, dups)
             if d is not None
         ]
         for p, v, r in zip(fresh, verdicts, rejected):
-            out.append(_record(search_prompt_id(p), p, "assistant", cycle, "rejected_by_criterion" if r else "scored", score=scores.get(p), criterion=v))
+            out.append(
+                _record(
+                    search_prompt_id(p),
+                    p,
+                    "assistant",
+                    cycle,
+                    "rejected_by_criterion" if r else "scored",
+                    score=scores.get(p),
+                    criterion=v,
+                )
+            )
         return out, counts
 
     def _result(self, state: dict[str, Any]) -> SearchResult:
         records = pd.DataFrame(state["records"], columns=list(RECORD_COLUMNS))
-        cycles = pd.DataFrame(state["cycles"]).fillna({c: 0 for c in ("malformed_answers", "duplicates")})
+        cycles = pd.DataFrame(state["cycles"]).fillna(
+            {c: 0 for c in ("malformed_answers", "duplicates")}
+        )
         totals: Counter = Counter()
         for c in state["cycles"]:
             for k, v in c.items():
-                if k not in {"cycle", "mean_divergence_new", "max_divergence_new", "bank_size", "best_divergence", "seconds"}:
+                if k not in {
+                    "cycle",
+                    "mean_divergence_new",
+                    "max_divergence_new",
+                    "bank_size",
+                    "best_divergence",
+                    "seconds",
+                }:
                     totals[k] += int(v)
         return SearchResult(records=records, cycles=cycles, counters=dict(totals))
 

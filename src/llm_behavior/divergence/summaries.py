@@ -1,4 +1,5 @@
-"""How the two models differ: matched clusters of each model's texts, labelled and validated on held-out texts.
+"""How the two models differ: matched clusters of each
+model's texts, labelled and validated on held-out texts.
 
 After the follow-up analysis of supervising-ais-improving-ais (its mature, "validated" version):
 
@@ -13,12 +14,12 @@ After the follow-up analysis of supervising-ais-improving-ais (its mature, "vali
    other way round. Each label is a hypothesis about one model.
 5. Each label is scored on the held-out validation texts by a judge (how well does each text fit the
    label?): the cosine between the label's and the text's embeddings (default), or the assistant LM
-   itself (log-probability of "yes" minus "no"; for a strong assistant). The statistic is the AUC of the fit scores, the described
-   model's held-out texts against the other model's; the p-value is one-sided, from permutations of
-   the model labels within a prompt (:mod:`llm_behavior.divergence.validation`). With ``scope: all``
-   every held-out text is scored; with ``scope: region`` only those nearest the pair's region (the
-   mean of its two centroids; the assignment ignores which model wrote the text, so the permutation
-   test stays valid).
+   itself (log-probability of "yes" minus "no"; for a strong assistant). The statistic is the AUC of
+   the fit scores, the described model's held-out texts against the other model's; the p-value is
+   one-sided, from permutations of the model labels within a prompt
+   (:mod:`llm_behavior.divergence.validation`). With ``scope: all`` every held-out text is scored;
+   with ``scope: region`` only those nearest the pair's region (the mean of its two centroids; the
+   assignment ignores which model wrote the text, so the permutation test stays valid).
 6. The p-values of all tested labels are adjusted for multiplicity (Holm by default) and a label is
    *validated* when its adjusted p-value is at most ``alpha``.
 
@@ -87,13 +88,17 @@ class SummarySettings:
         if self.n_clusters < 1 or self.n_examples < 1 or self.n_permutations < 1:
             raise ValueError("summaries.n_clusters, n_examples and n_permutations must be >= 1")
         if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"summaries.validation_fraction must be in (0, 1), got {self.validation_fraction}")
+            raise ValueError(
+                f"summaries.validation_fraction must be in (0, 1), got {self.validation_fraction}"
+            )
         if self.judge not in JUDGES:
             raise ValueError(f"summaries.judge must be one of {JUDGES}, got {self.judge!r}")
         if self.scope not in SCOPES:
             raise ValueError(f"summaries.scope must be one of {SCOPES}, got {self.scope!r}")
         if self.correction not in CORRECTIONS:
-            raise ValueError(f"summaries.correction must be one of {CORRECTIONS}, got {self.correction!r}")
+            raise ValueError(
+                f"summaries.correction must be one of {CORRECTIONS}, got {self.correction!r}"
+            )
         if not 0 < self.alpha < 1:
             raise ValueError(f"summaries.alpha must be in (0, 1), got {self.alpha}")
 
@@ -119,7 +124,8 @@ def decode_both_models(
     side_names: tuple[str, str] = ("starting", "comparison"),
     direction: str = "forward",
 ) -> pd.DataFrame:
-    """``samples_per_prompt`` texts per prompt from each model (modes starting / comparison), one table.
+    """``samples_per_prompt`` texts per prompt from each
+    model (modes starting / comparison), one table.
 
     Column ``side`` (``side_names``) says which model wrote the text; the per-token divergences are
     kept; ``divergence`` follows ``direction``.
@@ -139,7 +145,8 @@ def decode_both_models(
 
 
 def validation_prompts(prompt_ids: Sequence[str], fraction: float, seed: int) -> set[str]:
-    """A seeded random ``fraction`` of the distinct prompts (at least one, and one left, when there are two)."""
+    """A seeded random ``fraction`` of the distinct prompts
+    (at least one, and one left, when there are two)."""
     ids = sorted({str(i) for i in prompt_ids})
     if len(ids) < 2:
         return set()
@@ -156,7 +163,9 @@ def assign_split(texts: pd.DataFrame, fraction: float, seed: int) -> pd.DataFram
 
 
 # ---------------------------------------------------------------------- clusters and matching
-def cluster_embeddings(emb: np.ndarray, n_clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def cluster_embeddings(
+    emb: np.ndarray, n_clusters: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(k-means label per row, unit-norm centroids); k is capped at the number of distinct rows."""
     from sklearn.cluster import KMeans
 
@@ -168,9 +177,11 @@ def cluster_embeddings(emb: np.ndarray, n_clusters: int, seed: int = 0) -> tuple
 
 
 def match_by_similarity(sim: np.ndarray) -> list[tuple[int, int, float]]:
-    """The one-to-one (row, column, similarity) pairs of largest total similarity (Hungarian assignment).
+    """The one-to-one (row, column, similarity) pairs
+    of largest total similarity (Hungarian assignment).
 
-    With unequal numbers of rows and columns, ``min`` of them are paired and the rest stay unmatched.
+    With unequal numbers of rows and columns, ``min``
+    of them are paired and the rest stay unmatched.
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -196,7 +207,8 @@ def _clip(text: str, n: int = 300) -> str:
 def contrast_query(group_1: Sequence[str], group_2: Sequence[str]) -> str:
     """The assistant's instruction: what Group 1's texts share that Group 2's lack."""
     return CONTRAST_INSTRUCTION.format(
-        group_1="\n".join(f"- {_clip(t)}" for t in group_1), group_2="\n".join(f"- {_clip(t)}" for t in group_2)
+        group_1="\n".join(f"- {_clip(t)}" for t in group_1),
+        group_2="\n".join(f"- {_clip(t)}" for t in group_2),
     )
 
 
@@ -206,30 +218,40 @@ def first_sentence(answer: str, max_chars: int = 200) -> str:
     return re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0][:max_chars]
 
 
-_OTHER_GROUP = re.compile(r"(?:,|;|\s-)?\s+(?:while|whereas|but|unlike|compared (?:to|with)|in contrast to|and)\b[^,;]*\bgroup 2\b.*$", re.I)
+_OTHER_GROUP = re.compile(
+    r"(?:,|;|\s-)?\s+(?:while|whereas|but|unlike|compared (?:to|with)|in contrast "
+    r"to|and)\b[^,;]*\bgroup 2\b.*$",
+    re.I,
+)
 _GROUP_1 = re.compile(r"\b(?:the\s+)?group 1(?:'s)?(?:\s+texts)?\b", re.I)
 
 
 def clean_label(label: str) -> str:
-    """A label about Group 1 alone: a clause about Group 2 ("..., while the Group 2 texts ...") is cut,
-    "the Group 1 texts" becomes "texts". Small assistants write such comparisons; the judge must
-    read a description of one model's texts."""
+    """A label about Group 1 alone: a clause about Group 2 ("..., while the Group 2 texts ...") is
+    cut, "the Group 1 texts" becomes "texts". Small assistants write such comparisons; the judge
+    must read a description of one model's texts."""
     out = _OTHER_GROUP.sub("", label).strip(" ,;.")
     out = _GROUP_1.sub("texts", out)
     out = re.sub(r"\s+", " ", out).strip(" ,;")
     return out[:1].upper() + out[1:] if out else ""
 
 
-def write_labels(assistant: LanguageModel, queries: Sequence[str], max_new_tokens: int) -> list[str]:
-    """The assistant's greedy answer to each query: its first sentence, cleaned (:func:`clean_label`)."""
+def write_labels(
+    assistant: LanguageModel, queries: Sequence[str], max_new_tokens: int
+) -> list[str]:
+    """The assistant's greedy answer to each query: its first sentence, cleaned
+    (:func:`clean_label`)."""
     if not queries:
         return []
-    answers = assistant.generate(list(queries), GenerationSettings(max_new_tokens=max_new_tokens, do_sample=False))
+    answers = assistant.generate(
+        list(queries), GenerationSettings(max_new_tokens=max_new_tokens, do_sample=False)
+    )
     return [clean_label(first_sentence(a.text)) for a in answers]
 
 
 # ---------------------------------------------------------------------- judges
-Judge = Callable[[str, Sequence[str]], np.ndarray]  # (label, texts) -> fit score per text (higher fits better)
+# (label, texts) -> fit score per text (higher fits better)
+Judge = Callable[[str, Sequence[str]], np.ndarray]
 
 
 def judge_query(label: str, text: str) -> str:
@@ -248,7 +270,9 @@ def embedding_judge(embed: Embedder) -> Judge:
     return judge
 
 
-def assistant_judge(assistant: LanguageModel, batch_size: int = 16, counts: dict[str, int] | None = None) -> Judge:
+def assistant_judge(
+    assistant: LanguageModel, batch_size: int = 16, counts: dict[str, int] | None = None
+) -> Judge:
     """Fit as judged by the assistant LM, asked per text whether the label fits it.
 
     A model that gives log-probabilities of its own prompt (transformers; a completions endpoint)
@@ -266,7 +290,9 @@ def assistant_judge(assistant: LanguageModel, batch_size: int = 16, counts: dict
         lls = assistant.loglikelihood(requests, batch_size=batch_size)
         lp = np.array([ll.logprob for ll in lls], dtype=float).reshape(len(texts), len(answers))
         n_yes = len(YES_NO[0])
-        return np.logaddexp.reduce(lp[:, :n_yes], axis=1) - np.logaddexp.reduce(lp[:, n_yes:], axis=1)
+        return np.logaddexp.reduce(lp[:, :n_yes], axis=1) - np.logaddexp.reduce(
+            lp[:, n_yes:], axis=1
+        )
 
     def by_words(label: str, texts: Sequence[str]) -> np.ndarray:
         answers = assistant.generate(
@@ -274,13 +300,19 @@ def assistant_judge(assistant: LanguageModel, batch_size: int = 16, counts: dict
             GenerationSettings(max_new_tokens=3, do_sample=False, batch_size=batch_size),
         )
         verdicts = [parse_yes_no(a.text) for a in answers]
-        counts["judge_unparsed"] = counts.get("judge_unparsed", 0) + sum(v is None for v in verdicts)
+        counts["judge_unparsed"] = counts.get("judge_unparsed", 0) + sum(
+            v is None for v in verdicts
+        )
         return np.array([0.5 if v is None else float(v) for v in verdicts])
 
     def judge(label: str, texts: Sequence[str]) -> np.ndarray:
         if not len(texts):
             return np.zeros(0)
-        return by_words(label, texts) if getattr(assistant, "uses_chat", False) else by_loglikelihood(label, texts)
+        return (
+            by_words(label, texts)
+            if getattr(assistant, "uses_chat", False)
+            else by_loglikelihood(label, texts)
+        )
 
     return judge
 
@@ -303,11 +335,12 @@ def summarise_divergence(
     """Matched clusters of each model's texts, contrastive labels and their held-out validation.
 
     ``texts`` needs columns side (``sides``: the starting model first), prompt_id, sample, text,
-    divergence and optionally split (discovery / validation; made from ``settings.validation_fraction`` when
-    absent). Returns a JSON-ready dict: ``pairs`` (matched clusters, best match first), ``contrasts``
-    (one row per label, most significant first), ``unmatched`` clusters, ``counts`` and ``settings``.
-    A pair lists its texts as ``members_<side>`` ("prompt_id#sample") and the texts nearest each
-    centroid as ``examples_<side>`` (what the assistant saw).
+    divergence and optionally split (discovery / validation; made from
+    ``settings.validation_fraction`` when absent). Returns a JSON-ready dict: ``pairs`` (matched
+    clusters, best match first), ``contrasts`` (one row per label, most significant first),
+    ``unmatched`` clusters, ``counts`` and ``settings``. A pair lists its texts as
+    ``members_<side>`` ("prompt_id#sample") and the texts nearest each centroid as
+    ``examples_<side>`` (what the assistant saw).
     """
     s = settings or SummarySettings()
     missing = {"side", "prompt_id", "sample", "text", "divergence"} - set(texts.columns)
@@ -315,7 +348,9 @@ def summarise_divergence(
         raise ValueError(f"summarise_divergence needs columns {sorted(missing)}")
     unknown = set(texts["side"]) - set(sides)
     if unknown:
-        raise ValueError(f"summarise_divergence: side values {sorted(unknown)} are not among {list(sides)}")
+        raise ValueError(
+            f"summarise_divergence: side values {sorted(unknown)} are not among {list(sides)}"
+        )
     if s.label_contrasts and assistant is None:
         raise ValueError("summaries.label_contrasts needs an assistant LM to write the labels")
     texts = texts.reset_index(drop=True)
@@ -323,7 +358,9 @@ def summarise_divergence(
         texts = assign_split(texts, s.validation_fraction, s.seed)
     bad = set(texts["split"]) - set(SPLITS)
     if bad:
-        raise ValueError(f"summarise_divergence: split values {sorted(bad)} are not among {list(SPLITS)}")
+        raise ValueError(
+            f"summarise_divergence: split values {sorted(bad)} are not among {list(SPLITS)}"
+        )
     emb = (
         unit_rows(np.asarray(embed(texts["text"].astype(str).tolist()), dtype=np.float64))
         if len(texts)
@@ -348,7 +385,9 @@ def summarise_divergence(
             pair[f"n_{side}"] = len(members)
             pair[f"mean_divergence_{side}"] = float(texts.loc[members, "divergence"].mean())
             pair[f"examples_{side}"] = texts.loc[nearest, "text"].astype(str).tolist()
-            pair[f"members_{side}"] = [f"{texts.at[r, 'prompt_id']}#{texts.at[r, 'sample']}" for r in members]
+            pair[f"members_{side}"] = [
+                f"{texts.at[r, 'prompt_id']}#{texts.at[r, 'sample']}" for r in members
+            ]
         pairs.append(pair)
     matched = {sides[0]: {m[0] for m in matches}, sides[1]: {m[1] for m in matches}}
     unmatched = [
@@ -359,7 +398,9 @@ def summarise_divergence(
     ]
 
     counts: dict[str, int] = {
-        f"n_{split}_{side}": int(((texts["split"] == split) & (texts["side"] == side)).sum()) for split in SPLITS for side in sides
+        f"n_{split}_{side}": int(((texts["split"] == split) & (texts["side"] == side)).sum())
+        for split in SPLITS
+        for side in sides
     }
     counts.update(n_discovery_prompts=int(texts.loc[discovery, "prompt_id"].nunique()))
     counts.update(n_validation_prompts=int(texts.loc[~discovery, "prompt_id"].nunique()))
@@ -368,21 +409,26 @@ def summarise_divergence(
         labelled = label_pairs(pairs, assistant, sides, s.label_max_new_tokens)  # type: ignore[arg-type]
         held = ~discovery
         judge = (
-            embedding_judge(embed) if s.judge == "embedding" else assistant_judge(assistant, s.judge_batch_size, counts)  # type: ignore[arg-type]
+            embedding_judge(embed)
+            if s.judge == "embedding"
+            else assistant_judge(assistant, s.judge_batch_size, counts)  # type: ignore[arg-type]
         )
         region = regions(emb[held], pairs, side_centres, sides) if s.scope == "region" else None
         contrasts = validate_labels(labelled, texts[held], judge, s, sides=sides, region=region)
     counts["not_tested"] = sum(1 for c in contrasts if c["not_tested"])
     counts.update(
         n_labels=len(contrasts),
-        n_tested=sum(1 for c in contrasts if c["p_value"] is not None and not math.isnan(c["p_value"])),
+        n_tested=sum(
+            1 for c in contrasts if c["p_value"] is not None and not math.isnan(c["p_value"])
+        ),
         n_validated=sum(1 for c in contrasts if c["validated"]),
     )
     logger.info(
-        "Divergence summaries: %d matched cluster pairs, %d labels, %d tested on %d held-out texts, %d validated "
+        "Divergence summaries: %d matched cluster pairs, %d "
+        "labels, %d tested on %d held-out texts, %d validated "
         "(%s-adjusted p <= %g)",
-        len(pairs), counts["n_labels"], counts["n_tested"], int((~discovery).sum()), counts["n_validated"],
-        s.correction, s.alpha,
+        len(pairs), counts["n_labels"], counts["n_tested"], int((~discovery).sum()),
+        counts["n_validated"], s.correction, s.alpha,
     )  # fmt: skip
     return {
         "settings": {**dataclasses.asdict(s), "direction": direction, "sides": list(sides)},
@@ -394,26 +440,38 @@ def summarise_divergence(
 
 
 def label_pairs(
-    pairs: list[dict[str, Any]], assistant: LanguageModel, sides: tuple[str, str], max_new_tokens: int
+    pairs: list[dict[str, Any]],
+    assistant: LanguageModel,
+    sides: tuple[str, str],
+    max_new_tokens: int,
 ) -> list[tuple[dict[str, Any], int, str]]:
     """Two contrastive labels per pair, (pair, d, label) with d the side the label describes; also
     stored in the pair as ``label_<side>``."""
     jobs = [(p, d) for p in pairs for d in (0, 1)]
-    queries = [contrast_query(p[f"examples_{sides[d]}"], p[f"examples_{sides[1 - d]}"]) for p, d in jobs]
+    queries = [
+        contrast_query(p[f"examples_{sides[d]}"], p[f"examples_{sides[1 - d]}"]) for p, d in jobs
+    ]
     labels = write_labels(assistant, queries, max_new_tokens)
     for (p, d), label in zip(jobs, labels):
         p[f"label_{sides[d]}"] = label
     return [(p, d, label) for (p, d), label in zip(jobs, labels)]
 
 
-def regions(emb: np.ndarray, pairs: list[dict[str, Any]], centres: dict[str, np.ndarray], sides: tuple[str, str]) -> np.ndarray:
+def regions(
+    emb: np.ndarray,
+    pairs: list[dict[str, Any]],
+    centres: dict[str, np.ndarray],
+    sides: tuple[str, str],
+) -> np.ndarray:
     """The pair whose region centre (the mean of its two unit centroids) is nearest each row.
 
     The rule ignores which model wrote a text, so testing within a region keeps the model labels
     exchangeable under the null hypothesis.
     """
     a, b = sides
-    mid = unit_rows(np.stack([centres[a][p[f"{a}_cluster"]] + centres[b][p[f"{b}_cluster"]] for p in pairs]))
+    mid = unit_rows(
+        np.stack([centres[a][p[f"{a}_cluster"]] + centres[b][p[f"{b}_cluster"]] for p in pairs])
+    )
     return np.argmax(emb @ mid.T, axis=1) if len(emb) else np.zeros(0, dtype=int)
 
 
@@ -437,7 +495,8 @@ def validate_labels(
         positive = side[keep] == sides[d]
         row: dict[str, Any] = {
             "pair": p["pair"], "describes": sides[d], "label": label,
-            f"n_validation_{sides[d]}": int(positive.sum()), f"n_validation_{sides[1 - d]}": int((~positive).sum()),
+            f"n_validation_{sides[d]}": int(positive.sum()),
+            f"n_validation_{sides[1 - d]}": int((~positive).sum()),
             "auc": None, "p_value": None, "exact": None, "n_permutations": 0,
             "mean_fit_described": None, "mean_fit_other": None, "not_tested": None,
         }  # fmt: skip
@@ -450,15 +509,23 @@ def validate_labels(
         else:
             scores = judge(label, text[keep].tolist())
             result = permutation_auc_test(
-                scores, positive, group[keep], n_permutations=settings.n_permutations, seed=settings.seed
+                scores,
+                positive,
+                group[keep],
+                n_permutations=settings.n_permutations,
+                seed=settings.seed,
             )
             row.update(
-                auc=result.auc, p_value=result.p_value, exact=result.exact, n_permutations=result.n_permutations,
-                mean_fit_described=float(scores[positive].mean()), mean_fit_other=float(scores[~positive].mean()),
+                auc=result.auc, p_value=result.p_value, exact=result.exact,
+                n_permutations=result.n_permutations,
+                mean_fit_described=float(scores[positive].mean()),
+                mean_fit_other=float(scores[~positive].mean()),
             )  # fmt: skip
         rows.append(row)
     raw = np.array([np.nan if r["p_value"] is None else r["p_value"] for r in rows], dtype=float)
     for r, q in zip(rows, adjust_p_values(raw, settings.correction)):
         r["p_adjusted"] = None if math.isnan(q) else float(q)
         r["validated"] = bool(r["p_adjusted"] is not None and r["p_adjusted"] <= settings.alpha)
-    return sorted(rows, key=lambda r: (r["p_adjusted"] is None, r["p_adjusted"] or 0.0, -(r["auc"] or 0.0)))
+    return sorted(
+        rows, key=lambda r: (r["p_adjusted"] is None, r["p_adjusted"] or 0.0, -(r["auc"] or 0.0))
+    )

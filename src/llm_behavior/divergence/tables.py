@@ -1,4 +1,5 @@
-"""Tables of contrastive texts, ranked by divergence, with their per-token divergences (the HTML view: report/divergence_page)."""
+"""Tables of contrastive texts, ranked by divergence, with their per-token divergences (the HTML
+view: report/divergence_page)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ TEXT_COLUMNS: tuple[str, ...] = (
 
 
 def text_divergence(text: ContrastiveText, direction: str = "forward") -> float:
-    """A text's mean per-token divergence: KL(p_s || p_c) (forward), KL(p_c || p_s) (reverse) or their mean."""
+    """A text's mean per-token divergence: KL(p_s || p_c)
+    (forward), KL(p_c || p_s) (reverse) or their mean."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     if direction == "forward":
@@ -51,11 +53,14 @@ def texts_frame(
     *,
     direction: str = "forward",
 ) -> pd.DataFrame:
-    """One row per decoded text, ranked by ``divergence`` (the ``direction``'s; 1 = most divergent)."""
+    """One row per decoded text, ranked by ``divergence``
+    (the ``direction``'s; 1 = most divergent)."""
     mode = settings.mode if settings is not None else ""
     rows = [
         {
-            "prompt_id": str(prompt_ids[t.prompt_index]) if prompt_ids is not None else str(t.prompt_index),
+            "prompt_id": str(prompt_ids[t.prompt_index])
+            if prompt_ids is not None
+            else str(t.prompt_index),
             "sample": t.sample,
             "prompt": t.prompt,
             "text": t.text,
@@ -76,7 +81,9 @@ def texts_frame(
         for t in texts
     ]
     df = pd.DataFrame(rows, columns=[c for c in TEXT_COLUMNS if c != "rank"])
-    df = df.sort_values("divergence", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
+    df = df.sort_values(
+        "divergence", ascending=False, kind="stable", na_position="last"
+    ).reset_index(drop=True)
     df.insert(0, "rank", np.arange(1, len(df) + 1))
     return df
 

@@ -1,4 +1,5 @@
-"""Statistics of label validation: AUC, its within-prompt permutation p-value, multiplicity corrections.
+"""Statistics of label validation: AUC, its within-prompt
+permutation p-value, multiplicity corrections.
 
 A label's held-out evidence is a score per held-out text (how well the text fits the label) and
 which model wrote it. The statistic is the AUC: the probability that a text of the model the label
@@ -69,11 +70,14 @@ def _all_arrangements(positive: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return np.array(rows)
 
 
-def random_arrangements(positive: np.ndarray, groups: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+def random_arrangements(
+    positive: np.ndarray, groups: np.ndarray, n: int, rng: np.random.Generator
+) -> np.ndarray:
     """``n`` random within-group permutations of the labels, one per row."""
     codes = np.unique(np.asarray(groups), return_inverse=True)[1].astype(float)
     slots = np.argsort(codes, kind="stable")  # positions, group by group
-    order = np.argsort(codes[None, :] + rng.random((n, len(codes))), axis=1)  # a random order within each group
+    # a random order within each group
+    order = np.argsort(codes[None, :] + rng.random((n, len(codes))), axis=1)
     out = np.empty((n, len(codes)), dtype=bool)
     out[:, slots] = np.asarray(positive, dtype=bool)[order]
     return out
@@ -88,7 +92,8 @@ def permutation_auc_test(
     seed: int = 0,
     enumerate_up_to: int | None = None,
 ) -> PermutationResult:
-    """One-sided test that ``positive`` texts score higher than the others, labels permuted within groups.
+    """One-sided test that ``positive`` texts score higher
+    than the others, labels permuted within groups.
 
     Every arrangement is enumerated when there are at most ``enumerate_up_to`` (default
     ``n_permutations``) of them; otherwise ``n_permutations`` random ones are drawn.
@@ -97,9 +102,14 @@ def permutation_auc_test(
     positive = np.asarray(positive, dtype=bool)
     groups = np.asarray(groups)
     if not (len(scores) == len(positive) == len(groups)):
-        raise ValueError(f"permutation_auc_test: {len(scores)} scores, {len(positive)} labels, {len(groups)} groups")
+        raise ValueError(
+            f"permutation_auc_test: {len(scores)} scores, "
+            f"{len(positive)} labels, {len(groups)} groups"
+        )
     if not np.isfinite(scores).all():
-        raise ValueError(f"permutation_auc_test: {int((~np.isfinite(scores)).sum())} non-finite scores")
+        raise ValueError(
+            f"permutation_auc_test: {int((~np.isfinite(scores)).sum())} non-finite scores"
+        )
     n1, n0 = int(positive.sum()), int((~positive).sum())
     observed = auc(scores, positive)
     if n1 == 0 or n0 == 0:
@@ -130,7 +140,8 @@ def holm(p_values: np.ndarray) -> np.ndarray:
 
 
 def adjust_p_values(p_values: np.ndarray, method: str = "holm") -> np.ndarray:
-    """Adjusted p-values across a family; NaN entries (untested) stay NaN and do not count in the family.
+    """Adjusted p-values across a family; NaN entries
+    (untested) stay NaN and do not count in the family.
 
     ``holm``: family-wise error (any dependence); ``bh``: Benjamini-Hochberg false discovery rate
     (independent or positively dependent tests); ``by``: Benjamini-Yekutieli (any dependence);
