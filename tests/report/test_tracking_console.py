@@ -28,20 +28,69 @@ def test_run_name_says_pair_and_pipelines():
 
 
 def test_console_summary_lines_of_a_contract_result():
-    lines = summary_lines(audit_verdict(contract_audit(), AUDITING_BEHAVIOURS), pair="default",
-                          report_path="data/08_reporting/default/report.html",
-                          audit_path="data/08_reporting/default/audit_result.json")
+    lines = summary_lines(
+        audit_verdict(contract_audit(), AUDITING_BEHAVIOURS),
+        pair="default",
+        report_path="data/08_reporting/default/report.html",
+        audit_path="data/08_reporting/default/audit_result.json",
+    )
     text = "\n".join(lines)
     assert "Audit of pair 'default': reference vs candidate (test combined, alpha 0.05)" in text
-    assert ("Behaviour shifted (H0 rejected at alpha = 0.05) after 18 prompts (52 pairs); combined evidence over 2 "
-            "behaviour(s): max wealth 2e7 (rejects at 20), so p <= 5e-8.") in text
+    assert (
+        "Behaviour shifted (H0 rejected at alpha = 0.05) after "
+        "18 prompts (52 pairs); combined evidence over 2 "
+        "behaviour(s): max wealth 2e7 (rejects at 20), so p <= 5e-8."
+    ) in text
     start = next(i for i, line in enumerate(lines) if line.startswith("behaviour"))
-    header, tox, length = lines[start:start + 3]
-    assert header.split() == ["behaviour", "verdict", "prompts", "pairs", "mean", "shift", "(cand", "-", "ref)",
-                              "distance", "(TV,", "95%)", "x", "noise", "floor", "p", "<="]
-    assert tox.split() == ["toxicity", "shifted", "18", "52", "+0.135", "0.27", "+-", "0.07", "9.5", "1.4e-7"]
-    assert length.split() == ["length", "no", "shift", "detected", "100", "300", "-0.0119", "(-0.762", "spaCy",
-                              "tokens)", "0.03", "+-", "0.039", "0.67", "0.62"]
+    header, tox, length = lines[start : start + 3]
+    assert header.split() == [
+        "behaviour",
+        "verdict",
+        "prompts",
+        "pairs",
+        "mean",
+        "shift",
+        "(cand",
+        "-",
+        "ref)",
+        "distance",
+        "(TV,",
+        "95%)",
+        "x",
+        "noise",
+        "floor",
+        "p",
+        "<=",
+    ]
+    assert tox.split() == [
+        "toxicity",
+        "shifted",
+        "18",
+        "52",
+        "+0.135",
+        "0.27",
+        "+-",
+        "0.07",
+        "9.5",
+        "1.4e-7",
+    ]
+    assert length.split() == [
+        "length",
+        "no",
+        "shift",
+        "detected",
+        "100",
+        "300",
+        "-0.0119",
+        "(-0.762",
+        "spaCy",
+        "tokens)",
+        "0.03",
+        "+-",
+        "0.039",
+        "0.67",
+        "0.62",
+    ]
     assert lines[-3] == "Report: data/08_reporting/default/report.html"
     assert all(line.isascii() for line in lines)
 
@@ -50,25 +99,44 @@ def synthetic_scores(n_prompts: int = 40, samples: int = 2, seed: int = 0) -> pd
     """Toxicity scores: the candidate clearly more toxic, the replicate the reference's law."""
     rng = np.random.default_rng(seed)
     rows = []
-    for side, low, high in (("reference", 0.0, 0.3), ("replicate", 0.0, 0.3), ("candidate", 0.4, 1.0)):
+    for side, low, high in (
+        ("reference", 0.0, 0.3),
+        ("replicate", 0.0, 0.3),
+        ("candidate", 0.4, 1.0),
+    ):
         for p in range(n_prompts):
             for k in range(samples):
-                rows.append({"prompt_id": f"p{p:03d}", "sample": k, "side": side, "scorer": "local_toxicity",
-                             "metric": "toxicity", "value": float(rng.uniform(low, high)), "reason": None})
+                rows.append(
+                    {
+                        "prompt_id": f"p{p:03d}",
+                        "sample": k,
+                        "side": side,
+                        "scorer": "local_toxicity",
+                        "metric": "toxicity",
+                        "value": float(rng.uniform(low, high)),
+                        "reason": None,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 @pytest.fixture()
 def project(tmp_path) -> Path:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("credentials*", "local"))
+    shutil.copytree(
+        ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("credentials*", "local")
+    )
     (tmp_path / "conf" / "local").mkdir()
     (tmp_path / "src").mkdir()
-    synthetic_scores().to_parquet(version_path(tmp_path / "data/04_feature/trk/scores.parquet", "2020-01-01T00.00.00.000Z"))
+    synthetic_scores().to_parquet(
+        version_path(tmp_path / "data/04_feature/trk/scores.parquet", "2020-01-01T00.00.00.000Z")
+    )
     return tmp_path
 
 
-def test_tracked_audit_run_is_named_logs_artifacts_and_prints_the_answer(project, capsys, monkeypatch):
+def test_tracked_audit_run_is_named_logs_artifacts_and_prints_the_answer(
+    project, capsys, monkeypatch
+):
     import mlflow
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
@@ -85,18 +153,26 @@ def test_tracked_audit_run_is_named_logs_artifacts_and_prints_the_answer(project
     assert "Audit of pair 'trk': reference vs candidate" in out
     assert "toxicity   shifted" in out and "length     not audited" in out
     assert "Report: not rebuilt by this run (kedro run --pipelines reporting)" in out
-    assert f"Audit result: data/08_reporting/trk/audit_result.json/{saved.parent.name}/audit_result.json" in out
+    assert (
+        "Audit result: "
+        f"data/08_reporting/trk/audit_result.json/{saved.parent.name}/audit_result.json"
+        in out
+    )
     assert result["rejected"] is True
     # the tracked run: named after pair and pipeline; the audit result and both plots as artifacts
     uri = f"sqlite:///{project / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_names=["llm_behavior"])
     assert list(runs["tags.mlflow.runName"]) == ["trk: auditing"]
-    assert list(runs["tags.llm_behavior.version"]) == [saved.parent.name]  # the catalog version it saved
+    # the catalog version it saved
+    assert list(runs["tags.llm_behavior.version"]) == [saved.parent.name]
     client = MlflowClient(tracking_uri=uri)
     run_id = runs["run_id"].iloc[0]
     assert sorted(a.path for a in client.list_artifacts(run_id)) == [
-        "audit_result.json", "audit_score_distributions.png", "audit_wealth.png"]
+        "audit_result.json",
+        "audit_score_distributions.png",
+        "audit_wealth.png",
+    ]
     local = Path(client.download_artifacts(run_id, "audit_result.json", str(project / "dl")))
     assert json.loads(local.read_text()) == result
     png = Path(client.download_artifacts(run_id, "audit_wealth.png", str(project / "dl")))
@@ -109,14 +185,23 @@ def test_dataset_file_names_the_saved_file_versioned_or_not(tmp_path, monkeypatc
     from llm_behavior.console import dataset_file
 
     monkeypatch.chdir(tmp_path)
-    catalog = DataCatalog.from_config({
-        "run_report": {"type": "kedro_mlflow.io.artifacts.MlflowArtifactDataset",
-                       "dataset": {"type": "text.TextDataset", "filepath": "data/report.html"}},
-        "audit_result": {"type": "json.JSONDataset", "filepath": "data/audit_result.json", "versioned": True},
-    })
+    catalog = DataCatalog.from_config(
+        {
+            "run_report": {
+                "type": "kedro_mlflow.io.artifacts.MlflowArtifactDataset",
+                "dataset": {"type": "text.TextDataset", "filepath": "data/report.html"},
+            },
+            "audit_result": {
+                "type": "json.JSONDataset",
+                "filepath": "data/audit_result.json",
+                "versioned": True,
+            },
+        }
+    )
     assert dataset_file(catalog, "run_report") == "data/report.html"
     catalog.save("audit_result", {"rejected": True})
     saved = dataset_file(catalog, "audit_result")
     assert saved.startswith("data/audit_result.json/") and saved.endswith("/audit_result.json")
-    assert json.loads((tmp_path / saved).read_text()) == {"rejected": True}  # the latest version's file
+    # the latest version's file
+    assert json.loads((tmp_path / saved).read_text()) == {"rejected": True}
     assert dataset_file(catalog, "not_in_the_catalog") is None

@@ -14,11 +14,15 @@ def _record(name: str, message: str) -> logging.LogRecord:
 
 
 def test_mlflow_type_hint_notice_is_dropped_from_py_warnings_only() -> None:
-    notice = "/x/mlflow/pyfunc/utils/data_validation.py:187: UserWarning: Add type hints to the `predict` method to enable"
+    notice = (
+            "/x/mlflow/pyfunc/utils/data_validation.py:187: UserWarning: Add type hints to the "
+            "`predict` method to enable"
+        )
     f = KnownNoticeFilter()
     assert f.filter(_record("py.warnings", notice)) is False
     assert f.filter(_record("py.warnings", "UserWarning: something else")) is True
-    assert f.filter(_record("llm_behavior.audit", notice)) is True  # our own loggers are never filtered
+    # our own loggers are never filtered
+    assert f.filter(_record("llm_behavior.audit", notice)) is True
     assert any(isinstance(x, KnownNoticeFilter) for x in logging.getLogger("py.warnings").filters)
 
 
@@ -37,7 +41,10 @@ def test_py_warnings_records_reach_handlers_except_the_known_notice() -> None:
     logger.addHandler(handler)
     logger.disabled = False
     try:
-        for message in ("Add type hints to the `predict` method to enable data validation", "a warning a user must see"):
+        for message in (
+            "Add type hints to the `predict` method to enable data validation",
+            "a warning a user must see",
+        ):
             logger.warning("%s", warnings.formatwarning(message, UserWarning, "/x/mod.py", 187))
     finally:
         logger.removeHandler(handler)

@@ -44,7 +44,9 @@ class FigureDataset(AbstractVersionedDataset[Figure, bytes]):
         import matplotlib.pyplot as plt
 
         if not isinstance(data, Figure):
-            raise DatasetError(f"FigureDataset saves a matplotlib Figure, got {type(data).__name__}")
+            raise DatasetError(
+                f"FigureDataset saves a matplotlib Figure, got {type(data).__name__}"
+            )
         path = Path(str(self._get_save_path()))
         path.parent.mkdir(parents=True, exist_ok=True)
         buffer = BytesIO()
@@ -101,7 +103,8 @@ class OptionalDataset(AbstractDataset[Any, Any]):
     def _from_config(config: dict[str, Any], version: Version | None) -> AbstractDataset:
         if VERSIONED_FLAG_KEY in config:
             raise DatasetError(
-                "OptionalDataset: put 'versioned' on the OptionalDataset entry, not on the dataset it wraps"
+                "OptionalDataset: put 'versioned' on the "
+                "OptionalDataset entry, not on the dataset it wraps"
             )
         if version:
             config[VERSIONED_FLAG_KEY] = True
@@ -113,8 +116,9 @@ class OptionalDataset(AbstractDataset[Any, Any]):
         return self._dataset
 
     def __getattr__(self, name: str) -> Any:
-        # versions and paths (``_version``, ``resolve_load_version``, ``_get_load_path``, ``_filepath``)
-        # are the wrapped dataset's: run provenance and the console's file names read them
+        # versions and paths (``_version``, ``resolve_load_version``, ``_get_load_path``,
+        # ``_filepath``) are the wrapped dataset's: run provenance and the console's file names read
+        # them
         inner = self.__dict__.get("_dataset")
         if inner is None or name.startswith("__"):
             raise AttributeError(name)

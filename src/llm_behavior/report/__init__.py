@@ -1,1 +1,2 @@
-"""The run report: selection of divergent texts, HTML building blocks and the page (docs/reporting.md)."""
+"""The run report: selection of divergent texts, HTML
+building blocks and the page (docs/reporting.md)."""

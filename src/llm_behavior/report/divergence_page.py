@@ -32,12 +32,16 @@ def divergence_html(
     direction: str = "forward",
     vmax: float | None = None,
 ) -> str:
-    """A self-contained HTML page: the top texts by mean divergence in ``direction``, each token shaded by it.
+    """A self-contained HTML page: the top texts by mean
+    divergence in ``direction``, each token shaded by it.
 
     ``vmax`` (the value shaded fully red) defaults to the 99th percentile of all token values.
     """
     if frame.empty:
-        return f"<!doctype html><html><body><h1>{html.escape(title)}</h1><p>No texts.</p></body></html>"
+        return (
+            f"<!doctype html><html><body><h1>{html.escape(title)}</h1>"
+            "<p>No texts.</p></body></html>"
+        )
     values = [token_values(row, direction) for _, row in frame.iterrows()]
     means = np.array([v.mean() if v.size else np.nan for v in values])
     order = np.argsort(-np.nan_to_num(means, nan=-np.inf), kind="stable")[:max_texts]
@@ -48,23 +52,33 @@ def divergence_html(
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:60em;margin:auto}"
-        ".text{font-family:monospace;white-space:pre-wrap;border:1px solid #ddd;padding:.5em;margin:.3em 0 1.2em}"
+        ".text{font-family:monospace;white-space:pre-wrap;border:1px solid #ddd;padding:.5em;"
+        "margin:.3em 0 1.2em}"
         ".meta{color:#555;font-size:90%}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>Each generated token is shaded by {html.escape(label)} between the two models' next-token distributions "
-        f"at that position (raw logits); full red = {scale:.3f} nats or more. Hover a token for its value. "
+        f"<p>Each generated token is shaded by {html.escape(label)} "
+        "between the two models' next-token distributions "
+        f"at that position (raw logits); full red = {scale:.3f} "
+        "nats or more. Hover a token for its value. "
         "Texts are ordered by their mean over generated tokens.</p>",
     ]
     for i in order:
         row = frame.iloc[i]
         side = f" ({html.escape(str(row['side']))} model's text)" if "side" in row else ""
         parts.append(
-            f"<div class='meta'>#{int(row['rank']) if 'rank' in row else ''} prompt <b>{html.escape(str(row['prompt_id']))}</b>"
-            f" sample {row['sample']}{side}: mean {html.escape(label)} {means[i]:.4f}; mean KL(p_s || p_c)"
-            f" {np.mean(row['token_kl']):.4f}, KL(p_c || p_s) {np.mean(row['token_kl_reverse']):.4f};"
-            f" perplexity starting {row['perplexity_starting']:.2f}, comparison {row['perplexity_comparison']:.2f}</div>"
+            f"<div class='meta'>#{int(row['rank']) if 'rank' in row else ''} prompt "
+            f"<b>{html.escape(str(row['prompt_id']))}</b>"
+            f" sample {row['sample']}{side}: mean "
+            f"{html.escape(label)} {means[i]:.4f}; mean KL(p_s || p_c)"
+            f" {np.mean(row['token_kl']):.4f}, KL(p_c || p_s) "
+            f"{np.mean(row['token_kl_reverse']):.4f};"
+            f" perplexity starting {row['perplexity_starting']:.2f}, comparison "
+            f"{row['perplexity_comparison']:.2f}</div>"
         )
         parts.append(f"<div class='meta'>Prompt: {html.escape(str(row['prompt']))}</div>")
-        parts.append(f"<div class='text'>{kl_token_spans(list(row['token_pieces']), list(values[i]), scale)}</div>")
+        parts.append(
+            "<div class='text'>"
+            f"{kl_token_spans(list(row['token_pieces']), list(values[i]), scale)}</div>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -1,4 +1,5 @@
-"""The prompts on which the two sides' behaviour scores differ most, and where in the text they differ.
+"""The prompts on which the two sides' behaviour
+scores differ most, and where in the text they differ.
 
 Per token of a generated text x (after the prompt as each side renders it), the report shows the
 pointwise log-likelihood ratio  r_t = log p_candidate(x_t | x_<t) - log p_reference(x_t | x_<t).
@@ -47,7 +48,10 @@ def top_divergent_texts(
     sel = scores[(scores["scorer"] == scorer) & (scores["metric"] == metric)]
     sel = sel[sel["side"].isin(["reference", "candidate"])].dropna(subset=["value"])
     if sel.empty:
-        raise ValueError(f"no scores for scorer {scorer!r}, metric {metric!r} on the reference and candidate sides")
+        raise ValueError(
+            f"no scores for scorer {scorer!r}, metric "
+            f"{metric!r} on the reference and candidate sides"
+        )
     # prompts scored on both sides only
     means = sel.groupby(["prompt_id", "side"])["value"].mean().unstack("side")
     means = means.reindex(columns=["reference", "candidate"]).dropna()
@@ -61,7 +65,10 @@ def top_divergent_texts(
             gen = generations[side]
             match = gen[(gen["prompt_id"] == prompt_id) & (gen["sample"] == best["sample"])]
             if match.empty:
-                raise ValueError(f"{side} generations lack prompt {prompt_id!r} sample {best['sample']} that was scored")
+                raise ValueError(
+                    f"{side} generations lack prompt {prompt_id!r} "
+                    f"sample {best['sample']} that was scored"
+                )
             g = match.iloc[0]
             rows.append(
                 {
@@ -88,7 +95,8 @@ def _continuation_ids(lm: Any, context: str, text: str) -> list[int]:
 def token_log_ratios(
     texts: pd.DataFrame, reference: LanguageModel, candidate: LanguageModel, *, batch_size: int = 8
 ) -> pd.DataFrame:
-    """Add per-token ``token_pieces`` and ``token_log_ratio`` (candidate - reference, nats) to ``texts``.
+    """Add per-token ``token_pieces`` and ``token_log_ratio``
+    (candidate - reference, nats) to ``texts``.
 
     Each side conditions on the prompt as it renders it (its own chat template and system prompt).
     Rows with an empty text, or whose text the two sides tokenise differently, get empty lists and a
@@ -120,12 +128,15 @@ def token_log_ratios(
             [(candidate.format_prompt(r["prompt"]), r["text"]) for r in rows], batch_size=batch_size
         )
         for i, a, b in zip(todo, lp_ref, lp_cand):
-            diff = np.asarray(b.token_logprobs, dtype=float) - np.asarray(a.token_logprobs, dtype=float)
+            diff = np.asarray(b.token_logprobs, dtype=float) - np.asarray(
+                a.token_logprobs, dtype=float
+            )
             ratios[i] = diff.tolist()
-            pieces[i] = token_pieces(require_transformers(candidate, "Per-token divergence").tokenizer, ids_of[i])
+            pieces[i] = token_pieces(
+                require_transformers(candidate, "Per-token divergence").tokenizer, ids_of[i]
+            )
     out["token_pieces"] = pieces
     out["token_log_ratio"] = ratios
     out["mean_log_ratio"] = [float(np.mean(r)) if r else float("nan") for r in ratios]
     out["token_note"] = notes
     return out
-

@@ -33,7 +33,8 @@ METRIC_UNITS: dict[tuple[str | None, str], str] = {
 
 
 def number(value: Any, digits: int = 3) -> str:
-    """A float to ``digits`` significant figures, very large or small ones as 1.4e7 / 7e-8; None: n/a."""
+    """A float to ``digits`` significant figures, very
+    large or small ones as 1.4e7 / 7e-8; None: n/a."""
     if value is None or isinstance(value, bool):
         return NA if value is None else str(value)
     v = float(value)
@@ -97,7 +98,9 @@ class Unit:
         return float(mapped) * self.factor
 
 
-def behaviour_unit(result: Mapping[str, Any], spec: Mapping[str, Any] | None, n_clipped: int | None = None) -> Unit:
+def behaviour_unit(
+    result: Mapping[str, Any], spec: Mapping[str, Any] | None, n_clipped: int | None = None
+) -> Unit:
     """A behaviour's unit: the result's ``unit_description`` if it has one, else derived from its
     parameters' metric and fixed map (``spec`` = ``auditing.behaviours.<name>``). ``n_clipped``:
     scores the map clipped (None: unknown), which makes the raw-unit shift approximate."""
@@ -105,7 +108,11 @@ def behaviour_unit(result: Mapping[str, Any], spec: Mapping[str, Any] | None, n_
     spec = spec or {}
     metric = spec.get("metric")
     scorer = spec.get("scorer")
-    raw_unit = (METRIC_UNITS.get((scorer, metric)) or METRIC_UNITS.get((None, metric)) or metric) if metric else None
+    raw_unit = (
+        (METRIC_UNITS.get((scorer, metric)) or METRIC_UNITS.get((None, metric)) or metric)
+        if metric
+        else None
+    )
     transform = dict(spec.get("transform") or {"kind": "identity"})
     kind = transform.get("kind", "identity")
     invert = bool(transform.get("invert"))
@@ -116,7 +123,10 @@ def behaviour_unit(result: Mapping[str, Any], spec: Mapping[str, Any] | None, n_
         factor, map_text = float(transform["max"]), f"divided by {number(transform['max'])}"
     elif kind == "range" and transform.get("high") is not None and transform.get("low") is not None:
         low, high = float(transform["low"]), float(transform["high"])
-        factor, map_text = high - low, f"mapped by (v - {number(low)}) / ({number(high)} - {number(low)})"
+        factor, map_text = (
+            high - low,
+            f"mapped by (v - {number(low)}) / ({number(high)} - {number(low)})",
+        )
     else:
         factor, map_text = None, f"{kind} map"
     if invert:
@@ -140,8 +150,10 @@ def eps_meaning(eps: Any) -> str:
         return "eps n/a"
     if float(eps) == 0.0:
         return "eps = 0: any change at all in the score distribution counts as a shift"
-    return (f"eps = {number(eps)}: changes up to {number(eps)} in total variation between the score "
-            "distributions are tolerated")
+    return (
+        f"eps = {number(eps)}: changes up to {number(eps)} in total variation between the score "
+        "distributions are tolerated"
+    )
 
 
 @dataclass(frozen=True)
@@ -151,17 +163,17 @@ class BehaviourVerdict:
     name: str
     rejected: bool | None
     eps: float | None
-    prompts: int | None          # to rejection, or audited when not rejected
+    prompts: int | None  # to rejection, or audited when not rejected
     pairs: int | None
     prompts_audited: int | None
     pairs_audited: int | None
     n_dropped: int | None
-    mean_shift: float | None     # candidate - reference, on the audited [0, 1] scale
+    mean_shift: float | None  # candidate - reference, on the audited [0, 1] scale
     mean_shift_ci: tuple[float, float] | None
     unit: Unit
-    distance: Distance | None    # reference vs candidate
-    noise_floor: float | None    # upper bound of the A/A distance
-    noise_ratio: float | None    # candidate distance / A/A noise floor
+    distance: Distance | None  # reference vs candidate
+    noise_floor: float | None  # upper bound of the A/A distance
+    noise_ratio: float | None  # candidate distance / A/A noise floor
     max_wealth: float | None
     threshold: float | None
     p_value_bound: float | None
@@ -185,13 +197,13 @@ class BehaviourVerdict:
         return "shifted" if self.rejected else "no shift detected"
 
     def counts_text(self) -> str:
-        """"18 prompts (52 pairs)" in whatever units the result has."""
+        """ "18 prompts (52 pairs)" in whatever units the result has."""
         if self.prompts is not None:
             return f"{count(self.prompts)} prompts ({count(self.pairs)} pairs)"
         return f"{count(self.pairs)} pairs (prompts n/a)"
 
     def shift_text(self) -> str:
-        """"+0.135 (candidate - reference)" and, with a raw unit, "= -0.76 spaCy tokens"."""
+        """ "+0.135 (candidate - reference)" and, with a raw unit, "= -0.76 spaCy tokens"."""
         if self.mean_shift is None:
             return "mean shift n/a"
         text = f"mean shift {signed(self.mean_shift)} (candidate \u2212 reference"
@@ -201,13 +213,18 @@ class BehaviourVerdict:
         text += ")"
         raw = self.unit.raw(self.mean_shift)
         if raw is not None:
-            text += f" = {signed(raw)} {self.unit.raw_unit}" + (" (approx.: scores clipped)" if self.unit.clipped else "")
+            text += f" = {signed(raw)} {self.unit.raw_unit}" + (
+                " (approx.: scores clipped)" if self.unit.clipped else ""
+            )
         side = "higher" if self.mean_shift > 0 else "lower" if self.mean_shift < 0 else "equal"
         return text + f": the candidate scores {side}"
 
     def evidence_text(self) -> str:
         threshold = f" (rejects at {number(self.threshold)})" if self.threshold is not None else ""
-        return f"max wealth {number(self.max_wealth)}{threshold}, so p \u2264 {number(self.p_value_bound, 2)}"
+        return (
+                f"max wealth {number(self.max_wealth)}{threshold}, so p \u2264 "
+                f"{number(self.p_value_bound, 2)}"
+            )
 
     def sentence(self) -> str:
         """The behaviour's answer in one sentence."""
@@ -218,8 +235,11 @@ class BehaviourVerdict:
         elif self.rejected is None:
             head = f"{self.name}: verdict n/a"
         else:
-            seen = (f"{count(self.prompts_audited)} prompts ({count(self.pairs_audited)} pairs)"
-                    if self.prompts_audited is not None else f"{count(self.pairs_audited)} pairs")
+            seen = (
+                f"{count(self.prompts_audited)} prompts ({count(self.pairs_audited)} pairs)"
+                if self.prompts_audited is not None
+                else f"{count(self.pairs_audited)} pairs"
+            )
             head = f"{self.name}: no shift detected in {seen}"
         parts = [head, self.shift_text()]
         if self.distance is not None:
@@ -228,8 +248,11 @@ class BehaviourVerdict:
                 floor = f", {number(self.noise_ratio, 2)}x the A/A noise floor"
             elif self.noise_floor == 0:
                 floor = ", against an A/A noise floor of 0 (the A/A distance's 95% upper bound)"
-            parts.append(f"distance {self.distance.text()} (total variation, {number(self.distance.level * 100)}%)"
-                         + floor)
+            parts.append(
+                f"distance {self.distance.text()} (total variation, "
+                f"{number(self.distance.level * 100)}%)"
+                + floor
+            )
         else:
             parts.append("distance n/a")
         parts.append(f"evidence: {self.evidence_text()}")
@@ -260,7 +283,9 @@ def p_value_bound(entry: Mapping[str, Any], alpha: float | None) -> float | None
     return min(1.0, float(threshold) * float(alpha) / float(wealth))
 
 
-def behaviour_verdicts(audit: Mapping[str, Any], behaviour_specs: Mapping[str, Any] | None = None) -> list[BehaviourVerdict]:
+def behaviour_verdicts(
+    audit: Mapping[str, Any], behaviour_specs: Mapping[str, Any] | None = None
+) -> list[BehaviourVerdict]:
     """One :class:`BehaviourVerdict` per audited behaviour (and per skipped one, saying why)."""
     specs = behaviour_specs or {}
     alpha = audit.get("alpha")
@@ -272,7 +297,11 @@ def behaviour_verdicts(audit: Mapping[str, Any], behaviour_specs: Mapping[str, A
         rejected = b.get("rejected")
         to_prompts, to_pairs = b.get("prompts_to_rejection"), b.get("pairs_to_rejection")
         n_prompts, n_pairs = b.get("n_prompts"), b.get("n_pairs")
-        clip_counts = [v for k, v in (pairing.get(name) or {}).items() if k.startswith("n_clipped_") and k != "n_clipped_replicate"]
+        clip_counts = [
+            v
+            for k, v in (pairing.get(name) or {}).items()
+            if k.startswith("n_clipped_") and k != "n_clipped_replicate"
+        ]
         out.append(
             BehaviourVerdict(
                 name=name,
@@ -285,7 +314,9 @@ def behaviour_verdicts(audit: Mapping[str, Any], behaviour_specs: Mapping[str, A
                 n_dropped=_int(b.get("n_dropped")),
                 mean_shift=_float(b.get("mean_shift")),
                 mean_shift_ci=_ci(b.get("mean_shift_ci")),
-                unit=behaviour_unit(b, specs.get(name), sum(int(v) for v in clip_counts) if clip_counts else None),
+                unit=behaviour_unit(
+                    b, specs.get(name), sum(int(v) for v in clip_counts) if clip_counts else None
+                ),
                 distance=Distance.from_dict(floor.get("reference_vs_candidate")),
                 noise_floor=_float((floor.get("reference_vs_replicate") or {}).get("upper")),
                 noise_ratio=_float(floor.get("candidate_distance_over_noise_floor")),
@@ -295,10 +326,33 @@ def behaviour_verdicts(audit: Mapping[str, Any], behaviour_specs: Mapping[str, A
             )
         )
     for name, entry in pairing.items():
-        if isinstance(entry, Mapping) and entry.get("skipped") and name not in (audit.get("behaviours") or {}):
-            out.append(BehaviourVerdict(name, None, None, None, None, None, None, None, None, None,
-                                        behaviour_unit({}, specs.get(name)), None, None, None, None, None,
-                                        None, skipped=str(entry["skipped"])))
+        if (
+            isinstance(entry, Mapping)
+            and entry.get("skipped")
+            and name not in (audit.get("behaviours") or {})
+        ):
+            out.append(
+                BehaviourVerdict(
+                    name,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    behaviour_unit({}, specs.get(name)),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    skipped=str(entry["skipped"]),
+                )
+            )
     return out
 
 
@@ -321,37 +375,54 @@ class AuditVerdict:
     behaviours: list[BehaviourVerdict]
 
     def headline(self) -> str:
-        """"Behaviour shifted: ..." / "No shift detected: ..." in one sentence."""
+        """ "Behaviour shifted: ..." / "No shift detected: ..." in one sentence."""
         if self.rejected is None:
             return "Verdict n/a: the audit result has no 'rejected' field."
-        used = (f"{count(self.prompts)} prompts ({count(self.pairs)} pairs)" if self.prompts is not None
-                else f"{count(self.pairs)} pairs")
+        used = (
+            f"{count(self.prompts)} prompts ({count(self.pairs)} pairs)"
+            if self.prompts is not None
+            else f"{count(self.pairs)} pairs"
+        )
         level = f"at alpha = {number(self.alpha)}" if self.alpha is not None else "(alpha n/a)"
         if self.rejected:
             head = f"Behaviour shifted (H0 rejected {level}) after {used}"
         else:
             head = f"No shift detected (H0 not rejected {level}) in {used}"
-        tail = (f"; combined evidence over {self.n_behaviours} behaviour(s): max wealth {number(self.max_wealth)} "
-                f"(rejects at {number(self.threshold)}), so p \u2264 {number(self.p_value_bound, 2)}")
+        tail = (
+            f"; combined evidence over {self.n_behaviours} behaviour(s): max wealth "
+            f"{number(self.max_wealth)} "
+            f"(rejects at {number(self.threshold)}), so p \u2264 {number(self.p_value_bound, 2)}"
+        )
         return head + tail + "."
 
     def aa_text(self) -> str:
         if self.aa_rejected is None:
             return "A/A control (reference vs a re-run of itself with another seed): not run."
         if self.aa_rejected:
-            return (f"A/A control (reference vs a re-run of itself with another seed): REJECTED "
-                    f"(max wealth {number(self.aa_max_wealth)}): the test or the data is off; investigate before "
-                    "trusting the verdict.")
-        return (f"A/A control (reference vs a re-run of itself with another seed): no shift, as it should be "
-                f"(max wealth {number(self.aa_max_wealth)}).")
+            return (
+                f"A/A control (reference vs a re-run of itself with another seed): REJECTED "
+                f"(max wealth {number(self.aa_max_wealth)}): the "
+                "test or the data is off; investigate before "
+                "trusting the verdict."
+            )
+        return (
+            "A/A control (reference vs a re-run of itself "
+            "with another seed): no shift, as it should be "
+            f"(max wealth {number(self.aa_max_wealth)})."
+        )
 
 
-def audit_verdict(audit: Mapping[str, Any], behaviour_specs: Mapping[str, Any] | None = None) -> AuditVerdict:
+def audit_verdict(
+    audit: Mapping[str, Any], behaviour_specs: Mapping[str, Any] | None = None
+) -> AuditVerdict:
     """The audit's answer from ``audit_result`` (``behaviour_specs``: ``auditing.behaviours``)."""
     behaviours = behaviour_verdicts(audit, behaviour_specs)
     eps = audit.get("eps")
-    eps_values = sorted({float(v) for v in eps.values()}) if isinstance(eps, Mapping) and eps else (
-        [float(eps)] if isinstance(eps, (int, float)) else [])
+    eps_values = (
+        sorted({float(v) for v in eps.values()})
+        if isinstance(eps, Mapping) and eps
+        else ([float(eps)] if isinstance(eps, (int, float)) else [])
+    )
     if len(eps_values) == 1:
         eps_text = eps_meaning(eps_values[0])
     elif eps_values:
