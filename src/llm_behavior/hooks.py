@@ -25,7 +25,9 @@ def _model_dataset(spec: dict[str, Any], conf_creds: dict) -> LanguageModelDatas
     return LanguageModelDataset(spec=spec, credentials=creds)
 
 
-def _assistant_dataset(spec: dict[str, Any], conf_creds: dict, pair: list[Any]) -> LanguageModelDataset:
+def _assistant_dataset(
+    spec: dict[str, Any], conf_creds: dict, pair: list[Any]
+) -> LanguageModelDataset:
     """The assistant's dataset: a pair model's when they compute the same (one loaded copy)."""
     model = ModelSpec.from_dict({k: v for k, v in spec.items() if k != "credentials"})
     identity = model.identity_hash()
@@ -45,7 +47,9 @@ class ModelDatasetsHook:
     """
 
     @hook_impl
-    def after_catalog_created(self, catalog: Any, conf_catalog: dict, conf_creds: dict, parameters: dict, **_: Any) -> None:
+    def after_catalog_created(
+        self, catalog: Any, conf_catalog: dict, conf_creds: dict, parameters: dict, **_: Any
+    ) -> None:
         # Kedro passes the catalog's parameter entries: "parameters" holds the whole merged dict
         parameters = parameters.get("parameters", parameters)
         if "reference" not in parameters:
@@ -58,7 +62,8 @@ class ModelDatasetsHook:
             spec = side_spec(parameters, side)
             model_only = {k: v for k, v in spec.items() if k != "generation"}
             key = repr(sorted(model_only.items()))
-            # sides that differ only in decoding share one loaded model (e.g. reference and replicate)
+            # sides that differ only in decoding share one loaded model (e.g. reference and
+            # replicate)
             if key not in loaded:
                 loaded[key] = _model_dataset(spec, conf_creds)
             catalog[name] = loaded[key]
@@ -84,7 +89,8 @@ def project_root() -> str:
 
 
 def tracking_enabled(params: dict[str, Any]) -> bool:
-    """The ``tracking.enabled`` switch (parameters_reporting.yml; ``--params tracking.enabled=false``)."""
+    """The ``tracking.enabled`` switch (parameters_reporting.yml; ``--params
+    tracking.enabled=false``)."""
     value = (params.get("tracking") or {}).get("enabled", False)
     if isinstance(value, str):  # --params passes text
         return value.strip().lower() in ("1", "true", "yes", "on")
@@ -95,7 +101,11 @@ def run_name(pair: str | None, pipeline_names: list[str] | str | None) -> str:
     """The tracked run's name: the pair and the pipelines run (``__default__`` spelled out)."""
     from llm_behavior.pipeline_registry import DEFAULT_PIPELINES
 
-    names = [pipeline_names] if isinstance(pipeline_names, str) else list(pipeline_names or ["__default__"])
+    names = (
+        [pipeline_names]
+        if isinstance(pipeline_names, str)
+        else list(pipeline_names or ["__default__"])
+    )
     spelled = "+".join("+".join(DEFAULT_PIPELINES) if n == "__default__" else n for n in names)
     return f"{pair}: {spelled}" if pair else spelled
 
@@ -110,7 +120,8 @@ TRACKED_ARTIFACTS = {
 
 
 def log_artifact(run_id: str, file_name: str, data: Any) -> None:
-    """Log ``data`` (a dict as JSON, a matplotlib figure, PNG bytes or text) as ``file_name`` of the run."""
+    """Log ``data`` (a dict as JSON, a matplotlib figure,
+    PNG bytes or text) as ``file_name`` of the run."""
     import json
     import tempfile
 
@@ -140,13 +151,19 @@ class VersionsHook:
 
     @hook_impl
     def after_catalog_created(  # noqa: PLR0917 (pluggy matches hook arguments by positional name)
-        self, catalog: Any, conf_catalog: dict, conf_creds: dict, parameters: dict, save_version: str,
+        self,
+        catalog: Any,
+        conf_catalog: dict,
+        conf_creds: dict,
+        parameters: dict,
+        save_version: str,
         load_versions: dict,
     ) -> None:
         from llm_behavior.datasets.versions import RunVersionDataset
 
         dataset = catalog["run_version"] if "run_version" in catalog else None
-        if not isinstance(dataset, RunVersionDataset):  # not declared (catalog_reporting.yml has it)
+        # not declared (catalog_reporting.yml has it)
+        if not isinstance(dataset, RunVersionDataset):
             dataset = RunVersionDataset()
             catalog["run_version"] = dataset
         dataset.bind(catalog, save_version)  # in place: no "Replacing dataset" notice
@@ -173,7 +190,9 @@ class TrackingHook:
     def after_context_created(self, context: Any) -> None:
         self._mlflow = None
         self._logged = set()
-        self._pair = (context.params.get("reporting") or {}).get("pair") or context.params.get("pair")
+        self._pair = (
+            (context.params.get("reporting") or {}).get("pair") or context.params.get("pair")
+        )
         _PROJECT_ROOT["path"] = str(Path(context.project_path).resolve())
         if tracking_enabled(context.params):
             from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
@@ -185,14 +204,23 @@ class TrackingHook:
 
     @hook_impl
     def after_catalog_created(  # noqa: PLR0917 (pluggy matches hook arguments by positional name)
-        self, catalog: Any, conf_catalog: dict, conf_creds: dict, parameters: dict, save_version: str,
+        self,
+        catalog: Any,
+        conf_catalog: dict,
+        conf_creds: dict,
+        parameters: dict,
+        save_version: str,
         load_versions: dict,
     ) -> None:
         self._save_version = save_version
         if self._mlflow is not None:
             self._mlflow.after_catalog_created(
-                catalog=catalog, conf_catalog=conf_catalog, conf_creds=conf_creds, parameters=parameters,
-                save_version=save_version, load_versions=load_versions,
+                catalog=catalog,
+                conf_catalog=conf_catalog,
+                conf_creds=conf_creds,
+                parameters=parameters,
+                save_version=save_version,
+                load_versions=load_versions,
             )
 
     @hook_impl
@@ -200,8 +228,12 @@ class TrackingHook:
         if self._mlflow is not None:
             run = self._mlflow.mlflow_config.tracking.run
             if not run.name:  # mlflow.yml's name wins
-                run.name = run_name(self._pair, run_params.get("pipeline_names") or run_params.get("pipeline_name"))
-            self._mlflow.before_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
+                run.name = run_name(
+                    self._pair, run_params.get("pipeline_names") or run_params.get("pipeline_name")
+                )
+            self._mlflow.before_pipeline_run(
+                run_params=run_params, pipeline=pipeline, catalog=catalog
+            )
             if self._mlflow._is_mlflow_enabled and self._mlflow.run_id is not None:
                 import mlflow
 
@@ -217,11 +249,19 @@ class TrackingHook:
     @hook_impl
     def before_node_run(self, node: Any, catalog: Any, inputs: dict, is_async: bool) -> None:
         if self._mlflow is not None:
-            self._mlflow.before_node_run(node=node, catalog=catalog, inputs=inputs, is_async=is_async)
+            self._mlflow.before_node_run(
+                node=node, catalog=catalog, inputs=inputs, is_async=is_async
+            )
 
     @hook_impl
-    def after_node_run(self, node: Any, catalog: Any, inputs: dict, outputs: dict, is_async: bool) -> None:
-        if self._mlflow is None or not self._mlflow._is_mlflow_enabled or self._mlflow.run_id is None:
+    def after_node_run(
+        self, node: Any, catalog: Any, inputs: dict, outputs: dict, is_async: bool
+    ) -> None:
+        if (
+            self._mlflow is None
+            or not self._mlflow._is_mlflow_enabled
+            or self._mlflow.run_id is None
+        ):
             return
         for name, data in {**inputs, **outputs}.items():
             if name in TRACKED_ARTIFACTS and name not in self._logged:
@@ -231,12 +271,18 @@ class TrackingHook:
     @hook_impl
     def after_pipeline_run(self, run_params: dict, pipeline: Any, catalog: Any) -> None:
         if self._mlflow is not None:
-            self._mlflow.after_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
+            self._mlflow.after_pipeline_run(
+                run_params=run_params, pipeline=pipeline, catalog=catalog
+            )
 
     @hook_impl
-    def on_pipeline_error(self, error: Exception, run_params: dict, pipeline: Any, catalog: Any) -> None:
+    def on_pipeline_error(
+        self, error: Exception, run_params: dict, pipeline: Any, catalog: Any
+    ) -> None:
         if self._mlflow is not None:
-            self._mlflow.on_pipeline_error(error=error, run_params=run_params, pipeline=pipeline, catalog=catalog)
+            self._mlflow.on_pipeline_error(
+                error=error, run_params=run_params, pipeline=pipeline, catalog=catalog
+            )
 
 
 class DaskClientHook:
@@ -273,8 +319,11 @@ class DaskClientHook:
             self._client = Client(self._cluster)
         else:
             self._client = Client(str(scheduler))
-        logger.info("Dask: connected to %s (%d workers)", self._client.scheduler.address,
-                    len(self._client.scheduler_info().get("workers", {})))
+        logger.info(
+            "Dask: connected to %s (%d workers)",
+            self._client.scheduler.address,
+            len(self._client.scheduler_info().get("workers", {})),
+        )
 
     def _close(self) -> None:
         if self._client is not None:
@@ -288,5 +337,7 @@ class DaskClientHook:
         self._close()
 
     @hook_impl
-    def on_pipeline_error(self, error: Exception, run_params: dict, pipeline: Any, catalog: Any) -> None:
+    def on_pipeline_error(
+        self, error: Exception, run_params: dict, pipeline: Any, catalog: Any
+    ) -> None:
         self._close()

@@ -10,10 +10,17 @@ from llm_behavior.hooks import (
 )
 
 # pluggy calls hooks in reverse order of registration: the console summary, first here, prints last.
-HOOKS = (ConsoleSummaryHook(), ModelDatasetsHook(), VersionsHook(), TrackingHook(), DaskClientHook())
+HOOKS = (
+    ConsoleSummaryHook(),
+    ModelDatasetsHook(),
+    VersionsHook(),
+    TrackingHook(),
+    DaskClientHook(),
+)
 
 # kedro-mlflow registers its hook through an entry point; TrackingHook runs it behind a switch.
-DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")  # the distribution name, either spelling
+# the distribution name, either spelling
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -34,7 +34,12 @@ def test_pipeline_structure() -> None:
     pipe = create_pipeline()
     assert pipe.inputs() == {"scores", "params:auditing"}
     assert pipe.outputs() == {"audit_result", "audit_wealth_plot", "audit_distributions_plot"}
-    assert {n.name for n in pipe.nodes} >= {"pair_behaviour_scores", "audit_shift", "audit_folds", "audit_report"}
+    assert {n.name for n in pipe.nodes} >= {
+        "pair_behaviour_scores",
+        "audit_shift",
+        "audit_folds",
+        "audit_report",
+    }
 
 
 def test_pairing_maps_and_reports(params: dict) -> None:
@@ -43,8 +48,12 @@ def test_pairing_maps_and_reports(params: dict) -> None:
     assert len(wide) == 80 and report["n_rows"] == 80
     assert set(wide.columns) >= {"toxicity:reference", "toxicity:candidate", "length:replicate"}
     assert report["behaviours"]["toxicity"]["n_missing_candidate"] == int(np.ceil(80 / 7))
-    raw = scores[(scores.metric == "n_tokens") & (scores.side == "reference")].sort_values(["prompt_id", "sample"])
-    np.testing.assert_allclose(wide["length:reference"], np.clip(raw["value"].to_numpy() / 64, 0, 1))
+    raw = scores[(scores.metric == "n_tokens") & (scores.side == "reference")].sort_values(
+        ["prompt_id", "sample"]
+    )
+    np.testing.assert_allclose(
+        wide["length:reference"], np.clip(raw["value"].to_numpy() / 64, 0, 1)
+    )
 
 
 def test_pairing_errors_and_optional_behaviours(params: dict) -> None:
@@ -54,7 +63,9 @@ def test_pairing_errors_and_optional_behaviours(params: dict) -> None:
     assert "skipped" in report["behaviours"]["length"]
     with pytest.raises(AuditInputError, match="no scores for metric 'toxicity'"):
         pair_scores(scores[scores.metric != "toxicity"], params)
-    twice = pd.concat([scores, scores[scores.metric == "toxicity"].assign(scorer="profanity_check")])
+    twice = pd.concat(
+        [scores, scores[scores.metric == "toxicity"].assign(scorer="profanity_check")]
+    )
     loose = {**params, "behaviours": {"toxicity": {"metric": "toxicity"}}}
     with pytest.raises(AuditInputError, match="several scorers"):
         pair_scores(twice, loose)
@@ -69,10 +80,25 @@ def test_noise_floor_eps_holds_out_prompts(params: dict) -> None:
     assert state["calibration_rows"] == 120 and state["audit_rows"] == 280
     assert set(state["calibration_prompts"]).isdisjoint(state["audit_prompts"])
     assert all(e >= 0 for e in state["eps"].values())
-    assert state["noise_floor"]["toxicity"]["rows"] == 120 and state["noise_floor"]["toxicity"]["held_out"]
-    assert state["audit"]["n_prompts"] == 70 and state["audit"]["behaviours"]["toxicity"]["n_pairs"] == 280
-    quick = {**settings, "folds": {**params["folds"], "tests": ["mean"], "sweep_test": "mean", "eps_grid_points": 2,
-                                   "fold_size": 30, "min_fold_size": 10}}
+    assert (
+        state["noise_floor"]["toxicity"]["rows"] == 120
+        and state["noise_floor"]["toxicity"]["held_out"]
+    )
+    assert (
+        state["audit"]["n_prompts"] == 70
+        and state["audit"]["behaviours"]["toxicity"]["n_pairs"] == 280
+    )
+    quick = {
+        **settings,
+        "folds": {
+            **params["folds"],
+            "tests": ["mean"],
+            "sweep_test": "mean",
+            "eps_grid_points": 2,
+            "fold_size": 30,
+            "min_fold_size": 10,
+        },
+    }
     folds = audit_folds(wide, pairing, state, quick)
     tox = folds["toxicity"]
     # folds and sweep on the 70 audited prompts only; eps grid from the 30 held-out prompts
@@ -89,8 +115,17 @@ def test_fixed_eps_sweep_calibrates_on_audited_prompts_it_does_not_sweep(params:
     wide, pairing = pair_scores(fake_scores(n_prompts=100, shift=0.1, seed=4), params)
     state = audit_shift(wide, pairing, params)
     assert state["calibration_prompts"] is None and state["audit"]["n_prompts"] == 100
-    quick = {**params, "folds": {**params["folds"], "tests": ["mean"], "sweep_test": "mean", "eps_grid_points": 2,
-                                 "fold_size": 30, "min_fold_size": 10}}
+    quick = {
+        **params,
+        "folds": {
+            **params["folds"],
+            "tests": ["mean"],
+            "sweep_test": "mean",
+            "eps_grid_points": 2,
+            "fold_size": 30,
+            "min_fold_size": 10,
+        },
+    }
     tox = audit_folds(wide, pairing, state, quick)["toxicity"]
     assert tox["n_folds"] == 3  # all 100 audited prompts
     assert tox["eps_calibration"]["unacceptable"]["candidate"]["n_prompts"] == 30
@@ -122,7 +157,11 @@ def _run_project(tmp_path: Path, scores: pd.DataFrame, pair: str) -> dict:
     (tmp_path / "conf" / "local").mkdir()
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     (tmp_path / "src").mkdir()
-    scores.to_parquet(version_path(tmp_path / "data/04_feature" / pair / "scores.parquet", "2020-01-01T00.00.00.000Z"))
+    scores.to_parquet(
+        version_path(
+            tmp_path / "data/04_feature" / pair / "scores.parquet", "2020-01-01T00.00.00.000Z"
+        )
+    )
     bootstrap_project(tmp_path)
     with KedroSession.create(project_path=tmp_path, runtime_params={"pair": pair}) as session:
         session.run(pipeline_names=["auditing"])
@@ -136,10 +175,18 @@ def test_kedro_run_shifted_and_null_pairs(tmp_path: Path) -> None:
     shifted = _run_project(tmp_path / "a", fake_scores(n_prompts=100, shift=0.2, seed=1), "shifted")
     assert shifted["rejected"] and shifted["behaviours"]["toxicity"]["rejected"]
     assert shifted["samples_used"] < 400 and shifted["final_wealth"] >= 20
-    assert shifted["pairs_used"] == 4 * shifted["prompts_used"]  # 4 samples per prompt, one bet per prompt
+    # 4 samples per prompt, one bet per prompt
+    assert shifted["pairs_used"] == 4 * shifted["prompts_used"]
     tox = shifted["behaviours"]["toxicity"]
-    assert tox["n_prompts"] == 100 and tox["n_pairs"] == 400 and tox["pairs_to_rejection"] == 4 * tox["prompts_to_rejection"]
-    assert tox["mean_shift"] > 0 and tox["mean_shift_ci"][0] < tox["mean_shift"] < tox["mean_shift_ci"][1]
+    assert (
+        tox["n_prompts"] == 100
+        and tox["n_pairs"] == 400
+        and tox["pairs_to_rejection"] == 4 * tox["prompts_to_rejection"]
+    )
+    assert (
+        tox["mean_shift"] > 0
+        and tox["mean_shift_ci"][0] < tox["mean_shift"] < tox["mean_shift_ci"][1]
+    )
     assert shifted["aa_audit"]["rejected"] is False
     assert shifted["folds"]["toxicity"]["tests"]["combined"]["folds"] == 2  # 2 folds of 50 prompts
     assert shifted["folds"]["toxicity"]["fold_unit"] == "prompts"

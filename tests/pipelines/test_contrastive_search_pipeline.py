@@ -1,4 +1,5 @@
-"""The contrastive search pipeline end to end on a tiny model pair, assistant behind a fake local server."""
+"""The contrastive search pipeline end to end on a tiny
+model pair, assistant behind a fake local server."""
 
 from __future__ import annotations
 
@@ -29,7 +30,12 @@ from tests.tiny_models import CORPUS, make_tiny_llama, make_tokenizer
 torch.set_num_threads(1)  # tiny models; a shared CPU
 
 PROMPTS = pd.DataFrame(
-    {"prompt_id": [f"p{i}" for i in range(8)], "prompt": [f"{s} number {i}" for i, s in enumerate(sorted(set(CORPUS)) + ["the dog", "a fox"])]}
+    {
+        "prompt_id": [f"p{i}" for i in range(8)],
+        "prompt": [
+            f"{s} number {i}" for i, s in enumerate(sorted(set(CORPUS)) + ["the dog", "a fox"])
+        ],
+    }
 )
 
 
@@ -46,23 +52,40 @@ def params(base_url: str, checkpoint: str) -> dict:
             "resume": True,
         },
         "assistant": {
-            "model": {"source": "assistant", "backend": "openai", "base_url": base_url, "max_retries": 0},
+            "model": {
+                "source": "assistant",
+                "backend": "openai",
+                "base_url": base_url,
+                "max_retries": 0,
+            },
             "generation": {"max_new_tokens": 100, "temperature": 0.8},
         },
         "selection": {
-            "top_n": 6, "heldout_fraction": 0.5, "include_seed_prompts": True, "seed": 0, "fresh_generations": 2,
+            "top_n": 6,
+            "heldout_fraction": 0.5,
+            "include_seed_prompts": True,
+            "seed": 0,
+            "fresh_generations": 2,
         },
-        "summaries": {"max_prompts": 3, "samples_per_prompt": 2, "n_clusters": 2, "n_permutations": 100},
+        "summaries": {
+            "max_prompts": 3,
+            "samples_per_prompt": 2,
+            "n_clusters": 2,
+            "n_permutations": 100,
+        },
         "token_view": {"max_texts": 10, "direction": None},
         "embedding_model": "all-MiniLM-L6-v2",
     }
 
 
 def catalog(tmp, base_url, reference, candidate) -> DataCatalog:
-    """The run's files, with the assistant and the embedder added from the parameters by the hook."""
+    """The run's files, with the assistant and the
+    embedder added from the parameters by the hook."""
     files = {
         "prompt_search_bank": ParquetDataset(filepath=str(tmp / "bank.parquet")),
-        "prompt_search_cycles": CSVDataset(filepath=str(tmp / "cycles.csv"), save_args={"index": False}),
+        "prompt_search_cycles": CSVDataset(
+            filepath=str(tmp / "cycles.csv"), save_args={"index": False}
+        ),
         "searched_prompts": ParquetDataset(filepath=str(tmp / "searched_prompts.parquet")),
         "contrastive_texts": ParquetDataset(filepath=str(tmp / "texts.parquet")),
         "divergence_clusters": JSONDataset(filepath=str(tmp / "clusters.json")),
@@ -147,7 +170,10 @@ def test_searched_prompts_are_a_prompt_set_with_a_heldout_split(run):
     assert chosen["divergence"].is_monotonic_decreasing
     top = bank[bank.status == "scored"].sort_values("divergence", ascending=False).head(6)
     assert set(chosen["prompt_id"]) == set(top["prompt_id"])
-    assert np.isfinite(chosen["divergence_fresh"]).all() and (chosen["divergence_fresh"] != chosen["divergence"]).any()
+    assert (
+        np.isfinite(chosen["divergence_fresh"]).all()
+        and (chosen["divergence_fresh"] != chosen["divergence"]).any()
+    )
     # the generation pipeline's prompt loader reads it, one split at a time
     heldout = load_prompt_set(str(tmp / "searched_prompts.parquet"), split="heldout")
     assert sorted(heldout["prompt"]) == sorted(chosen.loc[chosen.split == "heldout", "prompt"])
@@ -158,7 +184,10 @@ def test_texts_clusters_view_and_summary(run):
     chosen = cat.load("searched_prompts")
     texts = cat.load("contrastive_texts")
     search_ids = set(chosen.loc[chosen.split == "search", "prompt_id"])
-    assert set(texts["prompt_id"]) <= search_ids and texts["side"].value_counts().to_dict() == {"reference": 6, "candidate": 6}
+    assert set(texts["prompt_id"]) <= search_ids and texts["side"].value_counts().to_dict() == {
+        "reference": 6,
+        "candidate": 6,
+    }
     for _, row in texts.iterrows():  # list columns survive parquet
         assert len(row["token_kl"]) == len(row["token_pieces"]) == row["n_new_tokens"]
         assert row["divergence"] == pytest.approx(float(np.mean(row["token_kl"])))
@@ -166,24 +195,42 @@ def test_texts_clusters_view_and_summary(run):
     held = set(texts.loc[texts.split == "validation", "prompt_id"])
     assert len(held) == 2 and len(set(texts.prompt_id) - held) == 1
     clusters = json.loads((tmp / "clusters.json").read_text())
-    assert clusters["settings"]["sides"] == ["reference", "candidate"] and clusters["settings"]["correction"] == "holm"
-    assert len(clusters["pairs"]) == 2 and sum(p["n_reference"] + p["n_candidate"] for p in clusters["pairs"]) == 4
+    assert (
+        clusters["settings"]["sides"] == ["reference", "candidate"]
+        and clusters["settings"]["correction"] == "holm"
+    )
+    assert (
+        len(clusters["pairs"]) == 2
+        and sum(p["n_reference"] + p["n_candidate"] for p in clusters["pairs"]) == 4
+    )
     assert len(clusters["contrasts"]) == 4 and clusters["counts"]["n_validation_reference"] == 4
     for c in clusters["contrasts"]:
         assert c["label"].startswith("Texts mentioning") or c["label"] == "Nothing in particular"
         assert c["not_tested"] is None or "only one model" in c["not_tested"]
-        assert c["p_value"] is None or (0 < c["p_value"] <= c["p_adjusted"] <= 1 and c["validated"] == (c["p_adjusted"] <= 0.05))
+        assert c["p_value"] is None or (
+            0 < c["p_value"] <= c["p_adjusted"] <= 1 and c["validated"] == (c["p_adjusted"] <= 0.05)
+        )
     page = (tmp / "tokens.html").read_text()
-    assert page.count('<span title="KL') == int(texts.sort_values("divergence", ascending=False).head(10)["n_new_tokens"].sum())
+    assert page.count('<span title="KL') == int(
+        texts.sort_values("divergence", ascending=False).head(10)["n_new_tokens"].sum()
+    )
     summary = cat.load("prompt_search_summary")
     bank = cat.load("prompt_search_bank")
     seeds = bank[(bank.origin == "seed")]
     assert summary["n_random_bundled_prompts"] == 6 == len(seeds)
-    assert summary["mean_divergence_random_bundled_prompts"] == pytest.approx(seeds["divergence"].mean())
-    assert summary["malformed_answers"] == int(cat.load("prompt_search_cycles")["malformed_answers"].sum())
+    assert summary["mean_divergence_random_bundled_prompts"] == pytest.approx(
+        seeds["divergence"].mean()
+    )
+    assert summary["malformed_answers"] == int(
+        cat.load("prompt_search_cycles")["malformed_answers"].sum()
+    )
     assert {"mean_divergence_fresh_search", "mean_divergence_fresh_heldout"} <= set(summary)
     assert summary["summary_labels_tested"] == clusters["counts"]["n_tested"]
-    assert summary["summary_labels_validated"] == len(summary["validated_differences"]) == clusters["counts"]["n_validated"]
+    assert (
+        summary["summary_labels_validated"]
+        == len(summary["validated_differences"])
+        == clusters["counts"]["n_validated"]
+    )
 
 
 def test_rerun_resumes_from_the_checkpoint_without_asking_again(run, server):
@@ -201,4 +248,6 @@ def test_pair_with_different_tokenizers_is_refused(tmp_path, server):
     with pytest.raises(Exception) as info:
         SequentialRunner().run(create_pipeline().filter(node_names=["run_prompt_search"]), cat)
     chain = [info.value, info.value.__cause__, info.value.__context__]
-    assert any(isinstance(e, TokenizerMismatchError) for e in chain) or "do not share a tokenizer" in str(info.value)
+    assert any(
+        isinstance(e, TokenizerMismatchError) for e in chain
+    ) or "do not share a tokenizer" in str(info.value)

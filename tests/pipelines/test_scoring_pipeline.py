@@ -167,7 +167,12 @@ def test_project_catalog_and_parameters_run_end_to_end(tmp_path, monkeypatch):
     conf = tmp_path / "conf"
     (conf / "base").mkdir(parents=True)
     (conf / "local").mkdir()
-    for name in ("globals.yml", "catalog_generation.yml", "catalog_scoring.yml", "parameters_scoring.yml"):
+    for name in (
+        "globals.yml",
+        "catalog_generation.yml",
+        "catalog_scoring.yml",
+        "parameters_scoring.yml",
+    ):
         shutil.copy(PROJECT / "conf" / "base" / name, conf / "base" / name)
     # `scores` is declared by the auditing pipeline's catalog with this path and type
     (conf / "base" / "catalog_scores_stub.yml").write_text(
@@ -175,7 +180,10 @@ def test_project_catalog_and_parameters_run_end_to_end(tmp_path, monkeypatch):
             {
                 "scores": {
                     "type": "pandas.ParquetDataset",
-                    "filepath": "data/04_feature/${runtime_params:pair, ${globals:default_pair}}/scores.parquet",
+                    "filepath": (
+                        "data/04_feature/${runtime_params:pair, ${globals:default_pair}}"
+                        "/scores.parquet"
+                    ),
                 }
             }
         )

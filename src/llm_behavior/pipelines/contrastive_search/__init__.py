@@ -1,4 +1,5 @@
-"""Contrastive search: where do the reference and candidate models diverge? (see docs/contrastive_search.md)"""
+"""Contrastive search: where do the reference and candidate models diverge? (see
+docs/contrastive_search.md)"""
 
 from llm_behavior.pipelines.contrastive_search.pipeline import create_pipeline
 

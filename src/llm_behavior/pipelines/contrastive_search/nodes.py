@@ -1,8 +1,9 @@
 """Thin nodes of the contrastive search pipeline (the science is in ``llm_behavior.divergence``).
 
 The reference model is the *starting* model s, the candidate the *comparison* model c. Each node
-reads ``params:contrastive_search`` as :class:`~llm_behavior.divergence.settings.ContrastiveSearchSettings`
-(unknown or missing keys are errors); the assistant and the embedder are catalog datasets.
+reads ``params:contrastive_search`` as
+:class:`~llm_behavior.divergence.settings.ContrastiveSearchSettings` (unknown or missing keys are
+errors); the assistant and the embedder are catalog datasets.
 """
 
 from __future__ import annotations
@@ -50,12 +51,17 @@ def run_prompt_search(  # noqa: PLR0917 (Kedro passes node inputs by position)
         assistant_generation=s.assistant_generation,
         checkpoint=s.checkpoint,
     )
-    result = search.run(seeds["prompt"].tolist(), seeds["prompt_id"].astype(str).tolist(), resume=s.resume)
+    result = search.run(
+        seeds["prompt"].tolist(), seeds["prompt_id"].astype(str).tolist(), resume=s.resume
+    )
     return result.records, result.cycles
 
 
 def choose_searched_prompts(
-    reference: LanguageModel, candidate: LanguageModel, records: pd.DataFrame, params: dict[str, Any]
+    reference: LanguageModel,
+    candidate: LanguageModel,
+    records: pd.DataFrame,
+    params: dict[str, Any],
 ) -> pd.DataFrame:
     """The top prompts with a search/heldout split, re-scored on fresh generations (other seeds)."""
     s = ContrastiveSearchSettings.from_dict(params)
@@ -67,7 +73,10 @@ def choose_searched_prompts(
 
 
 def decode_search_split(
-    reference: LanguageModel, candidate: LanguageModel, searched: pd.DataFrame, params: dict[str, Any]
+    reference: LanguageModel,
+    candidate: LanguageModel,
+    searched: pd.DataFrame,
+    params: dict[str, Any],
 ) -> pd.DataFrame:
     """Both models' texts (per-token divergences kept) on the top ``search``-split prompts.
 
@@ -93,7 +102,8 @@ def decode_search_split(
 def summarise_clusters(
     texts: pd.DataFrame, params: dict[str, Any], embedder: Embedder, assistant: LanguageModel
 ) -> dict[str, Any]:
-    """Each model's texts clustered, clusters matched, contrasts labelled and validated on held-out texts."""
+    """Each model's texts clustered, clusters matched,
+    contrasts labelled and validated on held-out texts."""
     s = ContrastiveSearchSettings.from_dict(params)
     summary = summarise_divergence(
         texts,
@@ -107,7 +117,8 @@ def summarise_clusters(
 
 
 def render_token_view(texts: pd.DataFrame, params: dict[str, Any]) -> str:
-    """The colour-coded HTML view of the most divergent texts (``token_view.direction``, else the search's)."""
+    """The colour-coded HTML view of the most divergent
+    texts (``token_view.direction``, else the search's)."""
     s = ContrastiveSearchSettings.from_dict(params)
     return divergence_html(
         texts,
@@ -118,7 +129,10 @@ def render_token_view(texts: pd.DataFrame, params: dict[str, Any]) -> str:
 
 
 def summarise_search(
-    records: pd.DataFrame, cycles: pd.DataFrame, searched: pd.DataFrame, clusters: dict[str, Any] | None = None
+    records: pd.DataFrame,
+    cycles: pd.DataFrame,
+    searched: pd.DataFrame,
+    clusters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The search's headline figures (``divergence.headline.search_headline``)."""
     return search_headline(records, cycles, searched, clusters)

@@ -1,13 +1,15 @@
-"""Contrastive search pipeline: prompts + the model pair -> searched prompt set, texts, clusters, views.
+"""Contrastive search pipeline: prompts + the model
+pair -> searched prompt set, texts, clusters, views.
 
-reference.language_model, candidate.language_model, assistant.language_model, search.embedder, prompts
+reference.language_model, candidate.language_model,
+assistant.language_model, search.embedder, prompts
   (the models added from parameters by llm_behavior.hooks.ModelDatasetsHook)
   -> run_prompt_search        -> prompt_search_bank, prompt_search_cycles   (resumable per cycle)
   -> choose_searched_prompts  -> searched_prompts (search / heldout split, fresh re-scores)
-  -> decode_search_split      -> contrastive_texts (both models, per-token KL kept, discovery / validation split)
-  -> summarise_clusters       -> divergence_clusters (matched clusters, labels validated on held-out texts)
-  -> render_token_view        -> divergence_token_view (HTML)
-  -> summarise_search         -> prompt_search_summary
+  -> decode_search_split      -> contrastive_texts (both models, per-token KL kept, discovery /
+  validation split) -> summarise_clusters       -> divergence_clusters (matched clusters, labels
+  validated on held-out texts) -> render_token_view        -> divergence_token_view (HTML) ->
+  summarise_search         -> prompt_search_summary
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from llm_behavior.pipelines.contrastive_search.nodes import (
 )
 
 MODELS = ["reference.language_model", "candidate.language_model"]
-ASSISTANT = "assistant.language_model"  # contrastive_search.assistant.model (a pair model when the same)
+# contrastive_search.assistant.model (a pair model when the same)
+ASSISTANT = "assistant.language_model"
 EMBEDDER = "search.embedder"  # contrastive_search.embedding_model
 
 
@@ -57,10 +60,20 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
                 "divergence_clusters",
                 name="summarise_clusters",
             ),
-            Node(render_token_view, ["contrastive_texts", "params:contrastive_search"], "divergence_token_view", name="render_token_view"),
+            Node(
+                render_token_view,
+                ["contrastive_texts", "params:contrastive_search"],
+                "divergence_token_view",
+                name="render_token_view",
+            ),
             Node(
                 summarise_search,
-                ["prompt_search_bank", "prompt_search_cycles", "searched_prompts", "divergence_clusters"],
+                [
+                    "prompt_search_bank",
+                    "prompt_search_cycles",
+                    "searched_prompts",
+                    "divergence_clusters",
+                ],
                 "prompt_search_summary",
                 name="summarise_search",
             ),

@@ -58,7 +58,15 @@ def side_pipeline(side: str) -> Pipeline:
 
 def create_pipeline(**kwargs) -> Pipeline:
     prompts = Pipeline(
-        [Node(select_prompts, "params:prompts", "prompts", name="select_prompts", tags=["generation"])]
+        [
+            Node(
+                select_prompts,
+                "params:prompts",
+                "prompts",
+                name="select_prompts",
+                tags=["generation"],
+            )
+        ]
     )
     sides = sum((side_pipeline(s) for s in SIDES), Pipeline([]))
     summary = Pipeline(

@@ -28,12 +28,19 @@ def select_divergent_texts(
     An optional behaviour that was not scored gives an empty table (the report says so).
     """
     name, scorer, metric = report_behaviour(params, auditing)
-    if scorer is None:  # the auditing behaviour leaves the scorer implicit: the one that reports the metric
+    # the auditing behaviour leaves the scorer implicit: the one that reports the metric
+    if scorer is None:
         scorers = sorted(scores.loc[scores["metric"] == metric, "scorer"].unique())
         scorer = scorers[0] if len(scorers) == 1 else None
-    present = scorer is not None and ((scores["scorer"] == scorer) & (scores["metric"] == metric)).any()
+    present = (
+        scorer is not None and ((scores["scorer"] == scorer) & (scores["metric"] == metric)).any()
+    )
     if not present:
-        log.warning("reporting: no %s scores for behaviour %r; the report has no divergent prompts", metric, name)
+        log.warning(
+            "reporting: no %s scores for behaviour %r; the report has no divergent prompts",
+            metric,
+            name,
+        )
         return pd.DataFrame(columns=list(DIVERGENT_COLUMNS))
     return top_divergent_texts(
         scores,
@@ -47,11 +54,14 @@ def select_divergent_texts(
 def score_token_divergence(
     texts: pd.DataFrame, reference: LanguageModel, candidate: LanguageModel, params: dict[str, Any]
 ) -> pd.DataFrame:
-    """Per-token log p_candidate - log p_reference of the selected texts (off: texts shown plain)."""
+    """Per-token log p_candidate - log p_reference of
+    the selected texts (off: texts shown plain)."""
     if not params.get("token_divergence", True):
         return _plain(texts, "per-token divergence switched off (reporting.token_divergence)")
     try:
-        return token_log_ratios(texts, reference, candidate, batch_size=int(params.get("batch_size", 8)))
+        return token_log_ratios(
+            texts, reference, candidate, batch_size=int(params.get("batch_size", 8))
+        )
     except CapabilityError as err:
         log.warning("per-token divergence not computed: %s", err)
         return _plain(texts, str(err))
@@ -67,9 +77,12 @@ def _plain(texts: pd.DataFrame, note: str) -> pd.DataFrame:
 
 
 def gather_optional_outputs(*loaded: Any) -> dict[str, dict[str, Any]]:
-    """The optional pipelines' outputs that exist, by pipeline (inputs: ``OPTIONAL_NAMES``, in order)."""
+    """The optional pipelines' outputs that exist, by
+    pipeline (inputs: ``OPTIONAL_NAMES``, in order)."""
     if len(loaded) != len(OPTIONAL_NAMES):
-        raise ValueError(f"expected the {len(OPTIONAL_NAMES)} datasets of OPTIONAL_NAMES, got {len(loaded)}")
+        raise ValueError(
+            f"expected the {len(OPTIONAL_NAMES)} datasets of OPTIONAL_NAMES, got {len(loaded)}"
+        )
     return optional_artifacts(dict(zip(OPTIONAL_NAMES, loaded, strict=True)))
 
 
@@ -88,9 +101,14 @@ def render_report(
     ``outputs``: the other pipelines' outputs by ``report.run_report.REPORT_OUTPUTS`` name.
     """
     sides = {"reference": reference, "candidate": candidate, "replicate": replicate}
-    return run_report(outputs, params=params, sides=sides, auditing=auditing, run_version=run_version)
+    return run_report(
+        outputs, params=params, sides=sides, auditing=auditing, run_version=run_version
+    )
 
 
 def tracking_metrics(audit_result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The audit's figures (``report.tracking.audit_metrics``) in kedro-mlflow's metrics-history format."""
-    return {name: {"value": value, "step": 0} for name, value in audit_metrics(audit_result).items()}
+    """The audit's figures (``report.tracking.audit_metrics``)
+    in kedro-mlflow's metrics-history format."""
+    return {
+        name: {"value": value, "step": 0} for name, value in audit_metrics(audit_result).items()
+    }

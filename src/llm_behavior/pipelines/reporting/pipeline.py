@@ -19,7 +19,8 @@ from llm_behavior.report.build import OPTIONAL_NAMES
 def create_pipeline(**kwargs: Any) -> Pipeline:
     """scores + generations + audit -> divergent texts with per-token log-ratios -> ``run_report``
     (HTML, logged as a tracking artifact) and ``audit_metrics``. The optional pipelines' outputs
-    (``report.build.OPTIONAL_INPUTS``) are inputs by their catalog names: absent ones load as None."""
+    (``report.build.OPTIONAL_INPUTS``) are inputs by
+    their catalog names: absent ones load as None."""
     return Pipeline(
         [
             Node(
@@ -30,15 +31,24 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
             ),
             Node(
                 select_divergent_texts,
-                inputs=["scores", "reference.generations", "candidate.generations", "params:reporting",
-                        "params:auditing"],
+                inputs=[
+                    "scores",
+                    "reference.generations",
+                    "candidate.generations",
+                    "params:reporting",
+                    "params:auditing",
+                ],
                 outputs="report_divergent_texts",
                 name="select_divergent_texts",
             ),
             Node(
                 score_token_divergence,
-                inputs=["report_divergent_texts", "reference.language_model", "candidate.language_model",
-                        "params:reporting"],
+                inputs=[
+                    "report_divergent_texts",
+                    "reference.language_model",
+                    "candidate.language_model",
+                    "params:reporting",
+                ],
                 outputs="report_token_divergence",
                 name="score_token_divergence",
             ),
@@ -62,7 +72,12 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
                 outputs="run_report",
                 name="render_report",
             ),
-            Node(tracking_metrics, inputs="audit_result", outputs="audit_metrics", name="audit_metrics"),
+            Node(
+                tracking_metrics,
+                inputs="audit_result",
+                outputs="audit_metrics",
+                name="audit_metrics",
+            ),
         ],
         tags=["reporting"],
     )
