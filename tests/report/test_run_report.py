@@ -9,7 +9,7 @@ import re
 import pandas as pd
 import pytest
 
-from llm_behavior.report.divergent import DIVERGENT_COLUMNS
+from llm_behavior.report.divergent import DIVERGENT_COLUMNS, behaviour_divergent_texts, scored_by
 from llm_behavior.report.run_report import (
     REPORT_OUTPUTS,
     provenance,
@@ -166,3 +166,51 @@ def test_run_report_names_missing_and_unknown_outputs():
             given, params={"pair": "p"}, sides={}, auditing={"behaviours": {"t": {"metric": "t"}}}
         )
     assert set(outputs()) == set(REPORT_OUTPUTS)
+
+
+def long(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
+    """(prompt_id, side, scorer:metric, value) rows as long scores, one sample each."""
+    return pd.DataFrame(
+        [
+            {"prompt_id": p, "side": s, "sample": 0, "scorer": k.split(":")[0],
+             "metric": k.split(":")[1], "value": v}
+            for p, s, k, v in rows
+        ]
+    )  # fmt: skip
+
+
+def test_scored_by_resolves_an_implicit_scorer():
+    one = long([("a", "reference", "tox:toxicity", 0.1), ("a", "reference", "tc:n_tokens", 5.0)])
+    assert scored_by(one, None, "toxicity") == "tox"  # the one scorer reporting the metric
+    assert scored_by(one, "tox", "toxicity") == "tox"
+    assert scored_by(one, "tc", "toxicity") is None  # that scorer has no such metric
+    assert scored_by(one, None, "mtld") is None  # nobody scored it
+    two = long(
+        [("a", "reference", "tox:toxicity", 0.1), ("a", "reference", "perspective:toxicity", 0.2)]
+    )
+    assert scored_by(two, None, "toxicity") is None  # ambiguous: two scorers report it
+    assert scored_by(two, "perspective", "toxicity") == "perspective"
+
+
+def test_behaviour_divergent_texts_of_an_unscored_behaviour_is_empty(caplog):
+    scores = long(
+        [("a", "reference", "tox:toxicity", 0.1), ("a", "candidate", "tox:toxicity", 0.7)]
+    )
+    gens = {
+        side: pd.DataFrame({"prompt_id": ["a"], "sample": [0], "prompt": ["p"], "text": [side]})
+        for side in ("reference", "candidate")
+    }
+    out = behaviour_divergent_texts(
+        scores, gens, behaviour="length", scorer=None, metric="n_tokens", n_prompts=3
+    )
+    assert out.empty and list(out.columns) == list(DIVERGENT_COLUMNS)
+    assert "no n_tokens scores for behaviour 'length'" in caplog.text
+    out = behaviour_divergent_texts(
+        scores, gens, behaviour="toxicity", scorer=None, metric="toxicity", n_prompts=3
+    )
+    # the one prompt: reference 0.1, candidate 0.7, difference +0.6; each side's own text
+    assert out["prompt_difference"].tolist() == pytest.approx([0.6, 0.6])
+    assert sorted(zip(out["side"], out["text"])) == [
+        ("candidate", "candidate"),
+        ("reference", "reference"),
+    ]

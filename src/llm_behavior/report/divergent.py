@@ -9,6 +9,7 @@ positive tokens are those the candidate makes more likely than the reference wou
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,8 @@ import pandas as pd
 
 from llm_behavior.divergence.decoding import token_pieces
 from llm_behavior.models.base import LanguageModel, require_transformers
+
+log = logging.getLogger(__name__)
 
 DIVERGENT_COLUMNS: tuple[str, ...] = (
     "rank",
@@ -85,6 +88,43 @@ def top_divergent_texts(
                 }
             )
     return pd.DataFrame(rows, columns=list(DIVERGENT_COLUMNS))
+
+
+def scored_by(scores: pd.DataFrame, scorer: str | None, metric: str) -> str | None:
+    """The scorer whose ``metric`` scores rank the prompts, None when the long ``scores`` have
+    none. A behaviour that leaves its scorer implicit (None) means the one scorer that reports the
+    metric (None when no scorer or several do)."""
+    if scorer is None:
+        scorers = sorted(scores.loc[scores["metric"] == metric, "scorer"].unique())
+        scorer = scorers[0] if len(scorers) == 1 else None
+    present = (
+        scorer is not None and ((scores["scorer"] == scorer) & (scores["metric"] == metric)).any()
+    )
+    return scorer if present else None
+
+
+def behaviour_divergent_texts(
+    scores: pd.DataFrame,
+    generations: dict[str, pd.DataFrame],
+    *,
+    behaviour: str,
+    scorer: str | None,
+    metric: str,
+    n_prompts: int,
+) -> pd.DataFrame:
+    """:func:`top_divergent_texts` by ``behaviour``'s scores (scorer resolved by
+    :func:`scored_by`); a behaviour that was not scored gives an empty table, with a warning."""
+    found = scored_by(scores, scorer, metric)
+    if found is None:
+        log.warning(
+            "reporting: no %s scores for behaviour %r; the report has no divergent prompts",
+            metric,
+            behaviour,
+        )
+        return pd.DataFrame(columns=list(DIVERGENT_COLUMNS))
+    return top_divergent_texts(
+        scores, generations, scorer=found, metric=metric, n_prompts=n_prompts
+    )
 
 
 def _continuation_ids(lm: Any, context: str, text: str) -> list[int]:

@@ -52,23 +52,17 @@ def plot_wealth(state: dict[str, Any]) -> Figure:
     main = state["audit"]
     k = len(main["behaviours"])
     fig = wealth_figure(
-        main["log_wealth"],
-        state["alpha"],
-        per_behaviour_threshold=k / state["alpha"],
-        title=f"Audit reference vs candidate ({state['test']})",
-        unit="prompts",
-    )
+        main["log_wealth"], state["alpha"], per_behaviour_threshold=k / state["alpha"],
+        title=f"Audit reference vs candidate ({state['test']})", unit="prompts",
+    )  # fmt: skip
     aa = state.get("aa_audit")
     if aa is not None:
         ax = fig.axes[0]
         lw = aa["log_wealth"]["combined"]
         ax.plot(
-            np.arange(1, lw.size + 1),
-            np.exp(np.clip(lw, -700, 700)),
-            color="grey",
-            ls="--",
-            label="A/A combined",
-        )
+            np.arange(1, lw.size + 1), np.exp(np.clip(lw, -700, 700)),
+            color="grey", ls="--", label="A/A combined",
+        )  # fmt: skip
         ax.legend(fontsize=8)
     return fig
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from llm_behavior.models.base import CapabilityError, LanguageModel
 from llm_behavior.report.build import OPTIONAL_NAMES, optional_artifacts
-from llm_behavior.report.divergent import DIVERGENT_COLUMNS, token_log_ratios, top_divergent_texts
+from llm_behavior.report.divergent import behaviour_divergent_texts, token_log_ratios
 from llm_behavior.report.run_report import report_behaviour, run_report
 from llm_behavior.report.tracking import audit_metrics
 
@@ -28,23 +28,11 @@ def select_divergent_texts(
     An optional behaviour that was not scored gives an empty table (the report says so).
     """
     name, scorer, metric = report_behaviour(params, auditing)
-    # the auditing behaviour leaves the scorer implicit: the one that reports the metric
-    if scorer is None:
-        scorers = sorted(scores.loc[scores["metric"] == metric, "scorer"].unique())
-        scorer = scorers[0] if len(scorers) == 1 else None
-    present = (
-        scorer is not None and ((scores["scorer"] == scorer) & (scores["metric"] == metric)).any()
-    )
-    if not present:
-        log.warning(
-            "reporting: no %s scores for behaviour %r; the report has no divergent prompts",
-            metric,
-            name,
-        )
-        return pd.DataFrame(columns=list(DIVERGENT_COLUMNS))
-    return top_divergent_texts(
+    generations = {"reference": reference_generations, "candidate": candidate_generations}
+    return behaviour_divergent_texts(
         scores,
-        {"reference": reference_generations, "candidate": candidate_generations},
+        generations,
+        behaviour=name,
         scorer=scorer,
         metric=metric,
         n_prompts=int(params["n_prompts"]),
