@@ -22,6 +22,8 @@ FOLD_SIZE; every test (the neural one included) runs on the SAME folds.
     .venv/bin/python benchmarks/audit_power.py --skip-neural   # seconds
     .venv/bin/python benchmarks/audit_power.py --scenarios --speed-pairs 0 \
         --neural-cache /tmp/neural.json  # dev files only
+    .venv/bin/python benchmarks/audit_power.py --skip-neural --variants --speed-pairs 0
+        # also the bet-size / combination variants of docs/auditing.md, same folds
 """
 
 from __future__ import annotations
@@ -35,9 +37,24 @@ import numpy as np
 from scipy import optimize, stats
 
 from llm_behavior.audit.baselines import fixed_sample_rejection, peeking_rejection
+from llm_behavior.audit.betting import bet
+from llm_behavior.audit.combine import average_log_wealth
 from llm_behavior.audit.neural import NeuralConfig, neural_test
-from llm_behavior.audit.sequential import DEFAULT_TEST, TESTS, SequentialResult
+from llm_behavior.audit.sequential import (
+    DEFAULT_TEST,
+    RATIO_RAW,
+    SMOOTH,
+    TESTS,
+    SequentialResult,
+)
 from llm_behavior.audit.simulate import ToxicityShape, paired_scores, swap_randomly
+from llm_behavior.audit.witnesses import (
+    KernelWitness,
+    RatioWitness,
+    SmoothWitness,
+    mean_increments,
+    rank_witness_increments,
+)
 
 ALPHA = 0.05
 FAST = [name for name, t in TESTS.items() if t.cost == "fast"]
@@ -132,6 +149,8 @@ def run_scenario(
     x, y = paired_scores(ref, cand, (args.folds, args.fold_size), rng)
     if name == "null":
         x, y = swap_randomly(x, y, rng)
+    if args.variants:
+        variant_rows(name, x, y)
     rows: dict[str, dict[str, object]] = {}
     for test in FAST:
         t0 = time.perf_counter()
@@ -232,6 +251,8 @@ def dev_file_rows(path: Path, args: argparse.Namespace) -> dict[str, dict[str, o
     keep = ~(np.isnan(x) | np.isnan(y))
     folds = make_folds(x[keep], y[keep], args.fold_size, seed=args.seed)
     xf, yf = folds.x, folds.y
+    if args.variants:
+        variant_rows(path.name, xf, yf)
     rows: dict[str, dict[str, object]] = {}
     for test in FAST:
         t0 = time.perf_counter()
@@ -268,6 +289,61 @@ def dev_file_rows(path: Path, args: argparse.Namespace) -> dict[str, dict[str, o
     return rows
 
 
+# --variants: the bet-size / witness-shape / combination variants of docs/auditing.md ("Real score
+# data"), on the same folds as the tables: (witness, bettor, weight) members averaged.
+VARIANT_WITNESSES = {
+    "mean": None,
+    "kernel": KernelWitness(n_bins=20, bandwidth=0.1, space="raw"),
+    "ratio": RATIO_RAW,
+    "smooth": SMOOTH,
+    "ratio_prior5": RatioWitness(n_bins=20, bandwidth=0.1, prior=5.0, space="raw"),
+    "ratio_sqrt": RatioWitness(n_bins=20, bandwidth=0.1, prior=1.0, space="sqrt"),
+    "smooth_raw4": SmoothWitness(n_bins=64, space="raw", degree=4),
+}
+VARIANTS: dict[str, list[tuple[str, str, float]]] = {
+    **{f"{w}/{b}": [(w, b, 1.0)] for w in VARIANT_WITNESSES for b in ("agrapa", "ons", "mixture")},
+    "combined (mean, smooth mixture)": [
+        ("mean", "mixture", 0.35),
+        ("kernel", "agrapa", 0.15),
+        ("ratio", "ons", 0.25),
+        ("smooth", "mixture", 0.25),
+    ],
+    "combined (all mixture)": [
+        ("mean", "mixture", 0.35),
+        ("kernel", "mixture", 0.15),
+        ("ratio", "mixture", 0.25),
+        ("smooth", "mixture", 0.25),
+    ],
+    "0.4 mean + 0.3 ratio + 0.3 smooth": [
+        ("mean", "mixture", 0.4),
+        ("ratio", "ons", 0.3),
+        ("smooth", "mixture", 0.3),
+    ],
+    "combined (ratio prior 5)": [
+        ("mean", "mixture", 0.35),
+        ("kernel", "agrapa", 0.15),
+        ("ratio_prior5", "ons", 0.25),
+        ("smooth", "mixture", 0.25),
+    ],
+}
+
+
+def variant_rows(label: str, x: np.ndarray, y: np.ndarray) -> None:
+    """Print rate and median pairs of every variant on the folds x, y (S, n)."""
+    z = {
+        w: mean_increments(x, y) if wit is None else rank_witness_increments(x, y, wit)
+        for w, wit in VARIANT_WITNESSES.items()
+    }
+    print(f"\n== variants on {label}")
+    for name, members in VARIANTS.items():
+        weights = np.array([m[2] for m in members])
+        logs = [bet(z[w], b) for w, b, _ in members]
+        rate, median = summarise(
+            SequentialResult(name, ALPHA, 0.0, average_log_wealth(logs, weights / weights.sum()))
+        )
+        print(f"{name:<36} {rate:>6.3f} {'-' if median is None else f'{median:.0f}':>6}")
+
+
 def speed(n: int, seed: int) -> None:
     ref = ToxicityShape()
     x, y = paired_scores(ref, ref.with_mean_shift(0.01), (n,), np.random.default_rng(seed))
@@ -301,6 +377,11 @@ def main() -> None:
         ),
     )
     parser.add_argument("--speed-pairs", type=int, default=100_000)
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="also print the bet-size and combination variants of docs/auditing.md (same folds)",
+    )
     parser.add_argument(
         "--dev-files",
         nargs="*",
