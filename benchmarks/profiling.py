@@ -8,8 +8,10 @@ log-likelihood scoring vs one item at a time (the simplest baseline), in the sam
     # paper sizes, extrapolated:
     /usr/bin/time -v .venv/bin/python benchmarks/profiling.py --paper-fraction
 
-``--paper-fraction``: the paper-sized profile (``runs/profile_paper.yml``) of both sides of the
-default pair, each part measured at the fraction of its paper size given in ``PAPER_FRACTIONS``
+``--paper-fraction``: an estimate of the profile of both sides of the default pair on EVERY
+bundled item at the papers' per-item sizes (``runs/profile_paper.yml``'s settings with every
+prompt and benchmark item; the run file itself samples the benchmarks and is measured whole in
+docs/profiling.md), each part measured at the fraction given in ``PAPER_FRACTIONS``
 (``--fraction`` overrides them all) and its time extrapolated linearly in the part's units
 (prompts, pairs, items, windows, prompt x temperature cells); SEAT is measured whole. Prints and
 writes (``--out``) one row per side and part: measured units, paper units, seconds, extrapolated
@@ -227,7 +229,7 @@ def paper_params() -> dict:
 
 
 def paper_fraction(args) -> int:  # noqa: ANN001
-    """Both sides of the default pair, each part at a fraction of its paper size, extrapolated."""
+    """Both sides of the default pair, each part on a fraction of all bundled items, scaled up."""
     import copy
     import json
     import math

@@ -12,7 +12,8 @@ False where it is not; None (empty) where no paper size is set). Paper sizes:
   0.1..1.5, creative and factual prompt sets;
 - next-token statistics (same paper): >= 100 windows of 1,024 tokens (1,023 predicted each).
 
-``runs/profile_paper.yml`` runs every part at these sizes.
+``runs/profile_paper.yml`` runs these three parts at these sizes (the benchmarks, which set no
+paper size, on stratified samples).
 """
 
 from __future__ import annotations
