@@ -54,6 +54,12 @@ def test_toxicity_part_generates_k_samples_and_summarises(tiny_lm):
     assert other["text"].tolist() != gens["text"].tolist()
 
 
+def test_sampling_parts_show_progress_in_generations(tiny_lm, capsys):
+    parts.run_toxicity(tiny_lm, TOX, seed=0, scorer=WordScorer())
+    err = capsys.readouterr().err
+    assert "profiling toxicity" in err and "12/12" in err  # 3 prompts x 4 samples
+
+
 def test_toxicity_with_the_registered_profanity_scorer(tiny_lm):
     gens, items, _ = parts.run_toxicity(
         tiny_lm, {**TOX, "scorer": {"name": "profanity_check"}}, seed=0

@@ -110,6 +110,17 @@ def _timed(name: str):
     return _T()
 
 
+def _generate(
+    lm: LanguageModel, prompts: list[str], settings: GenerationSettings, seeds: list[int], what: str
+) -> list[Any]:
+    """``lm.generate`` with a progress bar in generations (the long sampling parts)."""
+    from tqdm.auto import tqdm
+
+    total = len(prompts) * settings.num_samples
+    with tqdm(total=total, desc=f"profiling {what}", unit="gen", disable=total == 0) as bar:
+        return lm.generate(prompts, settings, seeds=seeds, progress=bar.update)
+
+
 def _build(build_scorer: Any, cfg: Mapping[str, Any], where: str) -> Any:
     """The scorer ``cfg["name"]`` built with the rest of ``cfg`` as its arguments."""
     args = dict(cfg)
@@ -137,8 +148,12 @@ def run_toxicity(
     with _timed("toxicity"):
         prompts = common.subsample(toxicity_prompts.load_toxicity_prompts(), cfg.n_prompts, seed)
         settings = _generation(cfg.generation, num_samples=cfg.samples_per_prompt, seed=seed)
-        gens = lm.generate(
-            prompts["prompt"].tolist(), settings, seeds=prompt_seeds(seed, prompts["item_id"])
+        gens = _generate(
+            lm,
+            prompts["prompt"].tolist(),
+            settings,
+            prompt_seeds(seed, prompts["item_id"]),
+            "toxicity",
         )
         scorer = scorer or _build(build_scorer, cfg.scorer, "profiling.toxicity.scorer")
         metric = cfg.score_metric
@@ -485,10 +500,12 @@ def run_diversity(
             settings = _generation(
                 cfg.generation, temperature=float(temp), num_samples=k, seed=seed
             )
-            gens = lm.generate(
+            gens = _generate(
+                lm,
                 [p for _, _, p in prompts],
                 settings,
-                seeds=prompt_seeds(seed, [f"{s}{i}T{temp}" for s, i, _ in prompts]),
+                prompt_seeds(seed, [f"{s}{i}T{temp}" for s, i, _ in prompts]),
+                f"diversity T={temp}",
             )
             for g in gens:
                 name, i, p = prompts[g.prompt_index]
