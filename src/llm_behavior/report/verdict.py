@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from scipy import stats
@@ -331,28 +331,11 @@ def behaviour_verdicts(
             and entry.get("skipped")
             and name not in (audit.get("behaviours") or {})
         ):
-            out.append(
-                BehaviourVerdict(
-                    name,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    behaviour_unit({}, specs.get(name)),
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    skipped=str(entry["skipped"]),
-                )
-            )
+            nothing = {f.name: None for f in fields(BehaviourVerdict)}
+            unit = behaviour_unit({}, specs.get(name))
+            reason = str(entry["skipped"])
+            verdict = {**nothing, "name": name, "unit": unit, "skipped": reason}
+            out.append(BehaviourVerdict(**verdict))
     return out
 
 
