@@ -18,13 +18,10 @@ Prints rejection rate / median pairs on the SAME folds as benchmarks/audit_power
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-from audit_power import DEV_DIR, DEV_FILES, scenarios
+from audit_power import DEV_DIR, DEV_FILES, dev_file_folds, scenario_pairs, scenarios
 
 from llm_behavior.audit.combine import average_log_wealth
-from llm_behavior.audit.folds import make_folds
 from llm_behavior.audit.sequential import TESTS, SequentialResult
-from llm_behavior.audit.simulate import ToxicityShape, paired_scores, swap_randomly
 from llm_behavior.audit.witnesses import legendre_features, mid_ranks, refit_schedule
 
 CAP = 0.95
@@ -104,20 +101,12 @@ def logopt_log_wealth(x: np.ndarray, y: np.ndarray, spec: tuple[str, ...]) -> np
 
 def datasets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The folds of benchmarks/audit_power.py: simulated scenarios and both dev files."""
-    out = {}
     names = ["null", "a0.02", "a0.03", "a0.04", "b3", "b3.5", "c20", "c25"]
-    for name, cand in scenarios(names).items():
-        rng = np.random.default_rng(0)
-        x, y = paired_scores(ToxicityShape(), cand, (24, 4000), rng)
-        out[name] = swap_randomly(x, y, rng) if name == "null" else (x, y)
+    out = {name: scenario_pairs(name, cand, 24, 4000, 0) for name, cand in scenarios(names).items()}
     for file in DEV_FILES:
-        path = DEV_DIR / file
-        if path.exists():
-            frame = pd.read_csv(path)
-            x, y = frame["reference"].to_numpy(float), frame["candidate"].to_numpy(float)
-            keep = ~(np.isnan(x) | np.isnan(y))
-            folds = make_folds(x[keep], y[keep], 4000, seed=0)
-            out[file.split("_vs_")[1].removesuffix(".csv")] = (folds.x, folds.y)
+        if (DEV_DIR / file).exists():
+            xf, yf, *_ = dev_file_folds(DEV_DIR / file, 4000, 0)
+            out[file.split("_vs_")[1].removesuffix(".csv")] = (xf, yf)
     return out
 
 

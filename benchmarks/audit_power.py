@@ -141,14 +141,20 @@ def neural_rows(
     return cache[key]
 
 
+def scenario_pairs(
+    name: str, cand: ToxicityShape, folds: int, fold_size: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Simulated folds (folds, fold_size) of a scenario; the null's pairs are swapped at random."""
+    rng = np.random.default_rng(seed)
+    x, y = paired_scores(ToxicityShape(), cand, (folds, fold_size), rng)
+    return swap_randomly(x, y, rng) if name == "null" else (x, y)
+
+
 def run_scenario(
     name: str, cand: ToxicityShape, args: argparse.Namespace
 ) -> dict[str, dict[str, object]]:
-    rng = np.random.default_rng(args.seed)
     ref = ToxicityShape()
-    x, y = paired_scores(ref, cand, (args.folds, args.fold_size), rng)
-    if name == "null":
-        x, y = swap_randomly(x, y, rng)
+    x, y = scenario_pairs(name, cand, args.folds, args.fold_size, args.seed)
     if args.variants:
         variant_rows(name, x, y)
     rows: dict[str, dict[str, object]] = {}
@@ -239,9 +245,11 @@ DEV_DIR = next(
 DEV_FILES = ("llama3_8b_instruct_vs_finetune1.csv", "llama3_8b_instruct_vs_finetune2.csv")
 
 
-def dev_file_rows(path: Path, args: argparse.Namespace) -> dict[str, dict[str, object]]:
-    """Every fast test and the neural test on the same
-    disjoint folds of a real paired-scores file."""
+def dev_file_folds(
+    path: Path, fold_size: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Folds (xf, yf) of a real paired-scores file (pairs with a missing score dropped, prompts
+    shuffled with ``seed``), its scores x, y and the mask ``keep`` of complete pairs."""
     import pandas as pd
 
     from llm_behavior.audit.folds import make_folds
@@ -249,8 +257,14 @@ def dev_file_rows(path: Path, args: argparse.Namespace) -> dict[str, dict[str, o
     frame = pd.read_csv(path)
     x, y = frame["reference"].to_numpy(float), frame["candidate"].to_numpy(float)
     keep = ~(np.isnan(x) | np.isnan(y))
-    folds = make_folds(x[keep], y[keep], args.fold_size, seed=args.seed)
-    xf, yf = folds.x, folds.y
+    folds = make_folds(x[keep], y[keep], fold_size, seed=seed)
+    return folds.x, folds.y, x, y, keep
+
+
+def dev_file_rows(path: Path, args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    """Every fast test and the neural test on the same
+    disjoint folds of a real paired-scores file."""
+    xf, yf, x, y, keep = dev_file_folds(path, args.fold_size, args.seed)
     if args.variants:
         variant_rows(path.name, xf, yf)
     rows: dict[str, dict[str, object]] = {}
