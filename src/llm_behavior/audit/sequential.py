@@ -23,6 +23,7 @@ import numpy as np
 
 from llm_behavior.audit.betting import bet
 from llm_behavior.audit.combine import average_log_wealth
+from llm_behavior.audit.logopt import LogOptimalWitness, log_optimal_log_wealth
 from llm_behavior.audit.witnesses import (
     KernelWitness,
     KSWitness,
@@ -97,6 +98,17 @@ def _neural(monitor: str) -> LogWealthFn:
     return run
 
 
+def _logopt_test(witness: LogOptimalWitness) -> LogWealthFn:
+    def run(
+        x: np.ndarray, y: np.ndarray, eps: float = 0.0, sizes: np.ndarray | None = None
+    ) -> np.ndarray:
+        return log_optimal_log_wealth(x, y, witness, eps=eps, sizes=sizes)
+
+    return run
+
+
+LOGOPT_RAW = LogOptimalWitness((("raw_bumps", 10),))
+LOGOPT_RANK_SQRT = LogOptimalWitness((("rank_legendre", 4), ("sqrt_bumps", 8)))
 RATIO_RAW = RatioWitness(n_bins=20, bandwidth=0.1, prior=1.0, space="raw")
 RATIO_RANK = RatioWitness(n_bins=32, bandwidth=0.05, prior=1.0, space="rank")
 
@@ -150,6 +162,8 @@ PORTFOLIO_COMBINATION: dict[str, float] = {
     "smooth": 0.25,
     "portfolio_mean_smooth": 0.25,
 }
+
+LOGOPT_COMBINATION: dict[str, float] = {"logopt_raw": 0.5, "logopt_rank_sqrt": 0.5}
 
 TESTS: dict[str, SequentialTest] = {}
 
@@ -214,6 +228,22 @@ register(
 )
 register(
     SequentialTest(
+        "logopt_raw",
+        "log-optimal witness: 10 Gaussian bumps on the score, witness and bet fitted together "
+        "to the earlier prompts' log wealth",
+        _logopt_test(LOGOPT_RAW),
+    )
+)
+register(
+    SequentialTest(
+        "logopt_rank_sqrt",
+        "log-optimal witness: Legendre degree 4 of the pooled-past rank and 8 bumps on the "
+        "square root of the score, fitted to the earlier prompts' log wealth",
+        _logopt_test(LOGOPT_RANK_SQRT),
+    )
+)
+register(
+    SequentialTest(
         "portfolio_mean_smooth",
         "joint plug-in Kelly portfolio bet on the mean and smooth witnesses (max bet 0.9)",
         _portfolio_mean_smooth,
@@ -225,6 +255,13 @@ register(
         "average of e-processes: "
         + ", ".join(f"{w:g} {n}" for n, w in PORTFOLIO_COMBINATION.items()),
         combined_test(PORTFOLIO_COMBINATION),
+    )
+)
+register(
+    SequentialTest(
+        "combined_logopt",
+        "average of e-processes: " + ", ".join(f"{w:g} {n}" for n, w in LOGOPT_COMBINATION.items()),
+        combined_test(LOGOPT_COMBINATION),
     )
 )
 register(
