@@ -38,13 +38,13 @@ def test_csv_single_run_json(tmp_path: Path, shifted, capsys) -> None:
     assert report["shuffled"] is True and report["seed"] == 0
     assert report["mean_shift"] == pytest.approx(np.mean(y) - np.mean(x))  # candidate - reference
     ((name, row),) = report["tests"].items()
-    assert name == "combined" and row["rejected"] is True
+    assert name == "logopt" and row["rejected"] is True  # the default test
     assert row["samples_to_rejection"] == row["pairs_to_rejection"] == row["prompts_to_rejection"]
     # the run is the library's run on the seeded shuffle of the units
     from llm_behavior.audit import run_test
 
     order = np.random.default_rng(0).permutation(1200)
-    direct = run_test(x[order], y[order], "combined")
+    direct = run_test(x[order], y[order], "logopt")
     assert row["pairs_to_rejection"] == direct.pairs_to_rejection[0]
 
 
@@ -185,7 +185,7 @@ def test_text_output_is_a_verdict_sentence(tmp_path: Path, shifted, capsys) -> N
 
 def test_help_names_the_default_test(capsys) -> None:
     assert main(["audit", "--help"]) == 0
-    assert "(default: combined)" in capsys.readouterr().out
+    assert "(default: logopt)" in capsys.readouterr().out
 
 
 def test_folds_all_tests_parquet(tmp_path: Path, shifted, capsys) -> None:

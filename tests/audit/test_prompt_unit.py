@@ -65,14 +65,14 @@ def test_prompt_level_test_is_valid_with_equal_marginals(
     assert _rate(*equal_marginals, test, 0.0, np.full(N_PROMPTS, K)) <= ALPHA + MARGIN
 
 
-@pytest.mark.parametrize("test", ["mean", "combined", "ratio", "threshold"])
+@pytest.mark.parametrize("test", ["mean", "combined", "ratio", "threshold", "logopt"])
 def test_prompt_level_test_is_valid_at_distance_exactly_eps(
     test: str, at_distance_eps: tuple[np.ndarray, np.ndarray]
 ) -> None:
     assert _rate(*at_distance_eps, test, 0.05, np.full(N_PROMPTS, K)) <= ALPHA + MARGIN
 
 
-@pytest.mark.parametrize("test", ["mean", "combined"])
+@pytest.mark.parametrize("test", ["mean", "combined", "logopt"])
 def test_prompt_level_test_is_valid_when_k_differs_between_prompts(test: str) -> None:
     """Failed samples: 1..4 samples per prompt (one layout shared by the sequences)."""
     rng = np.random.default_rng(3)

@@ -64,7 +64,7 @@ def test_null_at_distance_eps_toxicity_shaped(test: str) -> None:
     assert _rate(x, y, test, eps=eps) <= ALPHA + MARGIN
 
 
-@pytest.mark.parametrize("test", ["mean", "combined", "ratio"])
+@pytest.mark.parametrize("test", ["mean", "combined", "ratio", "logopt"])
 def test_null_at_distance_eps_bernoulli(test: str) -> None:
     """Two-point laws: TV = mean difference = eps, the hardest null for the mean witness."""
     eps = 0.1

@@ -188,7 +188,8 @@ def test_kedro_run_shifted_and_null_pairs(tmp_path: Path) -> None:
         and tox["mean_shift_ci"][0] < tox["mean_shift"] < tox["mean_shift_ci"][1]
     )
     assert shifted["aa_audit"]["rejected"] is False
-    assert shifted["folds"]["toxicity"]["tests"]["combined"]["folds"] == 2  # 2 folds of 50 prompts
+    fold_tests = shifted["folds"]["toxicity"]["tests"]
+    assert fold_tests["logopt"]["folds"] == fold_tests["combined"]["folds"] == 2  # 2 x 50 prompts
     assert shifted["folds"]["toxicity"]["fold_unit"] == "prompts"
     assert "power_sweep" in shifted["folds"]["toxicity"]
     null = _run_project(tmp_path / "b", fake_scores(n_prompts=60, shift=0.0, seed=2), "null")

@@ -157,15 +157,20 @@ def best_scale(w: np.ndarray, c_max: np.ndarray, iters: int = 40) -> np.ndarray:
     return np.where(slope(c_max) >= 0, c_max, c)
 
 
-def log_optimal_log_wealth(
+def log_optimal_increments(
     x: np.ndarray,
     y: np.ndarray,
     witness: LogOptimalWitness,
     eps: float = 0.0,
     sizes: np.ndarray | None = None,
-) -> np.ndarray:
-    """Log-wealth (S, n_prompts) of the log-optimal witness test (module docstring) on paired
-    scores (S, n_rows), rows of a prompt contiguous (``sizes`` samples per prompt)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-prompt increments of the fitted witness and its fitted bets, both (S, n_prompts).
+
+    z_t = mean_i g_t(x_ti) - g_t(y_ti) with g_t the clipped witness divided by its oscillation
+    (so z_t is in [-1, 1]; 0 before the first refit), and bet_t = c_t osc_t in
+    [0, cap / (1 + eps)]: the payoff of prompt t is 1 + bet_t (z_t - eps) (module docstring).
+    Paired scores (S, n_rows), rows of a prompt contiguous (``sizes`` samples per prompt).
+    """
     x = np.atleast_2d(np.asarray(x, dtype=float))
     y = np.atleast_2d(np.asarray(y, dtype=float))
     if not 0.0 <= eps < 1.0:
@@ -174,7 +179,8 @@ def log_optimal_log_wealth(
     starts = np.append(prompt_starts(k), x.shape[1]) if k.size else np.zeros(1, dtype=int)
     n_seq, n_prompts = x.shape[0], k.size
     grid = np.broadcast_to(np.linspace(0.0, 1.0, witness.grid_points), (n_seq, witness.grid_points))
-    log_payoff = np.zeros((n_seq, n_prompts))
+    z = np.zeros((n_seq, n_prompts))
+    bets = np.zeros((n_seq, n_prompts))
     times = refit_schedule(n_prompts)
     theta = None
     for block, tau in enumerate(times):
@@ -192,16 +198,31 @@ def log_optimal_log_wealth(
         g_probe = np.einsum("smk,sk->sm", witness.features(pooled, probe), theta)
         lo, hi = g_probe.min(axis=1), g_probe.max(axis=1)
         osc = hi - lo
-        c_max = np.where(
-            osc > 1e-12, np.minimum(1.0, witness.cap / ((1.0 + eps) * np.maximum(osc, 1e-12))), 0.0
-        )
+        has_range = osc > 1e-12
+        safe_osc = np.where(has_range, osc, 1.0)
+        c_max = np.where(has_range, np.minimum(1.0, witness.cap / ((1.0 + eps) * safe_osc)), 0.0)
         past_z = np.einsum("snk,sk->sn", d, theta)  # the clipped g: past scores lie in its range
         c = best_scale(past_z - eps * osc[:, None], c_max)
         gx = _clipped_witness(witness, pooled, theta, x[:, now], (lo, hi))
         gy = _clipped_witness(witness, pooled, theta, y[:, now], (lo, hi))
-        z = prompt_means(gx - gy, k[tau:end])
-        log_payoff[:, tau:end] = np.log1p(c[:, None] * (z - eps * osc[:, None]))
-    return np.cumsum(log_payoff, axis=1)
+        z[:, tau:end] = np.where(
+            has_range[:, None], prompt_means(gx - gy, k[tau:end]) / safe_osc[:, None], 0.0
+        )
+        bets[:, tau:end] = (c * osc)[:, None]
+    return z, bets
+
+
+def log_optimal_log_wealth(
+    x: np.ndarray,
+    y: np.ndarray,
+    witness: LogOptimalWitness,
+    eps: float = 0.0,
+    sizes: np.ndarray | None = None,
+) -> np.ndarray:
+    """Log-wealth (S, n_prompts) of the log-optimal witness test (module docstring):
+    cumsum log(1 + bet_t (z_t - eps)) of ``log_optimal_increments``."""
+    z, bets = log_optimal_increments(x, y, witness, eps=eps, sizes=sizes)
+    return np.cumsum(np.log1p(bets * (z - eps)), axis=1)
 
 
 def _clipped_witness(

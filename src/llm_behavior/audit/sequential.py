@@ -89,7 +89,7 @@ def _neural(monitor: str) -> LogWealthFn:
         if not np.all(check_sizes(sizes, np.shape(x)[-1]) == 1):
             raise ValueError(
                 "the neural test bets per pair in batches of 100 and needs one sample per prompt; "
-                "use a fast test (e.g. 'combined') with several samples per prompt"
+                "use a fast test (e.g. 'logopt') with several samples per prompt"
             )
         return neural_test(
             x, y, eps=eps, config=config, stop_log_wealth=stop_log_wealth
@@ -259,7 +259,7 @@ register(
 )
 register(
     SequentialTest(
-        "combined_logopt",
+        "logopt",
         "average of e-processes: " + ", ".join(f"{w:g} {n}" for n, w in LOGOPT_COMBINATION.items()),
         combined_test(LOGOPT_COMBINATION),
     )
@@ -290,7 +290,7 @@ register(
     )
 )
 
-DEFAULT_TEST = "combined"
+DEFAULT_TEST = "logopt"
 
 
 def available_tests() -> list[str]:
