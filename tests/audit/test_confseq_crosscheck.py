@@ -63,3 +63,24 @@ def test_tolerant_factor_is_confseq_at_the_boundary_null_for_one_signed_bets() -
     np.testing.assert_allclose(
         np.log(_confseq_wealth(z, bets, (1 + eps) / 2)), ours.log_wealth[0], rtol=1e-10, atol=1e-10
     )
+
+
+@pytest.mark.parametrize(("eps", "k"), [(0.0, 1), (0.02, 3)])
+def test_log_optimal_e_process_equals_confseq_with_its_fitted_bets(eps: float, k: int) -> None:
+    """`logopt_raw`: witness increments z_t in [-1, 1] and fitted bets >= 0 (logopt.py); its
+    factor 1 + bet (z - eps) is confseq's at the boundary null m = (1 + eps)/2."""
+    from llm_behavior.audit.logopt import log_optimal_increments
+    from llm_behavior.audit.sequential import LOGOPT_RAW
+
+    shape = ToxicityShape()
+    x, y = paired_scores(shape.with_mean_shift(0.05), shape, (900,), np.random.default_rng(8))
+    sizes = np.full(900 // k, k)
+    ours = run_test(x, y, "logopt_raw", eps=eps, sizes=sizes)
+    z, bets = log_optimal_increments(x, y, LOGOPT_RAW, eps=eps, sizes=sizes)
+    assert (bets >= 0).all() and (bets > 0).sum() > 100 and np.abs(z).max() <= 1 + 1e-12
+    np.testing.assert_allclose(
+        np.log(_confseq_wealth(z[0], bets[0], (1 + eps) / 2)),
+        ours.log_wealth[0],
+        rtol=1e-10,
+        atol=1e-10,
+    )
