@@ -14,6 +14,7 @@ from llm_behavior.audit.logopt import (
     LogOptimalWitness,
     best_scale,
     fit_log_optimal,
+    log_optimal_increments,
     log_optimal_log_wealth,
 )
 from llm_behavior.audit.simulate import ToxicityShape, paired_scores
@@ -75,22 +76,24 @@ def test_payoffs_stay_above_one_minus_cap(witness: LogOptimalWitness, eps: float
 
 
 def test_witness_is_fixed_before_a_prompts_first_sample() -> None:
-    """Changing prompt t's samples changes no payoff before t, nor (same fitted witness) any
-    later prompt of t's refit block; with k = 3 samples per prompt."""
+    """Changing prompt t's samples changes no increment or bet before t, nor (same fitted
+    witness) any later prompt of t's refit block; with k = 3 samples per prompt."""
     rng = np.random.default_rng(3)
     sizes = np.full(120, 3)
     x, y = rng.random((1, 360)) ** 2, rng.random((1, 360)) ** 1.5
-    base = np.diff(log_optimal_log_wealth(x, y, RANK_SQRT, sizes=sizes), prepend=0.0)
+    z, bets = log_optimal_increments(x, y, RANK_SQRT, sizes=sizes)
     times = refit_schedule(120)
     t = int(times[3]) + 2  # inside a block, not at its start
     block_end = int(times[4])
     x2 = x.copy()
     start = prompt_starts(sizes)[t]
     x2[0, start : start + 3] = 1.0 - x2[0, start : start + 3]
-    changed = np.diff(log_optimal_log_wealth(x2, y, RANK_SQRT, sizes=sizes), prepend=0.0)
-    np.testing.assert_array_equal(changed[0, :t], base[0, :t])
-    np.testing.assert_array_equal(changed[0, t + 1 : block_end], base[0, t + 1 : block_end])
-    assert changed[0, t] != base[0, t]
+    z2, bets2 = log_optimal_increments(x2, y, RANK_SQRT, sizes=sizes)
+    np.testing.assert_array_equal(bets2[0, :block_end], bets[0, :block_end])
+    np.testing.assert_array_equal(z2[0, :t], z[0, :t])
+    np.testing.assert_array_equal(z2[0, t + 1 : block_end], z[0, t + 1 : block_end])
+    assert z2[0, t] != z[0, t]
+    assert not np.array_equal(bets2[0, block_end:], bets[0, block_end:])  # later refits see it
 
 
 def test_one_bet_per_prompt_on_the_mean_of_its_samples() -> None:
