@@ -188,6 +188,9 @@ def test_kedro_run_shifted_and_null_pairs(tmp_path: Path) -> None:
         and tox["mean_shift_ci"][0] < tox["mean_shift"] < tox["mean_shift_ci"][1]
     )
     assert shifted["aa_audit"]["rejected"] is False
+    from llm_behavior.audit.sequential import TESTS
+
+    assert shifted["test_description"] == TESTS[shifted["test"]].description
     fold_tests = shifted["folds"]["toxicity"]["tests"]
     assert fold_tests["logopt"]["folds"] == fold_tests["combined"]["folds"] == 2  # 2 x 50 prompts
     assert shifted["folds"]["toxicity"]["fold_unit"] == "prompts"

@@ -124,7 +124,8 @@ def test_version_provenance_lists_inputs_of_earlier_versions():
 def outputs() -> dict:
     return {
         "generation_summary": {"run_id": "run-7", "sides": {}},
-        "audit_result": contract_audit() | {"data_version": "data-3"},
+        "audit_result": contract_audit()
+        | {"data_version": "data-3", "test_description": "average of e-processes: 1 mean"},
         "score_summary": pd.DataFrame(),
         "divergent": pd.DataFrame(columns=list(DIVERGENT_COLUMNS)),
         "wealth_png": None,
@@ -157,6 +158,7 @@ def test_run_report_builds_the_page_from_the_outputs():
     # the replicate is the reference model with its seed raised by the offset: 3 + 1000
     assert "seed=1003" in page and "seed=3" in page and "cand-model" in page
     assert page.count("ref-model") >= 2
+    assert "Test <code>combined</code> (average of e-processes: 1 mean) at alpha" in page
 
 
 def test_run_report_names_missing_and_unknown_outputs():

@@ -21,6 +21,7 @@ from llm_behavior.audit.calibration import (
 )
 from llm_behavior.audit.folds import fold_run
 from llm_behavior.audit.multi import audit_behaviours
+from llm_behavior.audit.sequential import get_test
 from llm_behavior.audit.settings import AuditSettings
 from llm_behavior.audit.tables import (
     audited_behaviours,
@@ -257,6 +258,7 @@ def audit_report(state: dict[str, Any], folds: dict[str, Any]) -> dict[str, Any]
         else "no shift detected (H0 not rejected)",
         "rejected": main["rejected"],
         "test": state["test"],
+        "test_description": get_test(state["test"]).description,
         "alpha": state["alpha"],
         "eps": state["eps"],
         "eps_source": state["eps_source"],

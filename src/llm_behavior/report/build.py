@@ -220,17 +220,18 @@ def audit_section(
     frame.insert(0, "", frame.index)
     k = answer.n_behaviours
     body = (
-        f"<p>Test <code>{esc(answer.test or NA)}</code> at alpha "
+        f"<p>Test <code>{esc(answer.test or NA)}</code>"
+        + (f" ({esc(answer.test_description)})" if answer.test_description else "")
+        + " at alpha "
         f"= {esc(number(answer.alpha))}: each behaviour has "
         "its own e-process (its wealth, starting at 1, grows "
         "when the two sides' scores differ); the audit rejects "
         f'"some behaviour shifted" when the average of the {k} wealths reaches 1/alpha = '
-        f'{esc(number(answer.threshold))}, '
+        f"{esc(number(answer.threshold))}, "
         "and names a behaviour as shifted when its own "
         f"wealth reaches {k}/alpha (Bonferroni). The test is "
         "anytime-valid: the wealth may be watched after every "
-        "prompt and the error rate stays at most alpha.</p>"
-        + table(frame)
+        "prompt and the error rate stays at most alpha.</p>" + table(frame)
     )
     if wealth_png:
         body += image(wealth_png, "audit wealth against the data seen, with the rejection points")
@@ -267,9 +268,9 @@ def scores_section(score_summary: pd.DataFrame, distributions_png: bytes | None)
     """Each side's mean, sd and missing count per scorer
     and metric, and the audited distributions."""
     body = (
-            "<p>The audited behaviours' scores per side (the "
-            "test sees them after its fixed map into [0, 1]).</p>"
-        )
+        "<p>The audited behaviours' scores per side (the "
+        "test sees them after its fixed map into [0, 1]).</p>"
+    )
     if distributions_png:
         body += image(distributions_png, "score distributions per behaviour and side")
     if not score_summary.empty:

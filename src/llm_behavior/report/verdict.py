@@ -222,9 +222,9 @@ class BehaviourVerdict:
     def evidence_text(self) -> str:
         threshold = f" (rejects at {number(self.threshold)})" if self.threshold is not None else ""
         return (
-                f"max wealth {number(self.max_wealth)}{threshold}, so p \u2264 "
-                f"{number(self.p_value_bound, 2)}"
-            )
+            f"max wealth {number(self.max_wealth)}{threshold}, so p \u2264 "
+            f"{number(self.p_value_bound, 2)}"
+        )
 
     def sentence(self) -> str:
         """The behaviour's answer in one sentence."""
@@ -250,8 +250,7 @@ class BehaviourVerdict:
                 floor = ", against an A/A noise floor of 0 (the A/A distance's 95% upper bound)"
             parts.append(
                 f"distance {self.distance.text()} (total variation, "
-                f"{number(self.distance.level * 100)}%)"
-                + floor
+                f"{number(self.distance.level * 100)}%)" + floor
             )
         else:
             parts.append("distance n/a")
@@ -356,6 +355,7 @@ class AuditVerdict:
     aa_rejected: bool | None
     aa_max_wealth: float | None
     behaviours: list[BehaviourVerdict]
+    test_description: str | None = None  # the test in words (audit_result's test_description)
 
     def headline(self) -> str:
         """ "Behaviour shifted: ..." / "No shift detected: ..." in one sentence."""
@@ -424,6 +424,7 @@ def audit_verdict(
     return AuditVerdict(
         rejected=None if rejected is None else bool(rejected),
         test=audit.get("test"),
+        test_description=audit.get("test_description"),
         alpha=_float(audit.get("alpha")),
         eps_text=eps_text,
         prompts=_int(audit.get("prompts_used")),
