@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import rankdata
 
 from llm_behavior.audit.witnesses import (
     check_sizes,
@@ -77,13 +78,17 @@ class LogOptimalWitness:
     def uses_ranks(self) -> bool:
         return any(kind == "rank_legendre" for kind, _ in self.parts)
 
-    def features(self, pooled: np.ndarray | None, values: np.ndarray) -> np.ndarray:
-        """F(values): (S, m) -> (S, m, K); ``pooled`` = sorted pooled past scores (S, W)."""
+    def features(
+        self, pooled: np.ndarray | None, values: np.ndarray, ranks: np.ndarray | None = None
+    ) -> np.ndarray:
+        """F(values): (S, m) -> (S, m, K); ``pooled`` = sorted pooled past scores (S, W);
+        ``ranks``: the values' mid-ranks among ``pooled`` when already known."""
         clipped = np.clip(values, 0.0, 1.0)
         out = []
         for kind, size in self.parts:
             if kind == "rank_legendre":
-                out.append(legendre_features(mid_ranks(pooled, values), size))
+                u = mid_ranks(pooled, values) if ranks is None else ranks
+                out.append(legendre_features(u, size))
             elif kind == "raw_legendre":
                 out.append(legendre_features(clipped, size))
             elif kind == "sqrt_bumps":
@@ -186,17 +191,18 @@ def log_optimal_increments(
     for block, tau in enumerate(times):
         end = int(times[block + 1]) if block + 1 < len(times) else n_prompts
         past, now = slice(0, starts[tau]), slice(starts[tau], starts[end])
-        pooled = (
-            np.sort(np.concatenate([x[:, past], y[:, past]], axis=1), axis=1)
-            if witness.uses_ranks
-            else None
+        n_past = int(starts[tau])
+        both = np.concatenate([x[:, past], y[:, past]], axis=1)  # the pooled past, unsorted
+        pooled, ranks = (
+            (np.sort(both, axis=1), _mid_ranks_of(both)) if witness.uses_ranks else (None, None)
         )
-        d = witness.features(pooled, x[:, past]) - witness.features(pooled, y[:, past])
-        d = _prompt_mean_features(d, k[:tau])
+        f_both = witness.features(pooled, both, ranks)
+        d = _prompt_mean_features(f_both[:, :n_past] - f_both[:, n_past:], k[:tau])
         theta = fit_log_optimal(d, witness.ridge, theta)
-        probe = grid if pooled is None else np.concatenate([grid, pooled], axis=1)
-        g_probe = np.einsum("smk,sk->sm", witness.features(pooled, probe), theta)
-        lo, hi = g_probe.min(axis=1), g_probe.max(axis=1)
+        g_grid = np.einsum("smk,sk->sm", witness.features(pooled, grid), theta)
+        g_past = np.einsum("smk,sk->sm", f_both, theta)
+        lo = np.minimum(g_grid.min(axis=1), g_past.min(axis=1))
+        hi = np.maximum(g_grid.max(axis=1), g_past.max(axis=1))
         osc = hi - lo
         has_range = osc > 1e-12
         safe_osc = np.where(has_range, osc, 1.0)
@@ -235,6 +241,12 @@ def _clipped_witness(
     """g(values) = theta . F(values) clipped to [lo, hi] = ``bounds``, per row."""
     raw = np.einsum("smk,sk->sm", witness.features(pooled, values), theta)
     return np.clip(raw, bounds[0][:, None], bounds[1][:, None])
+
+
+def _mid_ranks_of(values: np.ndarray) -> np.ndarray:
+    """Each value's mid-rank among its own row, divided by the row length (= ``mid_ranks`` of
+    the row against its sorted self): (average 1-based rank - 1/2) / width."""
+    return (rankdata(values, method="average", axis=1) - 0.5) / values.shape[1]
 
 
 def _prompt_mean_features(d: np.ndarray, sizes: np.ndarray) -> np.ndarray:
