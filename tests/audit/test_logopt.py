@@ -128,3 +128,7 @@ def test_settings_are_checked() -> None:
         LogOptimalWitness(())
     with pytest.raises(ValueError, match="eps"):
         log_optimal_log_wealth(np.zeros(20), np.zeros(20), RAW, eps=1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        log_optimal_log_wealth(np.r_[np.zeros(19), np.nan], np.zeros(20), RAW)
+    with pytest.raises(ValueError, match="same shape"):
+        log_optimal_log_wealth(np.zeros(20), np.zeros(21), RAW)

@@ -72,6 +72,14 @@ def test_null_at_distance_eps_bernoulli(test: str) -> None:
     assert _rate(x, y, test, eps=eps) <= ALPHA + MARGIN
 
 
+@pytest.mark.parametrize("test", FAST_TESTS)
+def test_nan_scores_are_refused_by_every_test(test: str) -> None:
+    x, y = np.linspace(0, 1, 40), np.linspace(0, 1, 40)[::-1].copy()
+    x[7] = np.nan
+    with pytest.raises(ValueError, match="1 NaN or infinite score"):
+        run_test(x, y, test)
+
+
 def test_eps_is_not_vacuous() -> None:
     """The same data as the eps-null are rejected often
     when tested with eps = 0 (the tests have power)."""

@@ -180,6 +180,10 @@ def log_optimal_increments(
     y = np.atleast_2d(np.asarray(y, dtype=float))
     if not 0.0 <= eps < 1.0:
         raise ValueError(f"eps must be in [0, 1), got {eps}")
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("scores contain NaN or inf (drop incomplete pairs before the audit)")
     k = check_sizes(sizes, x.shape[1])
     starts = np.append(prompt_starts(k), x.shape[1]) if k.size else np.zeros(1, dtype=int)
     n_seq, n_prompts = x.shape[0], k.size
