@@ -36,6 +36,7 @@ from scipy.stats import rankdata
 
 from llm_behavior.audit.witnesses import (
     check_sizes,
+    gaussian_bumps,
     legendre_features,
     mid_ranks,
     prompt_means,
@@ -44,12 +45,6 @@ from llm_behavior.audit.witnesses import (
 )
 
 FEATURE_KINDS = ("rank_legendre", "raw_legendre", "sqrt_bumps", "raw_bumps")
-
-
-def _bumps(s: np.ndarray, n_bumps: int) -> np.ndarray:
-    """Gaussian bumps (width = spacing) centred on an even grid of [0, 1]; last axis = bump."""
-    centres = np.linspace(0.0, 1.0, n_bumps)
-    return np.exp(-0.5 * ((s[..., None] - centres) * (n_bumps - 1)) ** 2)
 
 
 @dataclass(frozen=True)
@@ -92,9 +87,9 @@ class LogOptimalWitness:
             elif kind == "raw_legendre":
                 out.append(legendre_features(clipped, size))
             elif kind == "sqrt_bumps":
-                out.append(_bumps(np.sqrt(clipped), size))
+                out.append(gaussian_bumps(np.sqrt(clipped), size))
             else:
-                out.append(_bumps(clipped, size))
+                out.append(gaussian_bumps(clipped, size))
         return np.concatenate(out, axis=-1)
 
 
@@ -201,7 +196,7 @@ def log_optimal_increments(
             (np.sort(both, axis=1), _mid_ranks_of(both)) if witness.uses_ranks else (None, None)
         )
         f_both = witness.features(pooled, both, ranks)
-        d = _prompt_mean_features(f_both[:, :n_past] - f_both[:, n_past:], k[:tau])
+        d = prompt_means(f_both[:, :n_past] - f_both[:, n_past:], k[:tau])
         theta = fit_log_optimal(d, witness.ridge, theta)
         g_grid = np.einsum("smk,sk->sm", witness.features(pooled, grid), theta)
         g_past = np.einsum("smk,sk->sm", f_both, theta)
@@ -251,10 +246,3 @@ def _mid_ranks_of(values: np.ndarray) -> np.ndarray:
     """Each value's mid-rank among its own row, divided by the row length (= ``mid_ranks`` of
     the row against its sorted self): (average 1-based rank - 1/2) / width."""
     return (rankdata(values, method="average", axis=1) - 0.5) / values.shape[1]
-
-
-def _prompt_mean_features(d: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Per-prompt mean of row feature differences d (S, n_rows, K) -> (S, n_prompts, K)."""
-    if np.all(sizes == 1):
-        return d
-    return np.add.reduceat(d, prompt_starts(sizes), axis=1) / sizes[None, :, None]

@@ -85,14 +85,20 @@ def legendre_features(u: np.ndarray, degree: int) -> np.ndarray:
     return np.stack(feats[1 : degree + 1], axis=-1)
 
 
+def gaussian_bumps(u: np.ndarray, n_bumps: int) -> np.ndarray:
+    """``n_bumps`` Gaussian bumps centred on an even grid of [0, 1], width = spacing
+    (last axis = bump)."""
+    centres = np.linspace(0.0, 1.0, n_bumps)
+    return np.exp(
+        -0.5 * ((np.asarray(u, dtype=float)[..., None] - centres) * max(n_bumps - 1, 1)) ** 2
+    )
+
+
 def rbf_features(u: np.ndarray, n_bumps: int) -> np.ndarray:
     """u itself plus ``n_bumps`` Gaussian bumps centred on an even grid of [0, 1]
     (width = spacing)."""
     u = np.asarray(u, dtype=float)
-    centres = np.linspace(0.0, 1.0, n_bumps)
-    width = 1.0 / max(n_bumps - 1, 1)
-    bumps = np.exp(-0.5 * ((u[..., None] - centres) / width) ** 2)
-    return np.concatenate([u[..., None], bumps], axis=-1)
+    return np.concatenate([u[..., None], gaussian_bumps(u, n_bumps)], axis=-1)
 
 
 @dataclass(frozen=True)
@@ -307,11 +313,12 @@ def prompt_starts(sizes: np.ndarray) -> np.ndarray:
 
 
 def prompt_means(z: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Per-prompt mean of row increments z (S, n_rows) -> (S, n_prompts); rows of a prompt are
-    contiguous."""
+    """Per-prompt mean of row values z (S, n_rows, ...) -> (S, n_prompts, ...) (e.g. increments,
+    or feature vectors on a last axis); rows of a prompt are contiguous."""
     if np.all(sizes == 1):
         return z
-    return np.add.reduceat(z, prompt_starts(sizes), axis=1) / sizes[None, :]
+    per_prompt = sizes.reshape((1, -1) + (1,) * (z.ndim - 2))
+    return np.add.reduceat(z, prompt_starts(sizes), axis=1) / per_prompt
 
 
 def rank_witness_increments(
