@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import logging
 import pickle
 import socket
 import time
+import warnings
 
 import pytest
 
@@ -182,6 +184,7 @@ def test_retries_exhausted_is_a_clear_error(server):
 def test_concurrency_is_bounded(server):
     server.delay_s = 0.08
     lm = make_lm(server, max_concurrency=3)
+    assert lm.client is not None  # import openai and build the client before the clock starts
     t0 = time.monotonic()
     ticks: list[float] = []
     gens = lm.generate(
@@ -194,6 +197,26 @@ def test_concurrency_is_bounded(server):
     assert len(gens) == 12
     assert 2 <= server.max_in_flight <= 3
     assert elapsed >= 4 * 0.08 * 0.9  # 12 requests, 3 at a time
+
+
+def _unclosed_sockets_while(action) -> list[str]:
+    """The 'unclosed socket' ResourceWarnings raised while ``action()`` runs (then a gc)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        action()
+        gc.collect()
+    return [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_close_and_drop_release_the_connections(server):
+    lm = make_lm(server, max_concurrency=2)
+    lm.generate(["a", "b"], GenerationSettings(max_new_tokens=3))
+    assert _unclosed_sockets_while(lm.close) == []
+    # a closed model opens a new client on its next request
+    assert len(lm.generate(["c"], GenerationSettings(max_new_tokens=3))) == 1
+    holder = {"lm": lm}
+    del lm
+    assert _unclosed_sockets_while(holder.clear) == []  # dropped without close(): no leak
 
 
 def test_rate_limit_spaces_requests(server):

@@ -111,6 +111,15 @@ def make_scorer(server, monkeypatch, tmp_path, **params):
     return scorer, clock
 
 
+def test_close_releases_the_client(server, monkeypatch, tmp_path):
+    scorer, _ = make_scorer(server, monkeypatch, tmp_path)
+    assert scorer.score(["hello"]).at[0, "reason"] is None
+    client = scorer._client
+    assert not client.is_closed
+    scorer.close()
+    assert client.is_closed
+
+
 def test_request_body_scores_and_throttle(server, monkeypatch, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     scorer, clock = make_scorer(

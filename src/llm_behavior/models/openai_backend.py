@@ -240,10 +240,15 @@ class OpenAICompatibleLM(LanguageModel):
         )
 
     def close(self) -> None:
+        """Close the HTTP client and its connections (a later request opens a new one)."""
         with self._lock:
             if self._client is not None:
                 self._client.close()
-                self._client = None
+                self._client = self._http = None
+
+    def __del__(self) -> None:  # a dropped model closes its sockets instead of leaking them
+        if getattr(self, "_client", None) is not None and hasattr(self, "_lock"):
+            self.close()
 
     @property
     def uses_chat(self) -> bool:
