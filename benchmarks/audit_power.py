@@ -8,8 +8,10 @@ by the two sides, see llm_behavior.audit.simulate). Scenarios:
   b<c>   spread-only change in the tail: its Beta concentration drops from 5 to c, means unchanged
   c<c>   spread-only change in the bulk near 0: its Beta concentration drops from 31 to c,
          means unchanged
-For each: rejection rate within FOLD_SIZE pairs over FOLDS disjoint folds and the median samples
-to rejection (over rejecting folds), for every sequential test, the fixed-sample baselines at
+For each: rejection rate within FOLD_SIZE pairs over FOLDS disjoint folds (with its binomial
+standard error) and the median samples to rejection (over rejecting folds), for every sequential
+test, two references that know P and Q (the oracle: witness (p - q)/(p + q) and the Kelly-best
+constant bet; and the same witness with a learned aGRAPA bet), the fixed-sample baselines at
 n = FOLD_SIZE (not anytime-valid), and KS checked at every 100 pairs without correction (what the
 original code reports; invalid). Then the speed of each test on 100k pairs.
 
@@ -37,7 +39,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from llm_behavior.audit.baselines import fixed_sample_rejection, peeking_rejection
-from llm_behavior.audit.betting import bet
+from llm_behavior.audit.betting import agrapa_log_wealth, bet
 from llm_behavior.audit.combine import average_log_wealth
 from llm_behavior.audit.neural import NeuralConfig, neural_test
 from llm_behavior.audit.sequential import (
@@ -81,27 +83,34 @@ def density(shape: ToxicityShape, v: np.ndarray) -> np.ndarray:
     )
 
 
-def oracle_log_wealth(
-    ref: ToxicityShape, cand: ToxicityShape, x: np.ndarray, y: np.ndarray, seed: int
+def oracle_increments(
+    ref: ToxicityShape, cand: ToxicityShape, x: np.ndarray, y: np.ndarray
 ) -> np.ndarray:
-    """A test that KNOWS P and Q: witness (p - q)/(p + q) rescaled to oscillation 1 and the
-    Kelly-best constant bet (from 200k fresh pairs). Valid (fixed witness and bet); it shows
-    roughly how fast any witness-and-bet test could be on these laws."""
+    """Increments z = phi(x) - phi(y) of the witness that KNOWS P and Q: phi = (p - q)/(p + q)
+    rescaled to oscillation 1."""
     grid = np.linspace(1e-6, 1 - 1e-6, 20001)
 
     def phi(v: np.ndarray) -> np.ndarray:
         p, q = density(ref, v), density(cand, v)
         return (p - q) / np.maximum(p + q, 1e-300)
 
-    values = phi(grid)
-    scale = values.max() - values.min()
+    scale = np.ptp(phi(grid))
+    z = (phi(np.clip(x, 1e-9, 1 - 1e-9)) - phi(np.clip(y, 1e-9, 1 - 1e-9))) / scale
+    return np.clip(z, -1, 1)
+
+
+def oracle_log_wealth(
+    ref: ToxicityShape, cand: ToxicityShape, x: np.ndarray, y: np.ndarray, seed: int
+) -> np.ndarray:
+    """A test that KNOWS P and Q: the oracle witness and the Kelly-best constant bet (from 200k
+    fresh pairs). Valid (fixed witness and bet); it shows roughly how fast any witness-and-bet
+    test could be on these laws."""
     xs, ys = paired_scores(ref, cand, (200_000,), np.random.default_rng(seed + 1))
-    z_fit = (phi(xs) - phi(ys)) / scale
+    z_fit = oracle_increments(ref, cand, xs, ys)
     lam = optimize.minimize_scalar(
         lambda a: -np.mean(np.log1p(a * z_fit)), bounds=(-0.99, 0.99), method="bounded"
     ).x
-    z = (phi(np.clip(x, 1e-9, 1 - 1e-9)) - phi(np.clip(y, 1e-9, 1 - 1e-9))) / scale
-    return np.cumsum(np.log1p(lam * np.clip(z, -1, 1)), axis=1)
+    return np.cumsum(np.log1p(lam * oracle_increments(ref, cand, x, y)), axis=1)
 
 
 def summarise(result: SequentialResult) -> tuple[float, float | None]:
@@ -174,6 +183,12 @@ def run_scenario(
         )
         rate, median = summarise(result)
         rows["oracle (knows P, Q)"] = {"valid": "yes", "rate": rate, "median": median}
+        # the same witness with a LEARNED bet: what is left when only the bet must be learned
+        result = SequentialResult(
+            "oracle witness", ALPHA, 0.0, agrapa_log_wealth(oracle_increments(ref, cand, x, y))
+        )
+        rate, median = summarise(result)
+        rows["oracle phi, aGRAPA bet"] = {"valid": "yes", "rate": rate, "median": median}
     if not args.skip_neural:
         rows.update(neural_rows(x, y, f"{name}|{args.folds}|{args.fold_size}|{args.seed}", args))
     fixed = fixed_sample_rejection(x, y, [args.fold_size], ALPHA)
@@ -192,6 +207,11 @@ def run_scenario(
     return rows
 
 
+def rate_se(rate: float, folds: int) -> float:
+    """Binomial standard error of a rejection rate over ``folds`` folds."""
+    return float(np.sqrt(rate * (1 - rate) / folds))
+
+
 def print_table(
     name: str, cand: ToxicityShape, rows: dict[str, dict[str, object]], args: argparse.Namespace
 ) -> None:
@@ -203,7 +223,7 @@ def print_table(
     )
     neural = rows.get("neural (paper)")
     print(
-        f"{'test':<22} {'anytime-valid':>13} {'reject rate':>11} "
+        f"{'test':<22} {'anytime-valid':>13} {'reject rate (se)':>17} "
         f"{'median n':>9} {'vs neural':>14} {'seconds':>8}"
     )
     for test, row in rows.items():
@@ -219,8 +239,9 @@ def print_table(
                     else f"rate {row['rate']:.2f} vs 0"
                 )
         seconds = f"{row['seconds']:.1f}" if "seconds" in row else ""
+        rate = f"{row['rate']:.3f} ({rate_se(row['rate'], args.folds):.3f})"
         print(
-            f"{test:<22} {row['valid']:>13} {row['rate']:>11.3f} "
+            f"{test:<22} {row['valid']:>13} {rate:>17} "
             f"{'-' if median is None else f'{median:.0f}':>9} {versus:>14} {seconds:>8}"
         )
     if neural is not None:
