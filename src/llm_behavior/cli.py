@@ -12,8 +12,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def __getattr__(name: str) -> object:
@@ -113,6 +117,43 @@ def _numeric_column(frame: object, name: str, path: Path) -> np.ndarray:
         raise CliError(f"{path}: column {name!r} holds non-numeric values ({err})") from err
 
 
+def _one_behaviour(table: pd.DataFrame, path: Path, args: argparse.Namespace) -> tuple[str, str]:
+    """The one (scorer, metric) of ``table`` (its distinct pairs) that --scorer/--metric name."""
+    scorers, metrics = sorted(table["scorer"].unique()), sorted(table["metric"].unique())
+    if args.scorer is not None and args.scorer not in scorers:
+        hint = (
+            f" ({args.scorer!r} is a metric: --metric {args.scorer})"
+            if args.scorer in metrics
+            else ""
+        )
+        raise CliError(f"{path}: no scorer {args.scorer!r}{hint}; scorers: {scorers}")
+    if args.metric is not None and args.metric not in metrics:
+        raise CliError(f"{path}: no metric {args.metric!r}; metrics: {metrics}")
+    pairs = table
+    if args.metric is not None:
+        pairs = pairs[pairs["metric"] == args.metric]
+    if args.scorer is not None:
+        pairs = pairs[pairs["scorer"] == args.scorer]
+    if len(pairs) != 1:
+        given = " ".join(
+            f"--{flag} {value}"
+            for flag, value in (("scorer", args.scorer), ("metric", args.metric))
+            if value is not None
+        )
+        what = (
+            f"no (scorer, metric) matches {given}"
+            if pairs.empty
+            else (f"several (scorer, metric) match {given or 'the table'}")
+        )
+        # several: the matches to choose from; none: everything the table has
+        choices = table if pairs.empty else pairs
+        raise CliError(
+            f"{path}: {what}; name one with --scorer and --metric: "
+            f"{sorted(map(tuple, choices.to_numpy().tolist()))}"
+        )
+    return str(pairs.iloc[0]["scorer"]), str(pairs.iloc[0]["metric"])
+
+
 def _long_scores(frame: object, path: Path, args: argparse.Namespace) -> ScoreColumns:
     """The pipeline's long scores table: one behaviour
     (--scorer/--metric), sides by name, prompts as groups."""
@@ -124,20 +165,7 @@ def _long_scores(frame: object, path: Path, args: argparse.Namespace) -> ScoreCo
         raise CliError(
             "a long scores table is grouped by prompt_id (the audit's unit); drop --group"
         )
-    pairs = frame[["scorer", "metric"]].drop_duplicates()  # type: ignore[index]
-    if args.metric is not None:
-        pairs = pairs[pairs["metric"] == args.metric]
-    if args.scorer is not None:
-        pairs = pairs[pairs["scorer"] == args.scorer]
-    if len(pairs) != 1:
-        what = "no" if pairs.empty else "several"
-        # several: the matches to choose from; none: everything the table has
-        choices = frame[["scorer", "metric"]].drop_duplicates() if pairs.empty else pairs  # type: ignore[index]
-        raise CliError(
-            f"{path}: {what} (scorer, metric) match --scorer {args.scorer} --metric {args.metric}; "
-            f"name one of {sorted(map(tuple, choices.to_numpy().tolist()))}"
-        )
-    scorer, metric = pairs.iloc[0]["scorer"], pairs.iloc[0]["metric"]
+    scorer, metric = _one_behaviour(frame[["scorer", "metric"]].drop_duplicates(), path, args)  # type: ignore[index]
     sides = sorted(frame["side"].unique())  # type: ignore[index]
     for side in (a, b):
         if side not in sides:

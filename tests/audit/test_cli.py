@@ -383,3 +383,28 @@ def test_a_metric_from_several_scorers_lists_only_the_matches(tmp_path: Path, ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "several (scorer, metric)" in err
     assert "('profanity_check', 'toxicity')" in err and "n_tokens" not in err
+
+
+def test_an_unknown_scorer_or_metric_is_named_with_what_the_table_has(
+    tmp_path: Path, capsys
+) -> None:
+    from tests.audit.fakes import fake_scores
+
+    path = tmp_path / "scores.parquet"
+    fake_scores(n_prompts=10, n_samples=2, shift=0.1).to_parquet(path)
+    # a metric's name given as the scorer: said so, with the flag to use
+    assert main(["audit", str(path), "--scorer", "toxicity"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "no scorer 'toxicity' ('toxicity' is a metric: --metric toxicity)" in err
+    assert "scorers: ['local_toxicity', 'text_characteristics']" in err
+    assert main(["audit", str(path), "--metric", "toxicty"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no metric 'toxicty'; metrics: " in err and "'n_tokens'" in err
+    # both known, but not together: the pairs the table has; no "None" for an option not given
+    assert (
+        main(["audit", str(path), "--scorer", "text_characteristics", "--metric", "toxicity"]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "no (scorer, metric) matches --scorer text_characteristics --metric toxicity" in err
+    assert "('local_toxicity', 'toxicity')" in err and "None" not in err
