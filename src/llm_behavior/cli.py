@@ -143,7 +143,7 @@ def _one_behaviour(table: pd.DataFrame, path: Path, args: argparse.Namespace) ->
         what = (
             f"no (scorer, metric) matches {given}"
             if pairs.empty
-            else (f"several (scorer, metric) match {given or 'the table'}")
+            else f"several (scorer, metric) match {given or 'the table'}"
         )
         # several: the matches to choose from; none: everything the table has
         choices = table if pairs.empty else pairs

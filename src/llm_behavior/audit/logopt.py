@@ -35,6 +35,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from llm_behavior.audit.witnesses import (
+    check_paired_scores,
     check_sizes,
     gaussian_bumps,
     legendre_features,
@@ -171,14 +172,9 @@ def log_optimal_increments(
     [0, cap / (1 + eps)]: the payoff of prompt t is 1 + bet_t (z_t - eps) (module docstring).
     Paired scores (S, n_rows), rows of a prompt contiguous (``sizes`` samples per prompt).
     """
-    x = np.atleast_2d(np.asarray(x, dtype=float))
-    y = np.atleast_2d(np.asarray(y, dtype=float))
     if not 0.0 <= eps < 1.0:
         raise ValueError(f"eps must be in [0, 1), got {eps}")
-    if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError("scores contain NaN or inf (drop incomplete pairs before the audit)")
+    x, y = check_paired_scores(x, y)
     k = check_sizes(sizes, x.shape[1])
     starts = np.append(prompt_starts(k), x.shape[1]) if k.size else np.zeros(1, dtype=int)
     n_seq, n_prompts = x.shape[0], k.size

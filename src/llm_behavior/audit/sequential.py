@@ -31,6 +31,7 @@ from llm_behavior.audit.witnesses import (
     RatioWitness,
     SmoothWitness,
     ThresholdWitness,
+    check_paired_scores,
     check_sizes,
     mean_increments,
     prompt_means,
@@ -400,15 +401,7 @@ def run_test(
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if eps < 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
-    x2, y2 = np.atleast_2d(np.asarray(x, dtype=float)), np.atleast_2d(np.asarray(y, dtype=float))
-    if x2.shape != y2.shape:
-        raise ValueError(f"x and y must have the same shape, got {x2.shape} and {y2.shape}")
-    bad = int((~np.isfinite(x2)).sum() + (~np.isfinite(y2)).sum())
-    if bad:
-        raise ValueError(
-            f"x and y contain {bad} NaN or infinite score(s): drop incomplete pairs before the "
-            "audit (the pipeline and the CLI drop and count them)"
-        )
+    x2, y2 = check_paired_scores(x, y)
     k = check_sizes(sizes, x2.shape[1])
     log_wealth = get_test(test).log_wealth(x2, y2, eps=eps, sizes=k, **options)
     return SequentialResult(test=test, alpha=alpha, eps=eps, log_wealth=log_wealth, sizes=k)

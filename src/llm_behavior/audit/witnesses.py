@@ -283,6 +283,20 @@ def mean_increments(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=float) - np.asarray(y, dtype=float)
 
 
+def check_paired_scores(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x, y as 2-D float arrays (S, n_rows) of the same shape with finite scores only."""
+    x2, y2 = np.atleast_2d(np.asarray(x, dtype=float)), np.atleast_2d(np.asarray(y, dtype=float))
+    if x2.shape != y2.shape:
+        raise ValueError(f"x and y must have the same shape, got {x2.shape} and {y2.shape}")
+    bad = int((~np.isfinite(x2)).sum() + (~np.isfinite(y2)).sum())
+    if bad:
+        raise ValueError(
+            f"x and y contain {bad} NaN or infinite score(s): drop incomplete pairs before the "
+            "audit (the pipeline and the CLI drop and count them)"
+        )
+    return x2, y2
+
+
 def check_sizes(sizes: np.ndarray | None, n_rows: int) -> np.ndarray:
     """Samples per prompt (the unit): positive integers summing to ``n_rows``; None = one each."""
     if sizes is None:
