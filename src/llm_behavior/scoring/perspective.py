@@ -119,7 +119,7 @@ class PerspectiveScorer(Scorer):
 
     def __del__(self) -> None:  # a dropped scorer closes its sockets instead of leaking them
         if getattr(self, "_client", None) is not None:
-            self._client.close()
+            self.close()
 
     def __repr__(self) -> str:  # never shows the key
         return f"PerspectiveScorer(attributes={list(self.attributes)}, url={self.url!r})"
