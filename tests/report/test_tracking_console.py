@@ -155,8 +155,7 @@ def test_tracked_audit_run_is_named_logs_artifacts_and_prints_the_answer(
     assert "Report: not rebuilt by this run (kedro run --pipelines reporting)" in out
     assert (
         "Audit result: "
-        f"data/08_reporting/trk/audit_result.json/{saved.parent.name}/audit_result.json"
-        in out
+        f"data/08_reporting/trk/audit_result.json/{saved.parent.name}/audit_result.json" in out
     )
     assert result["rejected"] is True
     # the tracked run: named after pair and pipeline; the audit result and both plots as artifacts
@@ -205,3 +204,115 @@ def test_dataset_file_names_the_saved_file_versioned_or_not(tmp_path, monkeypatc
     # the latest version's file
     assert json.loads((tmp_path / saved).read_text()) == {"rejected": True}
     assert dataset_file(catalog, "not_in_the_catalog") is None
+
+
+SEARCH_SUMMARY = {  # a real prompt_search_summary.json of the default pair (trimmed)
+    "mean_divergence_random_bundled_prompts": 0.1644750713395335,
+    "n_random_bundled_prompts": 20,
+    "mean_divergence_assistant_prompts": 0.1948743533675072,
+    "n_assistant_prompts_scored": 39,
+    "mean_divergence_fresh_heldout": 0.2614888369387505,
+}
+SEARCH_SENTENCE = (
+    "Contrastive search: mean divergence (per-token KL, nats) 0.164 on 20 random bundled "
+    "prompts, 0.195 on 39 assistant-proposed prompts; the chosen held-out prompts on fresh "
+    "generations: 0.261 (the unbiased figure: not used to choose them)."
+)
+
+
+class _Context:
+    params = {"reporting": {"pair": "default"}, "auditing": {"behaviours": AUDITING_BEHAVIOURS}}
+
+
+def _run_hook(catalog, saved: dict, capsys) -> list[str]:
+    """Drive a ConsoleSummaryHook through one run that saves ``saved``; its console lines."""
+    from llm_behavior.console import ConsoleSummaryHook
+
+    hook = ConsoleSummaryHook()
+    hook.after_context_created(_Context())
+    for name, data in saved.items():
+        catalog.save(name, data)
+        hook.after_dataset_saved(name, data, None)
+    capsys.readouterr()
+    hook.after_pipeline_run({}, None, catalog)
+    return capsys.readouterr().out.splitlines()
+
+
+def _catalog(tmp_path, monkeypatch):
+    from kedro.io import DataCatalog
+
+    monkeypatch.chdir(tmp_path)
+    return DataCatalog.from_config(
+        {
+            "prompt_search_summary": {
+                "type": "json.JSONDataset",
+                "filepath": "data/prompt_search_summary.json",
+                "versioned": True,
+            },
+            "probe_summary": {"type": "pandas.CSVDataset", "filepath": "data/probe_summary.csv"},
+            "audit_result": {"type": "json.JSONDataset", "filepath": "data/audit_result.json"},
+            "scores": {"type": "pandas.CSVDataset", "filepath": "data/scores.csv"},
+        }
+    )
+
+
+def test_a_search_run_ends_with_its_headline_and_file(tmp_path, monkeypatch, capsys):
+    lines = _run_hook(
+        _catalog(tmp_path, monkeypatch), {"prompt_search_summary": SEARCH_SUMMARY}, capsys
+    )
+    assert lines[-1] == "=" * 78 and lines[-6] == "=" * 78
+    assert lines[-5] == "Pair 'default': contrastive search"
+    assert lines[-4] == SEARCH_SENTENCE
+    path = lines[-3].removeprefix("  from ")
+    assert (
+        path.startswith("data/prompt_search_summary.json/")
+        and json.loads((tmp_path / path).read_text()) == SEARCH_SUMMARY
+    )
+    assert lines[-2] == "Report: not rebuilt by this run (kedro run --pipelines reporting)"
+
+
+def test_probing_headline_and_nothing_for_a_run_without_an_answer(tmp_path, monkeypatch, capsys):
+    catalog = _catalog(tmp_path, monkeypatch)
+    probes = pd.DataFrame(
+        {"side": ["reference"] * 3, "layer": [0, 1, 2], "pearson_r": [0.2, 0.71, 0.5]}
+    )
+    lines = _run_hook(catalog, {"probe_summary": probes}, capsys)
+    assert lines[-5:-1] == [
+        "Pair 'default': probing",
+        "Probing: reference: best layer 1 (probe r = 0.71).",
+        "  from data/probe_summary.csv",
+        "Report: not rebuilt by this run (kedro run --pipelines reporting)",
+    ]
+    # a run that saves neither an audit nor an analysis's headline source prints nothing
+    scores = pd.DataFrame({"value": [0.1]})
+    assert _run_hook(catalog, {"scores": scores}, capsys) == []
+    # a probe summary without probe results says nothing rather than a made-up line
+    assert _run_hook(catalog, {"probe_summary": scores}, capsys) == []
+
+
+def test_an_audit_run_lists_the_analyses_of_the_same_run_before_the_paths(
+    tmp_path, monkeypatch, capsys
+):
+    lines = _run_hook(
+        _catalog(tmp_path, monkeypatch),
+        {"audit_result": contract_audit(), "prompt_search_summary": SEARCH_SUMMARY},
+        capsys,
+    )
+    assert "Audit of pair 'default': reference vs candidate (test combined, alpha 0.05)" in lines
+    at = lines.index("Also in this run:")
+    assert lines[at + 1] == SEARCH_SENTENCE
+    assert lines[at + 2].startswith("  from data/prompt_search_summary.json/")
+    assert lines[at + 3 :] == [
+        "Report: not rebuilt by this run (kedro run --pipelines reporting)",
+        "Audit result: data/audit_result.json",
+        "=" * 78,
+    ]
+
+
+def test_every_headline_reads_datasets_its_pipeline_saves():
+    from llm_behavior.report.build import OPTIONAL_INPUTS
+    from llm_behavior.report.headlines import HEADLINE_SOURCES, HEADLINES
+
+    assert set(HEADLINE_SOURCES) == set(HEADLINES)
+    for pipeline, names in HEADLINE_SOURCES.items():
+        assert set(names) <= set(OPTIONAL_INPUTS[pipeline]), pipeline

@@ -130,9 +130,9 @@ def profiling_headline(files: Mapping[str, Any], alpha: float = 0.05) -> str | N
             else ""
         )
         text += (
-                f"; strongest: {where}, candidate \u2212 reference {diff}{ci}, p = "
-                f"{number(top['p_value'], 2)}{size}"
-            )
+            f"; strongest: {where}, candidate \u2212 reference {diff}{ci}, p = "
+            f"{number(top['p_value'], 2)}{size}"
+        )
     n_below, parts = _flagged(overall, "below_paper_size")
     if n_below:
         text += (
@@ -161,6 +161,12 @@ HEADLINES = {
     "contrastive_search": contrastive_headline,
     "probing": probing_headline,
     "profiling": profiling_headline,
+}
+# the datasets each headline is read from, the first one its main source
+HEADLINE_SOURCES: dict[str, tuple[str, ...]] = {
+    "contrastive_search": ("prompt_search_summary",),
+    "probing": ("probe_summary", "probe_side_difference"),
+    "profiling": ("profile_comparison",),
 }
 
 
