@@ -281,6 +281,8 @@ def test_report_renders_in_headless_chromium(report_file, tmp_path):
         "mean shift -0.0119 (candidate \u2212 reference; "
         "95% CI -0.03 to +0.006) = -0.762 spaCy tokens",
         "eps = 0: any change at all",
+        "its 95% CI is a fixed-sample normal interval over all audited pairs, clustered by "
+        "prompt: valid for that one look, not anytime-valid like the verdict",
         "length: spaCy tokens (text_characteristics n_tokens), divided by 64",
         "Probing: reference: best layer 9 (probe r = 0.61, control task 0.1, prompt)",
         "Profiles: 1 of 1 overall statistics differ at p < 0.05",
