@@ -103,6 +103,8 @@ def test_list_show_and_prune(project, capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("2020-01-03T00.00.00.000Z") and "pair: ver" in out[0]
+    assert out[0].endswith("saved: probe_summary")
+    assert out[-1].endswith("saved: probe_summary, scores")  # V0: both, sorted
     assert len(out) == 3  # V0 is 2020-01-01 too: scores and probe_summary share it
     assert main(["show", "2020-01-01T00.00.00.000Z"]) == 0
     shown = capsys.readouterr().out.split()
@@ -119,3 +121,30 @@ def test_list_show_and_prune(project, capsys):
         prune(find_versioned(project / "data"), keep=0)
     with pytest.raises(FileNotFoundError, match="no file and no saved version"):
         latest_path(project / "data/nothing.csv")
+
+
+def test_saved_names_are_sorted_stems_with_a_count_of_the_rest():
+    from llm_behavior.versions import saved_names
+
+    files = [Path(f"data/x/{n}/V/{n}") for n in ("f.csv", "b.png", "a.json", "e.csv", "d.csv")]
+    files += [Path("data/y/a.json/V/a.json")]  # the same name in another pair: once
+    assert saved_names(files) == "a, b, d, e (+1 more)"
+    assert saved_names(files[:2]) == "b, f"
+
+
+def test_list_into_a_closed_pipe_ends_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    for i in range(1, 4):
+        pd.DataFrame({"x": [i]}).to_csv(
+            version_path(tmp_path / "data/08_reporting/p/s.csv", f"2020-01-0{i}T00.00.00.000Z")
+        )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "llm_behavior.versions", "--data", str(tmp_path / "data"), "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    child.stdout.close()  # the reader is gone before the child writes (as `| head` does)
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 0 and stderr == "", stderr

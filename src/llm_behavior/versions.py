@@ -14,6 +14,7 @@ version (``kedro run --load-versions name:<version>`` pins an older one).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -90,6 +91,14 @@ def runs(datasets: list[VersionedDataset]) -> dict[str, list[Path]]:
     return dict(sorted(by_version.items(), reverse=True))
 
 
+def saved_names(files: list[Path], shown: int = 4) -> str:
+    """What a run saved, in short: the files' stems, sorted, the first ``shown`` of them and how
+    many more (``show <version>`` lists them all)."""
+    stems = sorted({f.stem for f in files})
+    more = f" (+{len(stems) - shown} more)" if len(stems) > shown else ""
+    return ", ".join(stems[:shown]) + more
+
+
 def prune(datasets: list[VersionedDataset], keep: int, dry_run: bool = False) -> list[Path]:
     """Remove all but the ``keep`` newest versions of each
     dataset; return what was (or would be) removed."""
@@ -121,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default="data", help="the project's data folder (default: data)")
     parser.add_argument("--pair", default=None, help="only this pair's datasets")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="the runs (versions), newest first, with how many files each saved")
+    sub.add_parser(
+        "list",
+        help="the runs (versions), newest first: files saved, pairs, what was saved",
+    )
     show = sub.add_parser("show", help="the files one run (version) saved")
     show.add_argument("version")
     pr = sub.add_parser("prune", help="remove all but the newest versions of each dataset")
@@ -139,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
                     if len(f.relative_to(args.data).parts) > 2
                 }
             )
-            out.write(f"{version}  {len(files):3d} files  pair: {', '.join(pairs)}\n")
+            out.write(
+                f"{version}  {len(files):3d} files  pair: {', '.join(pairs)}  "
+                f"saved: {saved_names(files)}\n"
+            )
         return 0
     if args.command == "show":
         files = runs(datasets).get(args.version)
@@ -158,5 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _main_to_a_pipe() -> int:
+    """``main()``, quiet when the reader closes the pipe early (``... list | head``)."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(_main_to_a_pipe())
