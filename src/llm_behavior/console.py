@@ -15,7 +15,7 @@ from typing import Any
 import click
 from kedro.framework.hooks import hook_impl
 
-from llm_behavior.report.build import optional_artifacts
+from llm_behavior.report.build import PIPELINE_TITLES, optional_artifacts
 from llm_behavior.report.headlines import HEADLINE_SOURCES, headlines
 from llm_behavior.report.verdict import NA, AuditVerdict, audit_verdict, count, number, signed
 
@@ -27,11 +27,6 @@ RULE = "=" * 78
 NO_REPORT = "Report: not rebuilt by this run (kedro run --pipelines reporting)"
 # the saved datasets the headlines are read from (kept until the run ends; plots are not kept)
 HEADLINE_NAMES = frozenset(name for names in HEADLINE_SOURCES.values() for name in names)
-ANALYSIS_TITLES = {
-    "contrastive_search": "Contrastive search",
-    "probing": "Probing",
-    "profiling": "Profiling",
-}
 
 
 def _ascii(text: str) -> str:
@@ -48,7 +43,7 @@ def analysis_lines(found: Mapping[str, str], files: Mapping[str, str | None]) ->
     (``found``: {pipeline: headline}; ``files``: {pipeline: path or None})."""
     lines: list[str] = []
     for pipeline, text in found.items():
-        lines.append(f"{ANALYSIS_TITLES.get(pipeline, pipeline)}: {text}")
+        lines.append(f"{PIPELINE_TITLES.get(pipeline, pipeline)}: {text}")
         if files.get(pipeline):
             lines.append(f"  from {files[pipeline]}")
     return [_ascii(line) for line in lines]
@@ -63,7 +58,7 @@ def analyses_summary_lines(
 ) -> list[str]:
     """The console summary of a run that analysed but did not audit (plain ASCII)."""
     title = f"Pair '{pair}': " if pair else ""
-    title += ", ".join(ANALYSIS_TITLES.get(p, p).lower() for p in found)
+    title += ", ".join(PIPELINE_TITLES.get(p, p).lower() for p in found)
     return [
         "",
         RULE,
